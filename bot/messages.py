@@ -1,0 +1,105 @@
+"""The platform-neutral message types every channel adapter converts to and from.
+
+Nothing past a channel adapter knows which platform a message came from: adapters build one frozen
+`IncomingMessage` and render the `Reply` objects the dialogue produces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+MediaKind = Literal["photo", "voice", "audio", "document", "video", "sticker"]
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A file attached to a message: a platform file reference or a URL, never the bytes."""
+
+    kind: MediaKind
+    ref: str  # platform file id, URL or content-relative path
+    mime_type: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+
+    def __post_init__(self) -> None:
+        if not (-90.0 <= self.latitude <= 90.0 and -180.0 <= self.longitude <= 180.0):
+            raise ValueError("latitude must be in [-90, 90] and longitude in [-180, 180]")
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    phone: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One message from a user, normalised at the channel edge.
+
+    `message_id` is the platform's id for this message (Telegram update id, Zalo msg_id, a web client
+    uuid); together with `channel` it de-duplicates retries. `payload` is set when the user pressed a
+    button (it carries the button's payload, and `text` carries its label when known).
+    """
+
+    channel: str
+    sender_id: str
+    message_id: str
+    text: str = ""
+    payload: str | None = None
+    media: tuple[Media, ...] = ()
+    location: Location | None = None
+    contact: Contact | None = None
+    locale_hint: str | None = None
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.text.strip() or self.payload or self.media or self.location or self.contact)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice offered to the user. `payload` is what comes back when it is chosen (<= 64 bytes)."""
+
+    label: str
+    payload: str
+
+    def __post_init__(self) -> None:
+        if len(self.payload.encode("utf-8")) > 64:
+            raise ValueError(f"button payload over 64 bytes: {self.payload!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One outgoing message. A channel that cannot show buttons renders them as numbered options."""
+
+    text: str = ""
+    buttons: tuple[Button, ...] = ()
+    photo: str | None = None  # path under content/ or URL
+    voice: str | None = None
+    document: str | None = None
+
+    def as_dict(self) -> dict:
+        out: dict = {"text": self.text}
+        if self.buttons:
+            out["buttons"] = [{"label": b.label, "payload": b.payload} for b in self.buttons]
+        for key in ("photo", "voice", "document"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        return out
+
+
+def render_numbered(reply: Reply) -> str:
+    """Text of a reply with its buttons as numbered options, for channels without buttons."""
+    if not reply.buttons:
+        return reply.text
+    lines = [reply.text] if reply.text else []
+    lines += [f"{i}. {b.label}" for i, b in enumerate(reply.buttons, 1)]
+    return "\n".join(lines)
