@@ -1,0 +1,50 @@
+"""Answers from content: policy, product and training questions, and how-to items."""
+
+from __future__ import annotations
+
+from actions.base import action
+from actions.conversation import fallback, help_menu
+from bot.content import Item
+from bot.i18n import LANGUAGES
+from bot.messages import Button
+from bot.pipeline import Context
+
+CONTENT_INTENTS = ("ask_policy", "ask_product", "ask_training")
+
+
+def answer_item(ctx: Context, item: Item) -> None:
+    """Send an item's answer in the user's language (or Vietnamese, said once), with its source."""
+    text, used = item.answer_for(ctx.lang)
+    if used != ctx.lang:
+        told = list(ctx.state.get("fallback_told", []))
+        if ctx.lang not in told:
+            ctx.say(ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(name=LANGUAGES[ctx.lang]))
+            ctx.set_state(fallback_told=[*told, ctx.lang])
+    source = ctx._("Nguồn: {source}").format(source=item.source)
+    buttons: list[Button] = []
+    if item.intent == "ask_training":
+        buttons.append(Button(ctx._("Nhận thông báo lớp học"), "/subscribe"))
+    media = item.media.get(ctx.lang) or item.media.get("vi") or {}
+    ctx.say(f"{text}\n{source}", buttons=buttons)
+    for kind in ("photo", "voice", "document"):
+        if kind in media:
+            ctx.say(**{kind: media[kind]})
+    ctx.turn.answer_id = item.id
+
+
+async def answer_by_id(ctx: Context, item_id: str) -> None:
+    item = ctx.content.by_id().get(item_id)
+    if item is None:
+        await help_menu(ctx)
+        return
+    ctx.turn.intent = ctx.turn.intent or item.intent
+    answer_item(ctx, item)
+
+
+@action(*CONTENT_INTENTS)
+async def answer_question(ctx: Context) -> None:
+    result = ctx.nlu
+    if result is not None and result.answer_id:
+        await answer_by_id(ctx, result.answer_id)
+        return
+    await fallback(ctx, [c.item_id for c in (result.candidates if result else ())])

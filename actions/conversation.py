@@ -1,0 +1,152 @@
+"""Small talk and navigation: greeting, help menu, language, a person, out of scope, fallback."""
+
+from __future__ import annotations
+
+import re
+
+from actions.base import action
+from actions.menus import language_buttons, main_menu
+from bot.i18n import LANGUAGES
+from bot.messages import Button
+from bot.pipeline import Context
+from nlu.normalize import fold
+
+# Folded words naming a language, matched as whole words.
+LANGUAGE_WORDS = {
+    "hre": re.compile(r"\b(h\s?re|hrê)\b"),
+    "cua": re.compile(r"\b(cor|co|cua|kor)\b"),
+    "sed": re.compile(r"\b(ca\s?dong|xo\s?dang|sedang)\b"),
+    "vi": re.compile(r"\b(viet|kinh|vietnam)\b"),
+}
+
+
+def language_named(text: str) -> str | None:
+    folded = fold(text)
+    found = [code for code, rx in LANGUAGE_WORDS.items() if rx.search(folded)]
+    return found[0] if len(found) == 1 else None
+
+
+async def set_language(ctx: Context, lang: str) -> None:
+    """Switch language; stored on the user only after consent, else kept in the session."""
+    assert ctx.user is not None
+    memory = ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)
+    memory["lang"] = lang
+    if ctx.consents:
+        ctx.user.locale = lang
+    ctx.lang, ctx.lang_known = lang, True
+    ctx.t = ctx.services.catalogs.for_lang(lang)
+    ctx.say(ctx._("Đã chọn ngôn ngữ: {name}.").format(name=LANGUAGES[lang]) + " " + ctx._("Bạn muốn hỏi gì?"),
+            buttons=main_menu(ctx))
+    if lang != "vi" and not ctx.t.has("Bạn muốn hỏi gì?"):
+        ctx.say(ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(name=LANGUAGES[lang]))
+
+
+async def ask_language(ctx: Context) -> None:
+    ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)["lang_asked"] = True
+    ctx.say(ctx._("Mời bạn chọn ngôn ngữ:"), buttons=language_buttons())
+
+
+@action("set_language")
+async def change_language(ctx: Context) -> None:
+    lang = language_named(ctx.msg.text) if ctx.msg.text and not ctx.msg.text.startswith("/") else None
+    if lang:
+        await set_language(ctx, lang)
+    else:
+        await ask_language(ctx)
+
+
+async def start(ctx: Context) -> None:
+    """First contact (/start or a first greeting): welcome and the language choice."""
+    ctx.say(ctx._("Chào bạn! Đây là Làng Số, trợ lý của tỉnh Quảng Ngãi về Chương trình MTQG 1719 "
+                  "cho đồng bào dân tộc thiểu số và miền núi."))
+    await ask_language(ctx)
+
+
+@action("greet")
+async def greet(ctx: Context) -> None:
+    if not ctx.lang_known and not ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id).get("lang_asked"):
+        await start(ctx)
+        return
+    ctx.say(ctx._("Chào bạn! Bạn cần hỏi gì? Bạn có thể gõ câu hỏi hoặc chọn:"), buttons=main_menu(ctx))
+
+
+@action("goodbye")
+async def goodbye(ctx: Context) -> None:
+    ctx.say(ctx._("Chào tạm biệt! Khi cần, bạn cứ nhắn tin lại nhé."))
+
+
+@action("thank")
+async def thank(ctx: Context) -> None:
+    ctx.say(ctx._("Không có chi! Bạn còn cần hỏi gì nữa không?"))
+
+
+@action("help")
+async def help_menu(ctx: Context) -> None:
+    _ = ctx._
+    ctx.say(
+        "\n".join([
+            _("Tôi có thể giúp bạn:"),
+            _("- Hỏi về chính sách hỗ trợ của Chương trình MTQG 1719 (nhà ở, nước sinh hoạt, học nghề, bảo hiểm y tế...)"),
+            _("- Tìm hiểu sản phẩm địa phương (quế Trà Bồng, thổ cẩm, OCOP...)"),
+            _("- Nhận thông báo lớp tập huấn: gõ /subscribe, ngừng nhận: /stop"),
+            _("- Gửi phản ánh, kiến nghị kèm ảnh hoặc vị trí: /phananh"),
+            _("- Cán bộ xã gửi báo cáo: /baocao"),
+            _("- Xem hoặc xóa dữ liệu của bạn: /dulieu"),
+            _("- Gặp cán bộ: /human. Đổi ngôn ngữ: /language"),
+            _("Bạn cứ gõ câu hỏi, có dấu hay không dấu đều được."),
+        ]),
+        buttons=main_menu(ctx),
+    )
+
+
+def contact_text(ctx: Context) -> str:
+    c = ctx.settings.contact
+    parts = []
+    if c.hotline:
+        parts.append(ctx._("Điện thoại: {phone}").format(phone=c.hotline))
+    if c.office:
+        parts.append(ctx._("Địa chỉ: {office}").format(office=c.office))
+    if c.email:
+        parts.append(ctx._("Thư điện tử: {email}").format(email=c.email))
+    if not parts:
+        return ctx._("Xin liên hệ UBND xã nơi bạn ở, cán bộ xã sẽ giúp bạn.")
+    return ctx._("Bạn có thể liên hệ cán bộ:") + "\n" + "\n".join(parts)
+
+
+@action("human")
+async def human(ctx: Context) -> None:
+    ctx.say(contact_text(ctx))
+
+
+@action("out_of_scope")
+async def out_of_scope(ctx: Context) -> None:
+    ctx.say(
+        ctx._("Xin lỗi, việc này tôi không giúp được. Tôi có thể giúp về chính sách hỗ trợ đồng bào dân tộc "
+              "thiểu số, sản phẩm địa phương, lớp tập huấn, phản ánh và báo cáo."),
+        buttons=main_menu(ctx),
+    )
+
+
+async def fallback(ctx: Context, candidates: list[str]) -> None:
+    """Low confidence: say so, offer the closest topics and a person."""
+    items = ctx.content.by_id()
+    buttons = [Button(items[i].title_for(ctx.lang)[:60], f"/answer {i}") for i in candidates[:3] if i in items]
+    buttons.append(Button(ctx._("Gặp cán bộ"), "/human"))
+    text = ctx._("Xin lỗi, tôi chưa hiểu ý bạn.")
+    if len(buttons) > 1:
+        text += " " + ctx._("Có phải bạn muốn hỏi một trong các điều sau?")
+    else:
+        text += " " + ctx._("Bạn thử hỏi cách khác, hoặc gặp cán bộ.")
+    ctx.say(text, buttons=buttons)
+
+
+@action("topic_menu")
+async def topic_menu(ctx: Context) -> None:
+    """List the topics of one intent as buttons (from the main menu)."""
+    intent = ctx.arg or "ask_policy"
+    items = [i for i in ctx.content.items if i.intent == intent][:10]
+    if not items:
+        await help_menu(ctx)
+        return
+    ctx.say(ctx._("Chọn một chủ đề, hoặc gõ câu hỏi của bạn:"),
+            buttons=[Button(i.title_for(ctx.lang)[:60], f"/answer {i.id}") for i in items])

@@ -1,0 +1,238 @@
+"""Command line: `python -m bot run | chat | ask | db upgrade | content check | nlu ... | i18n ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", level), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    # Library loggers would print request URLs, which for Telegram contain the bot token.
+    for noisy in ("httpx", "httpcore", "telegram", "aiohttp.access", "sqlalchemy.engine"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import serve
+
+    settings = _settings(args)
+    _check_schema(settings)
+    console = settings.console and sys.stdin.isatty() and not args.no_console
+    try:
+        asyncio.run(serve(settings, console=console))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _check_schema(settings: Settings) -> None:
+    """Refuse to start on a database that is behind the code's migrations."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from bot.storage.db import alembic_config, resolve_url
+
+    url = resolve_url(settings.database_url, settings.base_dir)
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+    async def current() -> str | None:
+        from bot.storage.db import create_engine
+
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+        finally:
+            await engine.dispose()
+
+    try:
+        rev = asyncio.run(current())
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"database.url: cannot connect to the database ({type(exc).__name__}: {exc})") from None
+    if rev != head:
+        raise ConfigError(f"database.url: the schema is at {rev or 'nothing'}, the code needs {head}; "
+                          "run `python -m bot db upgrade`")
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.app import build_pipeline, build_services
+    from bot.channels.console import run_console
+
+    settings = _settings(args)
+    _check_schema(settings)
+
+    async def main() -> None:
+        services, engine = build_services(settings)
+        try:
+            await run_console(build_pipeline(services), lang=args.lang)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """The evaluation contract: JSON lines in, one JSON line out per input, in order."""
+    from bot.app import build_pipeline, build_services
+    from bot.i18n import LANGUAGES
+    from bot.messages import IncomingMessage, render_numbered
+    from bot.storage.db import create_schema
+
+    settings = _settings(args)
+
+    async def main() -> None:
+        services, engine = build_services(settings, database_url="sqlite+aiosqlite:///:memory:")
+        await create_schema(engine)
+        pipeline = build_pipeline(services)
+        try:
+            for n, line in enumerate(sys.stdin):
+                raw = line.rstrip("\n")
+                if not raw.strip():
+                    continue
+                text, lang = raw, "vi"
+                if raw.lstrip().startswith("{"):
+                    try:
+                        obj = json.loads(raw)
+                        text, lang = str(obj.get("text", "")), str(obj.get("lang") or "vi")
+                    except (ValueError, AttributeError):
+                        pass
+                if lang not in LANGUAGES:
+                    lang = "vi"
+                msg = IncomingMessage(channel="ask", sender_id=f"ask-{n}", message_id=f"ask-{n}", text=text,
+                                      locale_hint=lang)
+                turn = await pipeline.handle(msg)
+                out = {
+                    "intent": turn.intent or "out_of_scope",
+                    "confidence": round(float(turn.confidence if turn.confidence is not None else 1.0), 4),
+                    "answer_id": turn.answer_id,
+                    "replies": [render_numbered(r) for r in turn.replies],
+                }
+                sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bot.storage.db import resolve_url, upgrade
+
+    settings = _settings(args)
+    url = resolve_url(settings.database_url, settings.base_dir)
+    try:
+        upgrade(url, args.revision)
+    except Exception as exc:  # noqa: BLE001
+        print(f"database.url: upgrade failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"database is at {args.revision}")
+    return 0
+
+
+def cmd_content_check(args: argparse.Namespace) -> int:
+    from bot.content_check import run_check
+
+    root = Path(args.dir) if args.dir else None
+    settings = None if root else _settings(args)
+    root = root or settings.path(settings.content_dir)
+    return run_check(root, locales_dir=Path(args.locales) if args.locales else root / "locales", out=sys.stdout)
+
+
+def cmd_i18n(args: argparse.Namespace) -> int:
+    from bot import i18n
+
+    root = Path(args.root)
+    locales = root / "content" / "locales"
+    if args.action in ("extract", "update"):
+        template = i18n.extract(root)
+        stats = i18n.update(locales, template)
+        for lang, (done, total) in stats.items():
+            print(f"{lang}: {done}/{total} strings translated")
+    if args.action == "compile":
+        for path in i18n.compile_catalogs(locales, root / "var" / "locales"):
+            print(f"compiled {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bot", description="Làng Số messaging assistant")
+    p.add_argument("--config", default=os.environ.get("LANGSO_CONFIG", "config.yml"), help="configuration file")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="start the bot: web chat, channels and (on a terminal) the console")
+    r.add_argument("--no-console", action="store_true")
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("chat", help="chat with the bot on this terminal")
+    c.add_argument("--lang", choices=["vi", "hre", "cua", "sed"])
+    c.set_defaults(func=cmd_chat)
+
+    a = sub.add_parser("ask", help='evaluation: JSON lines {"text","lang"} in, JSON lines out')
+    a.set_defaults(func=cmd_ask)
+
+    db = sub.add_parser("db", help="database schema")
+    dbs = db.add_subparsers(dest="db_command", required=True)
+    up = dbs.add_parser("upgrade", help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    ct = sub.add_parser("content", help="content files")
+    cts = ct.add_subparsers(dest="content_command", required=True)
+    chk = cts.add_parser("check", help="validate content and print translation coverage")
+    chk.add_argument("--dir", help="content folder (default: from config.yml)")
+    chk.add_argument("--locales", help="UI catalogs folder (default: <content>/locales)")
+    chk.set_defaults(func=cmd_content_check)
+
+    i = sub.add_parser("i18n", help="translators' workflow: extract, update, compile UI catalogs")
+    i.add_argument("action", choices=["extract", "update", "compile"])
+    i.add_argument("--root", default=".")
+    i.set_defaults(func=cmd_i18n)
+
+    from nlu.cli import register as register_nlu
+
+    register_nlu(sub)
+    try:
+        from bot.channels.telegram_cli import register as register_telegram
+    except ImportError:
+        pass
+    else:
+        register_telegram(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    setup_logging()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    except Exception as exc:
+        from bot.app import StartupError
+
+        if isinstance(exc, StartupError):
+            print(str(exc), file=sys.stderr)
+            return EXIT_CONFIG
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

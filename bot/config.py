@@ -1,0 +1,263 @@
+"""Configuration: one `config.yml` with `${ENV_VAR}` expansion, validated at start.
+
+`${NAME}` takes the variable (an unset one is an error naming it), `${NAME:-default}` falls back to
+the default when it is unset or empty. Every value is checked against the schema below; the first
+problems are reported all together, each naming the key and what is expected, and the start stops.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names every key at fault."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class NluSettings:
+    engine: str = "builtin"  # builtin | rasa
+    data: str = "nlu/data"
+    model: str = "var/nlu/model.npz"
+    intent_threshold: float = 0.45
+    answer_threshold: float = 0.3
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class ContactSettings:
+    """Local contact details; empty means the bot says "liên hệ UBND xã"."""
+
+    hotline: str = ""
+    office: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    notice_version: int = 1
+    retention_days: int = 365
+    pseudonym_key: str = ""
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    flood_messages: int = 12
+    flood_window_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str = ""
+    api_base_url: str = "https://api.telegram.org/bot"
+    file_base_url: str = ""
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    rate_per_second: float = 30.0
+    rate_per_chat_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class ZaloSettings:
+    app_id: str = ""
+    oa_secret_key: str = ""
+    app_secret: str = ""
+    access_token: str = ""
+    refresh_token: str = ""
+    api_base_url: str = "https://openapi.zalo.me"
+    oauth_base_url: str = "https://oauth.zaloapp.com"
+    timestamp_window_seconds: int = 300
+    rate_per_second: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    server: ServerSettings = field(default_factory=ServerSettings)
+    nlu: NluSettings = field(default_factory=NluSettings)
+    content_dir: str = "content"
+    default_language: str = "vi"
+    console: bool = True
+    contact: ContactSettings = field(default_factory=ContactSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    zalo: ZaloSettings = field(default_factory=ZaloSettings)
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def path(self, rel: str) -> Path:
+        p = Path(rel)
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def expand_env(value: Any, env: dict[str, str], key: str, errors: list[str]) -> Any:
+    """Replace ${VAR} and ${VAR:-default} in every string of a YAML tree."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, env, f"{key}.{k}" if key else str(k), errors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, env, f"{key}[{i}]", errors) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        got = env.get(name)
+        if got:
+            return got
+        if default is not None:
+            return default
+        errors.append(f"{key}: environment variable {name} is not set (use ${{{name}:-default}} for an optional value)")
+        return ""
+
+    return ENV_RE.sub(sub, value)
+
+
+_SECTIONS: dict[str, type] = {
+    "server": ServerSettings,
+    "nlu": NluSettings,
+    "contact": ContactSettings,
+    "privacy": PrivacySettings,
+    "limits": LimitSettings,
+    "telegram": TelegramSettings,
+    "zalo": ZaloSettings,
+}
+
+
+def _coerce(section: str, name: str, typ: Any, raw: Any, errors: list[str]) -> Any:
+    key = f"{section}.{name}"
+    typ = {"str": str, "int": int, "float": float, "bool": bool}.get(typ, typ) if isinstance(typ, str) else typ
+    if raw is None:
+        return None
+    if typ is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "yes", "1", "false", "no", "0"):
+            return raw.lower() in ("true", "yes", "1")
+        errors.append(f"{key}: expected true or false, got {raw!r}")
+        return None
+    if typ is int:
+        try:
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(str(raw).strip())
+        except ValueError:
+            errors.append(f"{key}: expected a whole number, got {raw!r}")
+            return None
+    if typ is float:
+        try:
+            return float(str(raw).strip())
+        except ValueError:
+            errors.append(f"{key}: expected a number, got {raw!r}")
+            return None
+    if not isinstance(raw, (str, int, float)):
+        errors.append(f"{key}: expected text, got {type(raw).__name__}")
+        return None
+    return str(raw)
+
+
+def _build_section(name: str, cls: type, raw: Any, errors: list[str]) -> Any:
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        errors.append(f"{name}: expected a mapping of settings")
+        return cls()
+    fields = cls.__dataclass_fields__
+    kwargs: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k not in fields:
+            errors.append(f"{name}.{k}: unknown setting; known: {', '.join(fields)}")
+            continue
+        val = _coerce(name, k, fields[k].type, v, errors)
+        if val is not None and not (isinstance(val, str) and val == "" and fields[k].default not in ("", None)):
+            kwargs[k] = val
+    return cls(**kwargs)
+
+
+def _validate(s: Settings, errors: list[str]) -> None:
+    if not (1 <= s.server.port <= 65535):
+        errors.append(f"server.port: expected a port 1-65535, got {s.server.port}")
+    if not s.server.host:
+        errors.append("server.host: expected an address such as 127.0.0.1")
+    if not s.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        errors.append(
+            "database.url: expected sqlite+aiosqlite:///path.db or postgresql+asyncpg://user:pass@host/db, "
+            f"got {s.database_url.split('://')[0] or 'nothing'}://..."
+        )
+    if s.nlu.engine not in ("builtin", "rasa"):
+        errors.append(f"nlu.engine: expected builtin or rasa, got {s.nlu.engine!r}")
+    for key in ("intent_threshold", "answer_threshold"):
+        v = getattr(s.nlu, key)
+        if not 0.0 <= v <= 1.0:
+            errors.append(f"nlu.{key}: expected a number between 0 and 1, got {v}")
+    if s.nlu.engine == "rasa" and not s.nlu.rasa_url.startswith(("http://", "https://")):
+        errors.append("nlu.rasa_url: expected an http(s) URL of the Rasa server")
+    if s.default_language not in ("vi", "hre", "cua", "sed"):
+        errors.append("default_language: expected one of vi, hre, cua, sed")
+    if s.limits.flood_messages < 1 or s.limits.flood_window_seconds <= 0:
+        errors.append("limits: flood_messages must be >= 1 and flood_window_seconds > 0")
+    if s.telegram.webhook_url and not s.telegram.webhook_url.startswith("https://"):
+        errors.append("telegram.webhook_url: Telegram only calls https:// URLs")
+    if s.telegram.webhook_url and not s.telegram.webhook_secret:
+        errors.append("telegram.webhook_secret: required when telegram.webhook_url is set (1-256 of A-Z a-z 0-9 _ -)")
+    if s.telegram.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", s.telegram.webhook_secret):
+        errors.append("telegram.webhook_secret: use 1-256 characters of A-Z a-z 0-9 _ -")
+    if s.zalo.app_id and not s.zalo.oa_secret_key:
+        errors.append("zalo.oa_secret_key: required when zalo.app_id is set (webhook signatures are checked with it)")
+    if s.privacy.notice_version < 1 or s.privacy.retention_days < 1:
+        errors.append("privacy: notice_version and retention_days must be positive")
+
+
+def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = None) -> Settings:
+    """Read, expand and validate the configuration file; raise ConfigError naming each bad key."""
+    path = Path(path)
+    env = dict(os.environ if env is None else env)
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found; copy config.yml from the repository")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    errors: list[str] = []
+    raw = expand_env(raw, env, "", errors)
+    known = {"database", "content", "default_language", "console", *_SECTIONS}
+    for k in raw:
+        if k not in known:
+            errors.append(f"{k}: unknown section; known: {', '.join(sorted(known))}")
+    db = raw.get("database") or {}
+    url = db.get("url") if isinstance(db, dict) else None
+    if not url:
+        errors.append("database.url: required (set DATABASE_URL or database.url)")
+        url = ""
+    sections = {name: _build_section(name, cls, raw.get(name), errors) for name, cls in _SECTIONS.items()}
+    content = raw.get("content") or {}
+    content_dir = content.get("dir", "content") if isinstance(content, dict) else "content"
+    console = _coerce("", "console", bool, raw.get("console", True), errors)
+    settings = Settings(
+        database_url=str(url),
+        content_dir=str(content_dir),
+        default_language=str(raw.get("default_language", "vi")),
+        console=bool(console) if console is not None else True,
+        base_dir=path.resolve().parent,
+        **sections,
+    )
+    _validate(settings, errors)
+    if errors:
+        raise ConfigError(f"{path}: invalid configuration:\n" + "\n".join(f"  - {e}" for e in errors))
+    return settings

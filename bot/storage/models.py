@@ -1,0 +1,99 @@
+"""Database tables. Personal data (locale, name, phone) is only written after consent.
+
+`users.external_id` is the platform's address for the user (needed to reply at all); it never
+appears in logs (see `bot.logging.pseudonym`) and never in open data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class User(Base):
+    """One person on one channel."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_channel_external"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    # Only stored once the user consented (it can reveal ethnicity); before that it lives in the
+    # in-memory session of the locale middleware.
+    locale: Mapped[str | None] = mapped_column(String(8), default=None)
+    display_name: Mapped[str | None] = mapped_column(String(128), default=None)
+    phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    role: Mapped[str] = mapped_column(String(16), default="villager")
+    # Dialogue state: the active flow and its step, the last numbered options offered.
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    consents: Mapped[list[Consent]] = relationship(back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
+    subscriptions: Mapped[list[Subscription]] = relationship(back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class Consent(Base):
+    """A recorded consent: which notice the user saw, when, on which channel, for what purpose."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    notice_version: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    given_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User] = relationship(back_populates="consents")
+
+
+class Subscription(Base):
+    """A user's subscription to notices on one channel (topics and areas come with notices)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("user_id", "channel", name="uq_subscriptions_user_channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="subscriptions")
+
+
+class InboxEntry(Base):
+    """Every incoming message id, recorded before processing: de-duplication and crash recovery.
+
+    `payload` holds the raw platform payload only until the message is processed, so a killed
+    process can resume it; it is cleared afterwards (it may contain personal data).
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "message_id", name="uq_inbox_channel_message"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="received")  # received|done|failed
+    payload: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)

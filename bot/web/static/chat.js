@@ -1,0 +1,75 @@
+// Làng Số web chat: keeps a random client id and the chosen language in localStorage.
+(function () {
+  "use strict";
+  var log = document.getElementById("log");
+  var form = document.getElementById("composer");
+  var input = document.getElementById("text");
+  var send = document.getElementById("send");
+
+  function randomId() {
+    var a = new Uint8Array(12);
+    (window.crypto || window.msCrypto).getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  function store(key, value) { try { if (value === undefined) return localStorage.getItem(key); localStorage.setItem(key, value); } catch (e) { return null; } }
+  var sender = store("langso.sender");
+  if (!sender) { sender = "w" + randomId(); store("langso.sender", sender); }
+
+  function bubble(cls, text) {
+    var div = document.createElement("div");
+    div.className = "msg " + cls;
+    div.textContent = text;
+    log.appendChild(div);
+    log.scrollTop = log.scrollHeight;
+    return div;
+  }
+
+  function showReply(r) {
+    var div = bubble("bot", r.text || "");
+    if (r.photo) { var img = document.createElement("img"); img.src = "/media/" + r.photo.replace(/^media\//, ""); img.alt = ""; div.appendChild(img); }
+    ["voice", "document"].forEach(function (k) {
+      if (r[k]) { var a = document.createElement("a"); a.href = "/media/" + r[k].replace(/^media\//, ""); a.textContent = k === "voice" ? "▶ Nghe" : "Tải tệp"; div.appendChild(document.createElement("br")); div.appendChild(a); }
+    });
+    if (r.buttons && r.buttons.length) {
+      var box = document.createElement("div");
+      box.className = "buttons";
+      r.buttons.forEach(function (b) {
+        var btn = document.createElement("button");
+        btn.type = "button";
+        btn.textContent = b.label;
+        btn.addEventListener("click", function () { post({ payload: b.payload }, b.label); });
+        box.appendChild(btn);
+      });
+      div.appendChild(box);
+    }
+  }
+
+  function post(body, shown) {
+    bubble("user", shown);
+    body.sender = sender;
+    body.message_id = randomId();
+    var lang = store("langso.lang");
+    if (lang) body.lang = lang;
+    send.disabled = true;
+    return fetch("/api/messages", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+      .then(function (resp) { return resp.json().then(function (data) { return { ok: resp.ok, data: data }; }); })
+      .then(function (res) {
+        if (!res.ok) { bubble("error", res.data.error || "Lỗi, xin thử lại."); return; }
+        if (res.data.lang) store("langso.lang", res.data.lang);
+        res.data.replies.forEach(showReply);
+      })
+      .catch(function () { bubble("error", "Mạng yếu, chưa gửi được. Xin thử lại."); })
+      .then(function () { send.disabled = false; input.focus(); });
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    post({ text: text }, text);
+  });
+
+  // A returning visitor who already chose a language gets the menu; a new one the welcome.
+  if (store("langso.lang")) post({ payload: "/help" }, "Menu"); else post({ payload: "/start" }, "Bắt đầu");
+})();
