@@ -66,7 +66,22 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok" if ok else "database unreachable"}, status=200 if ok else 503)
 
 
-def build_web_app(services: Services, engine, pipeline: Pipeline) -> web.Application:  # noqa: ANN001
+def build_channels(services: Services, pipeline: Pipeline) -> list:
+    """The platform channels that config.yml enables (a token / app id set)."""
+    channels: list = []
+    s = services.settings
+    if s.telegram.token:
+        from bot.channels.telegram import TelegramChannel
+
+        channels.append(TelegramChannel(s.telegram, pipeline, services.sessionmaker))
+    if s.zalo.app_id:
+        from bot.channels.zalo import ZaloChannel
+
+        channels.append(ZaloChannel(s.zalo, pipeline, services.sessionmaker))
+    return channels
+
+
+def build_web_app(services: Services, engine, pipeline: Pipeline, channels: list | None = None) -> web.Application:  # noqa: ANN001
     from bot.channels.web import WebChat
 
     app = web.Application(client_max_size=1024 * 1024)
@@ -75,6 +90,8 @@ def build_web_app(services: Services, engine, pipeline: Pipeline) -> web.Applica
     app[ENGINE_KEY] = engine
     app.router.add_get("/healthz", healthz)
     WebChat(pipeline, services.settings.path(services.settings.content_dir) / "media").register(app)
+    for channel in channels or []:
+        channel.register_routes(app)
 
     async def close_engine(_app: web.Application) -> None:
         await engine.dispose()
@@ -87,7 +104,8 @@ async def serve(settings: Settings, console: bool = False) -> None:
     """Run the bot until interrupted: web chat and health on host:port, console if asked."""
     services, engine = build_services(settings)
     pipeline = build_pipeline(services)
-    app = build_web_app(services, engine, pipeline)
+    channels = build_channels(services, pipeline)
+    app = build_web_app(services, engine, pipeline, channels)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.server.host, settings.server.port)
@@ -100,6 +118,9 @@ async def serve(settings: Settings, console: bool = False) -> None:
     log.info("web chat on http://%s:%s/", settings.server.host, settings.server.port)
     print(f"Làng Số is running: web chat on http://{settings.server.host}:{settings.server.port}/ (Ctrl+C stops)", flush=True)
     try:
+        for channel in channels:
+            await channel.start()
+            log.info("channel %s started", channel.name)
         if console:
             from bot.channels.console import run_console
 
@@ -107,6 +128,8 @@ async def serve(settings: Settings, console: bool = False) -> None:
         else:
             await asyncio.Event().wait()
     finally:
+        for channel in channels:
+            await channel.stop()
         await runner.cleanup()
 
 

@@ -16,7 +16,11 @@ from bot.messages import Reply
 class Channel(Protocol):
     name: str
 
-    async def start(self, app: web.Application) -> None: ...
+    def register_routes(self, app: web.Application) -> None:
+        """Add webhook routes (before the app starts); nothing for polling channels."""
+
+    async def start(self) -> None:
+        """Begin receiving (start polling, resume recorded messages)."""
 
     async def send(self, recipient: str, reply: Reply) -> None: ...
 
