@@ -1,28 +1,42 @@
 # Làng Số bot image. Built by docker-compose.yml (service `bot`); also usable alone:
 #   docker build -t langso-bot . && docker run -e DATABASE_URL=... -p 8080:8080 langso-bot
-FROM python:3.11-slim
+#
+# Three stages: `base` has the runtime dependencies, `assets` adds the training-only ones
+# (scikit-learn, scipy) to build the built-in NLU model and the compiled UI catalogs, and the
+# final image is `base` + the project + those files, without the training dependencies.
 
+FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    BOT_HOST=0.0.0.0 \
-    BOT_PORT=8080
-
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
-
-# Dependencies first, in their own layer: it is rebuilt only when pyproject.toml or
-# constraints.txt change, not on every source edit.
+# Dependencies in their own layer, rebuilt only when pyproject.toml or constraints.txt change.
 COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
  && pip install -c constraints.txt -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
-# The project itself (see .dockerignore for what stays out: .venv, var, .git, tests, ...).
+
+FROM base AS assets
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['train']))" > /tmp/train.txt \
+ && pip install -c constraints.txt -r /tmp/train.txt
 COPY . .
+# var/ is not in the build context (.dockerignore): the model and catalogs are made here,
+# from nlu/data and content/locales, the same way `make setup` does.
+RUN mkdir -p var/nlu var/locales \
+ && python -m bot nlu train --data nlu/data --out var/nlu/model.npz \
+ && python -m bot i18n compile
+
+
+FROM base
+ENV BOT_HOST=0.0.0.0 \
+    BOT_PORT=8080
+COPY . .
+COPY --from=assets /app/var/nlu var/nlu
+COPY --from=assets /app/var/locales var/locales
 RUN pip install -c constraints.txt . \
  && useradd --system --user-group --home-dir /app --shell /usr/sbin/nologin langso \
- && mkdir -p var \
  && chown -R langso:langso var
 
 USER langso
