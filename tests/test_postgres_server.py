@@ -8,9 +8,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-# tests/conftest.py does not exist yet: register the plugin here. Once conftest.py has
-# `pytest_plugins = ["tests.postgres"]` this line is harmless (a plugin registers once).
-pytest_plugins = ["tests.postgres"]
+# The fixtures (postgres_url, pg_database_url) come from the plugin tests/postgres.py, which
+# tests/conftest.py registers with `pytest_plugins = ["tests.postgres"]`.
 
 
 async def _scalar(url: str, sql: str, **params):
