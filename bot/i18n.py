@@ -9,6 +9,7 @@ below writes their catalogs without asking Babel for a locale.
 
 from __future__ import annotations
 
+import copy
 import gettext
 import io
 from dataclasses import dataclass
@@ -175,7 +176,7 @@ def update(locales_dir: Path, template: Catalog, langs: list[str] | None = None)
                 cat = read_po(fh, locale=None, domain=DOMAIN)
         else:
             cat = _new_catalog(lang)
-        cat.update(template, no_fuzzy_matching=True)
+        cat.update(copy.deepcopy(template), no_fuzzy_matching=True)  # update shares Message objects
         if lang == SOURCE_LANGUAGE:
             for msg in cat:
                 if msg.id and not msg.string:
