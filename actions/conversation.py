@@ -21,7 +21,7 @@ LANGUAGE_WORDS = {
 
 
 def language_named(text: str) -> str | None:
-    folded = fold(text)
+    folded = fold(text).lower()
     found = [code for code, rx in LANGUAGE_WORDS.items() if rx.search(folded)]
     return found[0] if len(found) == 1 else None
 

@@ -19,16 +19,17 @@ async def subscribe(ctx: Context) -> None:
         return
     assert ctx.user is not None
     now = datetime.now(UTC)
-    await ctx.session.execute(
+    inserted = (await ctx.session.execute(
         insert_ignore(ctx.session, Subscription, {"user_id": ctx.user.id, "channel": ctx.msg.channel, "active": True,
                                                   "created_at": now, "updated_at": now},
                       ["user_id", "channel"])
-    )
+    )).rowcount
     sub = (await ctx.session.execute(
         select(Subscription).where(Subscription.user_id == ctx.user.id, Subscription.channel == ctx.msg.channel)
     )).scalar_one()
-    already = sub.active and sub.created_at < now
-    sub.active, sub.updated_at = True, now
+    already = not inserted and sub.active
+    if not sub.active:
+        sub.active, sub.updated_at = True, now
     if already:
         ctx.say(ctx._("Bạn đã đăng ký nhận thông báo rồi. Muốn ngừng, gõ /stop."))
     else:

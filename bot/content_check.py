@@ -22,7 +22,7 @@ REVIEW_EVERY = timedelta(days=365)
 def _fold(text: str) -> str:
     from nlu.normalize import fold
 
-    return " ".join(fold(text).split())
+    return " ".join(fold(text).lower().split())
 
 
 def duplicate_questions(content: Content) -> list[Problem]:

@@ -93,7 +93,7 @@ async def flow_step(ctx: Context, text: str) -> bool:
         return False
     from actions.privacy import NO, YES
 
-    answer = fold(text).strip(" .!")
+    answer = " ".join(fold(text).lower().strip(" .!").split())
     if answer in YES or answer in NO:
         if flow.get("name") == "consent":
             await answer_consent(ctx, answer in YES)

@@ -39,7 +39,7 @@ async def test_chat_in_a_phone_sized_browser(page_url):
             page = await browser.new_page(viewport={"width": 360, "height": 640}, device_scale_factor=1)
             page.on("request", lambda r: outside.append(r.url) if "127.0.0.1" not in r.url else None)
             await page.goto(page_url)
-            await page.get_by_role("button", name="Tiếng Việt").click()
+            await page.get_by_role("button", name="Tiếng Việt", exact=True).click()
             await page.get_by_text("Đã chọn ngôn ngữ: Tiếng Việt").wait_for()
             await page.fill("#text", "hỗ trợ làm nhà cho hộ nghèo được bao nhiêu tiền")
             await page.click("#send")
@@ -47,7 +47,7 @@ async def test_chat_in_a_phone_sized_browser(page_url):
             # Subscribing asks for consent; agreeing records it.
             await page.fill("#text", "/subscribe")
             await page.press("#text", "Enter")
-            await page.get_by_role("button", name="Đồng ý").click()
+            await page.get_by_role("button", name="Đồng ý", exact=True).click()
             await page.get_by_text("Đã đăng ký", exact=False).wait_for()
             # The choice survives a reload (kept in the browser, not on the server).
             assert await page.evaluate("localStorage.getItem('langso.lang')") == "vi"
