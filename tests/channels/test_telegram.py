@@ -315,14 +315,12 @@ async def test_answer_slower_than_the_timeout_is_retried(telegram_harness: Teleg
 
 
 async def subscribe(h: TelegramHarness, chat: int) -> None:
-    """A user who wrote to the bot and holds an active subscription (as /subscribe leaves them)."""
-    await h.push(h.api.text_update(chat, "/help"))
+    """/subscribe, then the consent button: the user holds an active subscription."""
+    await h.push(h.api.text_update(chat, "/subscribe"))
     await h.settle()
-    async with h.services.sessionmaker() as session:
-        user = (await session.execute(select(User).where(User.channel == "telegram",
-                                                         User.external_id == str(chat)))).scalar_one()
-        session.add(Subscription(user_id=user.id, channel="telegram", active=True))
-        await session.commit()
+    await h.push(h.api.callback_update(chat, "/consent yes", "Đồng ý"))
+    await h.settle()
+    assert any("Đã đăng ký" in t for t in replies_of(h.api, chat)), replies_of(h.api, chat)
 
 
 async def user_state(h: TelegramHarness, chat: int) -> tuple[bool, bool]:
