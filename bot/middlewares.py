@@ -13,11 +13,11 @@ from collections import OrderedDict, deque
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.i18n import LANGUAGES, N_
 from bot.pipeline import Context, Next
 from bot.storage import inbox
-from bot.storage.inbox import insert_ignore
 from bot.storage.models import Consent, User
 
 MAX_TEXT_CHARS = 2000  # longer texts are cut: nobody types more on a phone, and it bounds NLU cost
@@ -63,41 +63,46 @@ async def dedup(ctx: Context, nxt: Next) -> None:
         ctx.turn.duplicate = True
         return
     await nxt(ctx)
-    await inbox.finish(ctx.session, ctx.msg.channel, ctx.msg.message_id)
 
 
 async def user(ctx: Context, nxt: Next) -> None:
     """Find or create the user row (channel + platform id only: no personal data yet)."""
     msg = ctx.msg
     now = datetime.now(UTC)
-    await ctx.session.execute(
-        insert_ignore(ctx.session, User, {"channel": msg.channel, "external_id": msg.sender_id, "state": {},
-                                          "role": "villager", "reachable": True, "created_at": now,
-                                          "last_seen_at": now},
-                      ["channel", "external_id"])
+    dialect = ctx.session.bind.dialect.name if ctx.session.bind is not None else "sqlite"
+    mod = postgresql if dialect == "postgresql" else sqlite
+    # One upsert that also returns the row; writing to us makes a user reachable again.
+    stmt = (
+        mod.insert(User)
+        .values(channel=msg.channel, external_id=msg.sender_id, state={}, role="villager", reachable=True,
+                created_at=now, last_seen_at=now)
+        .on_conflict_do_update(index_elements=["channel", "external_id"], set_={"last_seen_at": now, "reachable": True})
+        .returning(User)
     )
-    row = await ctx.session.execute(
-        select(User).where(User.channel == msg.channel, User.external_id == msg.sender_id)
-    )
-    ctx.user = row.scalar_one()
-    ctx.user.last_seen_at = now
-    if not ctx.user.reachable:
-        ctx.user.reachable = True  # they wrote to us, so we can write to them
+    ctx.user = (await ctx.session.scalars(stmt, execution_options={"populate_existing": True})).one()
     await nxt(ctx)
 
 
 async def consent(ctx: Context, nxt: Next) -> None:
-    """Load the purposes this user consented to under the current notice version."""
-    assert ctx.user is not None
-    rows = await ctx.session.execute(
-        select(Consent.purpose).where(
-            Consent.user_id == ctx.user.id,
-            Consent.withdrawn_at.is_(None),
-            Consent.notice_version >= ctx.settings.privacy.notice_version,
-        )
-    )
-    ctx.consents = set(rows.scalars())
+    """Make the user's consents available; loaded on first use, since most messages need none."""
+    ctx.consents = None
     await nxt(ctx)
+
+
+async def load_consents(ctx: Context) -> set[str]:
+    """Purposes this user consented to under the current notice version (cached per message)."""
+    if ctx.consents is None:
+        if ctx.user is None:
+            return set()
+        rows = await ctx.session.execute(
+            select(Consent.purpose).where(
+                Consent.user_id == ctx.user.id,
+                Consent.withdrawn_at.is_(None),
+                Consent.notice_version >= ctx.settings.privacy.notice_version,
+            )
+        )
+        ctx.consents = set(rows.scalars())
+    return ctx.consents
 
 
 async def locale(ctx: Context, nxt: Next) -> None:

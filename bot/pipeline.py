@@ -50,7 +50,7 @@ class Context:
     lang: str = "vi"
     lang_known: bool = True
     t: Translator | None = None
-    consents: set[str] = field(default_factory=set)
+    consents: set[str] | None = None  # loaded on demand: bot.middlewares.load_consents
     turn: Turn = field(default_factory=Turn)
     nlu: NluResult | None = None
     arg: str = ""  # argument of the command being run ("/lang vi" -> "vi")

@@ -1,8 +1,8 @@
-"""The inbox: record incoming message ids first, claim them once, mark them done.
+"""The inbox: record incoming message ids first, then claim each one once.
 
 `record` is what a channel calls before it acknowledges a platform (webhook 200, polling offset);
-`claim` / `finish` run inside the message's own transaction, so a message is either fully handled
-and marked done, or rolled back and left to be resumed.
+`claim` runs inside the message's own transaction and marks it done there, so a message is either
+fully handled and done, or rolled back and left to be resumed.
 """
 
 from __future__ import annotations
@@ -36,22 +36,31 @@ async def record(session: AsyncSession, channel: str, message_id: str, payload: 
 
 
 async def claim(session: AsyncSession, channel: str, message_id: str) -> bool:
-    """Take a message for processing in the current transaction; False when already handled."""
-    await session.execute(
-        insert_ignore(session, InboxEntry, {"channel": channel, "message_id": message_id, "status": "received",
-                                            "attempts": 0, "received_at": datetime.now(UTC)},
-                      ["channel", "message_id"])
+    """Take a message in the current transaction and mark it done; False when already handled.
+
+    One statement: insert the row as done, or flip a recorded (received) row to done and drop its raw
+    payload. It is only visible when the message's transaction commits, with everything the message
+    changed; a rollback (a crash, an error) leaves a recorded row to be resumed. A row that is done,
+    or claimed by a concurrent transaction that then commits, returns nothing.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    mod = postgresql if dialect == "postgresql" else sqlite
+    now = datetime.now(UTC)
+    stmt = (
+        mod.insert(InboxEntry)
+        .values(channel=channel, message_id=message_id, status="done", attempts=1, received_at=now, processed_at=now)
+        .on_conflict_do_update(
+            index_elements=["channel", "message_id"],
+            set_={"status": "done", "attempts": InboxEntry.attempts + 1, "payload": None, "processed_at": now},
+            where=InboxEntry.status == "received",
+        )
+        .returning(InboxEntry.id)
     )
-    result = await session.execute(
-        update(InboxEntry)
-        .where(InboxEntry.channel == channel, InboxEntry.message_id == message_id, InboxEntry.status == "received")
-        .values(status="processing", attempts=InboxEntry.attempts + 1)
-    )
-    return result.rowcount == 1
+    return (await session.execute(stmt)).first() is not None
 
 
 async def finish(session: AsyncSession, channel: str, message_id: str) -> None:
-    """Mark done and drop the raw payload (it may hold personal data)."""
+    """Mark done and drop the raw payload outside a claim (e.g. an event needing no processing)."""
     await session.execute(
         update(InboxEntry)
         .where(InboxEntry.channel == channel, InboxEntry.message_id == message_id)
