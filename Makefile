@@ -64,6 +64,11 @@ eval: setup
 bench: setup
 	$(PY) -m benchmarks.run
 
+## bench-rasa: install Rasa 3.6 in a Python 3.10 venv under var/, compare it with the built-in engine
+bench-rasa: setup
+	bash scripts/rasa-venv.sh
+	$(PY) -m benchmarks.bench_rasa
+
 ## translators' workflow
 i18n-extract i18n-update: $(INSTALLED)
 	$(PY) -m bot i18n update

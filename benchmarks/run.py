@@ -1,0 +1,104 @@
+"""`make bench`: run every benchmark in its own process and write docs/benchmarks.md.
+
+Each benchmark module prints a markdown table, then a JSON object; both are kept. The section
+between the `rasa` markers is written by `make bench-rasa` and preserved here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+RESULTS = ROOT / "benchmarks" / "results"
+BENCHES = [
+    ("bench_bot", "The running bot: memory, start time, per-message latency"),
+    ("bench_nlu", "Built-in NLU: training, model size, predict latency"),
+    ("bench_telegram", "Telegram through python-telegram-bot and the fake Bot API"),
+    ("bench_zalo", "Zalo OA webhooks through the fake Zalo API"),
+]
+RASA_BEGIN, RASA_END = "<!-- rasa:begin -->", "<!-- rasa:end -->"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        mem = f", {kb / 2**20:.0f} GiB RAM"
+    except (OSError, AttributeError):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{mem}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
+
+
+def run_one(module: str) -> tuple[str, dict]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", f"benchmarks.{module}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module} failed:\n{proc.stderr[-3000:]}")
+    out = proc.stdout
+    start = out.find("\n{")
+    md, data = (out[:start], json.loads(out[start + 1:])) if start >= 0 else (out, {})
+    data["_seconds"] = round(time.perf_counter() - t0, 1)
+    return md.strip(), data
+
+
+def rasa_section() -> str:
+    if DOC.is_file():
+        text = DOC.read_text(encoding="utf-8")
+        if RASA_BEGIN in text and RASA_END in text:
+            return text[text.index(RASA_BEGIN): text.index(RASA_END) + len(RASA_END)]
+    return f"{RASA_BEGIN}\nNot measured yet: run `make bench-rasa`.\n{RASA_END}"
+
+
+def main() -> int:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    sections, all_data = [], {}
+    for module, title in BENCHES:
+        if not (ROOT / "benchmarks" / f"{module}.py").is_file():
+            continue
+        print(f"running {module} ...", flush=True)
+        md, data = run_one(module)
+        all_data[module] = data
+        sections.append(f"## {title}\n\n`python -m benchmarks.{module}` ({data['_seconds']} s)\n\n{md}\n")
+        print(md, flush=True)
+    (RESULTS / "bench.json").write_text(json.dumps(all_data, indent=1), encoding="utf-8")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text("\n".join([
+        "# Benchmarks",
+        "",
+        f"Latest `make bench`: **{now}** on {machine()}.",
+        "",
+        "Machines here have 2 cores and are noisy: figures are medians of repeated runs, and each",
+        "latency is given with a baseline measured in the same process, so the ratio is what to compare",
+        "between runs. Regenerate with `make bench` (this file is rewritten; the Rasa section is kept).",
+        "",
+        *sections,
+        "## Built-in NLU against a Rasa 3.6 server (`make bench-rasa`)",
+        "",
+        rasa_section(),
+        "",
+    ]), encoding="utf-8")
+    print(f"wrote {DOC.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
