@@ -29,7 +29,7 @@ import logging
 import random
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -52,6 +52,7 @@ from bot.channels.sending import (
 )
 from bot.messages import Contact, IncomingMessage, Location, Media, Reply
 from bot.storage import inbox
+from bot.storage.models import InboxEntry
 
 if TYPE_CHECKING:
     from bot.config import TelegramSettings
@@ -312,6 +313,19 @@ class MediaMissing(SendFailed):
 
 
 
+def default_concurrency(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """How many messages go through the pipeline at once.
+
+    SQLite has one writer at a time and the pipeline writes (the inbox claim) before it runs the
+    NLU, so concurrent transactions only queue on the lock, and the webhook's inbox insert waits
+    behind them in SQLite's busy loop (seconds at the tail under load). One at a time on SQLite;
+    PostgreSQL takes several.
+    """
+    bind = sessionmaker.kw.get("bind")
+    dialect = getattr(getattr(bind, "dialect", None), "name", "")
+    return 1 if dialect == "sqlite" else 16
+
+
 class _ChatLocks:
     """One lock per chat, so a chat's messages are handled and answered in order."""
 
@@ -350,7 +364,7 @@ class TelegramChannel:
         poll_timeout: float = 25.0,
         request_timeout: float = 10.0,
         max_in_flight: int = 256,
-        max_concurrency: int = 32,
+        max_concurrency: int | None = None,
     ) -> None:
         if not settings.token:
             raise ValueError("telegram.token is empty: set TELEGRAM_BOT_TOKEN")
@@ -370,7 +384,12 @@ class TelegramChannel:
                              sessionmaker, retry_policy)
         self.poll_timeout = poll_timeout
         self.max_in_flight = max_in_flight
-        self._slots = asyncio.Semaphore(max_concurrency)
+        concurrency = max_concurrency or default_concurrency(sessionmaker)
+        self._slots = asyncio.Semaphore(concurrency)
+        # On SQLite, inbox inserts queue here (first come, first served) rather than in SQLite's
+        # busy loop, where a writer sleeps up to 100 ms between tries and can starve for seconds.
+        self._record_gate: contextlib.AbstractAsyncContextManager = (
+            asyncio.Lock() if concurrency == 1 else contextlib.nullcontext())
         self._chats = _ChatLocks()
         self._tasks: set[asyncio.Task] = set()
         self._poller: asyncio.Task | None = None
@@ -457,25 +476,45 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ receiving
 
-    async def _record(self, update_id: int, payload: dict[str, Any]) -> bool:
-        async with self.sessionmaker() as session:
-            return await inbox.record(session, CHANNEL, str(update_id), payload)
+    async def _record_batch(self, items: list[tuple[int, dict[str, Any]]]) -> list[bool]:
+        """Insert (update id, payload) rows in one transaction; True for each row that is new.
 
-    async def accept(self, update: Update, payload: dict[str, Any] | None = None) -> bool:
-        """Record an update, then schedule its processing; False when it was seen before.
-
-        Raises when the inbox cannot be written, so the caller does not acknowledge it.
+        What `inbox.record` does, for a polling batch at once: one commit (and, on SQLite, one
+        turn of the write lock) instead of one per update.
         """
-        if update.my_chat_member is not None:
-            self._spawn(self._chat_member(update))
-            return True
-        if to_incoming(update) is None:
-            return True  # nothing to answer, nothing to keep
-        if not await self._record(update.update_id, payload if payload is not None else update.to_dict()):
-            log.info("telegram: update %s already recorded, ignored", update.update_id)
-            return False
-        self._spawn(self.process(update))
-        return True
+        now = datetime.now(UTC)
+        async with self._record_gate, self.sessionmaker() as session:
+            new = []
+            for update_id, payload in items:
+                result = await session.execute(inbox.insert_ignore(
+                    session, InboxEntry, {"channel": CHANNEL, "message_id": str(update_id), "payload": payload,
+                                          "status": "received", "attempts": 0, "received_at": now},
+                    ["channel", "message_id"]))
+                new.append(bool(result.rowcount))
+            await session.commit()
+        return new
+
+    async def accept(self, updates: list[Update], payloads: list[dict[str, Any]] | None = None) -> int:
+        """Record updates, then schedule their processing; how many were new.
+
+        Raises when the inbox cannot be written, so the caller does not acknowledge them (the
+        webhook answers 503, polling keeps its offset and Telegram sends them again).
+        """
+        keep: list[tuple[Update, dict[str, Any]]] = []
+        for i, update in enumerate(updates):
+            if update.my_chat_member is not None:
+                self._spawn(self._chat_member(update))
+            elif to_incoming(update) is not None:  # the rest: nothing to answer, nothing to keep
+                keep.append((update, payloads[i] if payloads is not None else update.to_dict()))
+        if not keep:
+            return 0
+        new = await self._record_batch([(u.update_id, p) for u, p in keep])
+        for (update, _payload), is_new in zip(keep, new, strict=True):
+            if is_new:
+                self._spawn(self.process(update))
+            else:
+                log.info("telegram: update %s already recorded, ignored", update.update_id)
+        return sum(new)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -491,11 +530,12 @@ class TelegramChannel:
         msg = to_incoming(update)
         if msg is None:
             return
-        async with self._chats.hold(msg.sender_id), self._slots:
+        async with self._chats.hold(msg.sender_id):
+            if update.callback_query is not None:
+                await self._answer_callback(update.callback_query.id)
             try:
-                if update.callback_query is not None:
-                    await self._answer_callback(update.callback_query.id)
-                turn = await self.pipeline.handle(msg)
+                async with self._slots:  # only the transaction: sends run concurrently
+                    turn = await self.pipeline.handle(msg)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the inbox keeps it; resumed at the next start
@@ -577,7 +617,7 @@ class TelegramChannel:
         except Exception:  # noqa: BLE001
             return web.Response(status=400, text="not a Telegram update")
         try:
-            await self.accept(update, data)
+            await self.accept([update], [data])
         except Exception:  # noqa: BLE001 - not recorded: Telegram will deliver it again
             log.exception("telegram: cannot record update %s", update.update_id)
             return web.Response(status=503, text="try again")
@@ -616,15 +656,16 @@ class TelegramChannel:
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = 1.0
-            for update in updates:
-                try:
-                    await self.accept(update)
-                except Exception:  # noqa: BLE001
-                    # Not recorded: keep the offset here so Telegram sends it again.
-                    log.exception("telegram: cannot record update %s; retrying", update.update_id)
-                    await asyncio.sleep(1.0)
-                    break
-                offset = update.update_id + 1
+            if not updates:
+                continue
+            try:
+                await self.accept(list(updates))
+            except Exception:  # noqa: BLE001
+                # Not recorded: keep the offset so Telegram sends them again.
+                log.exception("telegram: cannot record %d update(s); retrying", len(updates))
+                await asyncio.sleep(1.0)
+                continue
+            offset = updates[-1].update_id + 1
 
     # ------------------------------------------------------------------ sending
 

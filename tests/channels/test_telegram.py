@@ -15,8 +15,8 @@ import pytest
 from aiohttp import ClientSession
 from sqlalchemy import select
 
-from bot.channels import telegram as telegram_module
 from bot.channels.sending import SendFailed, Unreachable
+from bot.channels.telegram import TelegramChannel
 from bot.messages import Button, Reply
 from bot.storage.models import InboxEntry, Subscription, User
 from tests.channels.conftest import WEBHOOK_SECRET, TelegramHarness
@@ -220,15 +220,15 @@ async def test_killed_in_the_middle_of_the_pipeline_is_resumed_once(telegram_har
 async def test_polling_does_not_confirm_what_it_could_not_record(telegram: TelegramHarness,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     api, chat = telegram.api, new_chat()
-    real_record, failures = telegram_module.inbox.record, []
+    real_record, failures = TelegramChannel._record_batch, []
 
-    async def flaky_record(session: Any, channel: str, message_id: str, payload: Any = None) -> bool:
+    async def flaky_record(self: TelegramChannel, items: list) -> list[bool]:
         if not failures:
-            failures.append(message_id)
+            failures.append(str(items[0][0]))
             raise ConnectionError("database went away")
-        return await real_record(session, channel, message_id, payload)
+        return await real_record(self, items)
 
-    monkeypatch.setattr(telegram_module.inbox, "record", flaky_record)
+    monkeypatch.setattr(TelegramChannel, "_record_batch", flaky_record)
     update = api.enqueue(api.text_update(chat, "/help"))
     async with asyncio.timeout(5):
         while not failures:

@@ -21,8 +21,9 @@ For tests:
   `parameters.retry_after`, 403 "Forbidden: bot was blocked by the user", 5xx, or a slow answer
   (`delay`, with status 200 to answer normally after it). `block(chat_id)` makes every send to a
   chat answer 403 until `unblock`.
-- `calls` records every request (method, decoded parameters, uploaded files, status, time);
-  `wait_for(...)` waits until enough matching requests arrived.
+- `calls` records every request (method, decoded parameters, uploaded files, status, arrival
+  time); `wait_for(...)` waits until enough matching requests were answered; `listeners` are
+  called with each answered request (benchmarks match replies to messages with them).
 - `text_update`, `callback_update`, ... build updates shaped like the ones Telegram sends.
 """
 
@@ -145,6 +146,7 @@ class FakeTelegramAPI:
         self.files: dict[str, StoredFile] = {}
         self.commands: list[dict] = []
         self.blocked: set[int] = set()
+        self.listeners: list[Callable[[Call], None]] = []  # called with each answered request
         self._faults: list[Fault] = []
         self._callbacks: dict[str, bool] = {}  # callback query id -> answered
         self._update_ids = itertools.count(700_000_001)
@@ -421,6 +423,8 @@ class FakeTelegramAPI:
 
     async def _record(self, call: Call, status: int) -> None:
         call.status = status
+        for listener in self.listeners:
+            listener(call)
         await self._notify()
 
     async def _handle(self, request: web.Request) -> web.Response:

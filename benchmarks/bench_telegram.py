@@ -1,0 +1,276 @@
+"""Telegram end to end through python-telegram-bot and the fake Bot API: messages/s and reply latency.
+
+Everything runs on loopback in one process: the fake Bot API (`tests/fakes/telegram_api.py`, a real
+HTTP server), the bot's TelegramChannel (PTB 22 + the real pipeline on a SQLite file, or on
+`--database-url` / `--postgres`) in polling mode and in webhook mode (our aiohttp route, the fake
+POSTing updates with the secret header like Telegram does).
+
+A closed loop of `--concurrency` senders: each puts an update in front of the bot (polling: queued
+for getUpdates; webhook: POSTed) and waits for the first reply to reach the fake's sendMessage, then
+sends the next. Every message comes from a distinct chat, so replies are matched by chat id and a
+first message from a new user is the path measured (user row created, NLU, answer). Latency is from
+the update being available to the first reply arriving at the API; messages/s is replies per
+wall-second of the loaded run. Run at concurrency 1 too, for latency without queueing.
+
+Baselines, measured in the same process: `pipeline.handle` alone (no transport), and one
+`bot.send_message` through PTB to the fake (the sending leg). The sending rate limit (30/s overall,
+1/s per chat by default) would dominate; it is lifted here to measure the bot itself.
+
+Run: `python -m benchmarks.bench_telegram [--messages 600] [--concurrency 16] [--postgres | --database-url URL]`.
+Prints a markdown table, then the figures as JSON. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import itertools
+import json
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+MESSAGES = [
+    "chào bạn", "hỗ trợ xây nhà cho hộ nghèo", "ho tro nuoc sinh hoat", "quế trà bồng bán ở mô",
+    "dự án 4 làm chi", "cảm ơn nhiều nha", "tôi muốn gặp cán bộ", "bảo hiểm y tế cho đồng bào",
+    "/help", "hoc nghe o dau",
+]
+REPLY_TIMEOUT = 30.0
+SECRET = "bench_secret_0123456789"
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    k = (len(values) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def summary(ms: list[float]) -> dict:
+    return {"n": len(ms), "p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "max_ms": max(ms)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Mode:
+    """One channel in one mode, with a way to put an update in front of it and to await the reply."""
+
+    def __init__(self, name: str, api, services, engine, pipeline, settings) -> None:  # noqa: ANN001
+        self.name, self.api, self.services, self.engine, self.pipeline = name, api, services, engine, pipeline
+        self.settings = settings
+        self.waiting: dict[int, asyncio.Future] = {}
+        self.to_200: list[float] = []
+        self.runner: web.AppRunner | None = None
+        api.listeners.append(self._on_call)
+
+    def _on_call(self, call) -> None:  # noqa: ANN001
+        if call.method == "sendMessage" and call.status == 200:
+            fut = self.waiting.pop(call.params.get("chat_id"), None)
+            if fut is not None and not fut.done():
+                fut.set_result(call.at)
+
+    async def start(self) -> None:
+        from bot.app import build_web_app
+        from bot.channels.sending import RetryPolicy
+        from bot.channels.telegram import TelegramChannel
+        from bot.channels.telegram_cli import delete_webhook, set_webhook
+
+        url, port = "", free_port()
+        if self.name == "webhook":
+            url = f"http://127.0.0.1:{port}/telegram/webhook"
+        tg = dataclasses.replace(self.settings.telegram, token=self.api.token, api_base_url=self.api.base_url,
+                                 webhook_url=url, webhook_secret=SECRET if url else "",
+                                 rate_per_second=100_000.0, rate_per_chat_seconds=0.0)
+        self.channel = TelegramChannel(tg, self.pipeline, self.services.sessionmaker,
+                                       retry_policy=RetryPolicy(attempts=3, base_delay=0.05), poll_timeout=10)
+        if url:
+            app = build_web_app(self.services, self.engine, self.pipeline, [self.channel])
+            app.on_cleanup.clear()
+            self.runner = web.AppRunner(app, access_log=None)
+            await self.runner.setup()
+            await web.TCPSite(self.runner, "127.0.0.1", port).start()
+            await set_webhook(tg)
+        else:
+            await delete_webhook(tg)
+        await self.channel.start()
+
+    async def stop(self) -> None:
+        self.api.listeners.remove(self._on_call)
+        await self.channel.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.name == "webhook":
+            self.api.webhook = {}
+
+    async def one(self, chat: int, text: str) -> float:
+        """Put one message in front of the bot; milliseconds until its first reply reached the API."""
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting[chat] = fut
+        update = self.api.text_update(chat, text)
+        t0 = time.monotonic()
+        if self.name == "webhook":
+            status = await self.api.deliver(update)
+            self.to_200.append((time.monotonic() - t0) * 1000)
+            if status != 200:
+                raise RuntimeError(f"webhook answered {status}")
+        else:
+            self.api.enqueue(update)
+        at = await asyncio.wait_for(fut, REPLY_TIMEOUT)
+        return (at - t0) * 1000
+
+
+async def closed_loop(mode: Mode, chats, n: int, concurrency: int) -> tuple[float, list[float]]:  # noqa: ANN001
+    """n messages, `concurrency` at a time; (wall seconds, latencies in ms)."""
+    latencies: list[float] = []
+    counter = itertools.count()
+
+    async def worker() -> None:
+        while (i := next(counter)) < n:
+            latencies.append(await mode.one(next(chats), MESSAGES[i % len(MESSAGES)]))
+
+    t0 = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), REPLY_TIMEOUT * n)
+    return time.perf_counter() - t0, latencies
+
+
+async def run(messages: int, concurrency: int, database_url: str | None) -> dict:
+    from telegram import Bot
+
+    from bot.app import build_pipeline, build_services
+    from bot.config import load_settings
+    from bot.messages import IncomingMessage
+    from bot.storage.db import upgrade_async
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
+    tmp = tempfile.TemporaryDirectory()
+    db_url = database_url or f"sqlite+aiosqlite:///{tmp.name}/bench.db"
+    await upgrade_async(db_url)
+    settings = load_settings(ROOT / "config.yml", env={})
+    settings = dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, flood_messages=10**9))
+    services, engine = await asyncio.to_thread(build_services, settings, db_url)
+    pipeline = build_pipeline(services)
+    api = await FakeTelegramAPI(max_poll_wait=10.0).start()
+    chats = itertools.count(7_000_000_001)
+    results: dict = {"database": "sqlite" if database_url is None else database_url.split("://")[0],
+                     "messages": messages, "concurrency": concurrency, "modes": {}}
+    try:
+        for name in ("polling", "webhook"):
+            mode = Mode(name, api, services, engine, pipeline, settings)
+            await mode.start()
+            try:
+                await closed_loop(mode, chats, 30, 4)  # warm-up: NLU, pools, connections
+                mode.to_200.clear()
+                seq_s, seq = await closed_loop(mode, chats, max(50, messages // 4), 1)
+                seq_200 = list(mode.to_200)
+                mode.to_200.clear()
+                wall, loaded = await closed_loop(mode, chats, messages, concurrency)
+                results["modes"][name] = {
+                    "messages_per_s": len(loaded) / wall,
+                    "messages_per_s_sequential": len(seq) / seq_s,
+                    "latency_sequential": summary(seq),
+                    "latency_loaded": summary(loaded),
+                }
+                if name == "webhook":
+                    results["modes"][name]["time_to_200_sequential"] = summary(seq_200)
+                    results["modes"][name]["time_to_200_loaded"] = summary(mode.to_200)
+            finally:
+                await mode.stop()
+
+        # Baselines, same process.
+        handle_ms: list[float] = []
+        for i in range(max(50, messages // 4)):
+            msg = IncomingMessage(channel="benchtg", sender_id=f"b{i}", message_id=f"b{i}",
+                                  text=MESSAGES[i % len(MESSAGES)])
+            t0 = time.perf_counter()
+            await pipeline.handle(msg)
+            handle_ms.append((time.perf_counter() - t0) * 1000)
+        send_ms: list[float] = []
+        async with Bot(api.token, base_url=api.base_url) as bot:
+            for i in range(max(50, messages // 4)):
+                t0 = time.perf_counter()
+                await bot.send_message(9_000_000_000 + i, "xin chào")
+                send_ms.append((time.perf_counter() - t0) * 1000)
+        results["baseline_pipeline_handle"] = summary(handle_ms)
+        results["baseline_pipeline_handle_per_s"] = 1000 / (sum(handle_ms) / len(handle_ms))
+        results["baseline_ptb_send_message"] = summary(send_ms)
+    finally:
+        await api.stop()
+        await engine.dispose()
+        tmp.cleanup()
+    return results
+
+
+def markdown(r: dict) -> str:
+    h, s = r["baseline_pipeline_handle"], r["baseline_ptb_send_message"]
+    rows = [
+        f"Telegram through python-telegram-bot 22 and the fake Bot API, {r['messages']} messages from "
+        f"distinct chats, closed loop of {r['concurrency']} (and of 1), {r['database']}, loopback, "
+        "sending rate limit lifted",
+        "",
+        f"| mode | messages/s (c={r['concurrency']}) | reply p50 / p99, c={r['concurrency']} "
+        "| messages/s (c=1) | reply p50 / p99, c=1 |",
+        "|---|---|---|---|---|",
+    ]
+    for name, m in r["modes"].items():
+        lo, sq = m["latency_loaded"], m["latency_sequential"]
+        rows.append(f"| {name} | {m['messages_per_s']:.0f} | {lo['p50_ms']:.1f} / {lo['p99_ms']:.1f} ms | "
+                    f"{m['messages_per_s_sequential']:.0f} | {sq['p50_ms']:.1f} / {sq['p99_ms']:.1f} ms |")
+    w = r["modes"].get("webhook", {})
+    rows += [
+        "",
+        "| same-process baseline | p50 / p99 | rate |",
+        "|---|---|---|",
+        f"| pipeline.handle alone | {h['p50_ms']:.1f} / {h['p99_ms']:.1f} ms | "
+        f"{r['baseline_pipeline_handle_per_s']:.0f} messages/s sequential |",
+        f"| one sendMessage through PTB to the fake | {s['p50_ms']:.1f} / {s['p99_ms']:.1f} ms | |",
+    ]
+    if w:
+        t1, tl = w["time_to_200_sequential"], w["time_to_200_loaded"]
+        rows.append(f"| webhook time to 200 (record, then answer), c=1 / c={r['concurrency']} | "
+                    f"{t1['p50_ms']:.1f} / {t1['p99_ms']:.1f} ms; {tl['p50_ms']:.1f} / {tl['p99_ms']:.1f} ms | |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=600)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--postgres", action="store_true",
+                        help="start a throw-away PostgreSQL server (tests/postgres.py) and use it")
+    args = parser.parse_args(argv)
+    if args.postgres:
+        from tests.postgres import PostgresServer, drop_database, fresh_database
+
+        server = PostgresServer().start()
+        try:
+            url = fresh_database(server.url())
+            try:
+                result = asyncio.run(run(args.messages, args.concurrency, url))
+            finally:
+                drop_database(url)
+        finally:
+            server.stop()
+    else:
+        result = asyncio.run(run(args.messages, args.concurrency, args.database_url))
+    result["markdown"] = markdown(result)
+    return result
+
+
+if __name__ == "__main__":
+    r = main()
+    print(r["markdown"])
+    print(json.dumps({k: v for k, v in r.items() if k != "markdown"}, indent=1))
