@@ -115,3 +115,20 @@ class InboxEntry(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
 
+
+class ChannelToken(Base):
+    """A platform's current OAuth token pair (Zalo OA), kept so a restart keeps the latest pair.
+
+    Zalo's refresh token works once: each refresh returns a new pair, which is written here and
+    committed before the new access token is used, or the next restart would hold a spent token.
+    Tokens are secrets: never logged, never exported.
+    """
+
+    __tablename__ = "channel_tokens"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

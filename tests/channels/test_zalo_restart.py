@@ -1,0 +1,105 @@
+# ruff: noqa: F811 - pytest fixtures imported from conftest_zalo are redefined as arguments
+"""A bot process killed while processing: the recorded events are resumed when the bot starts again.
+
+The first bot runs in a child process whose processing never finishes; it is killed with SIGKILL
+after answering Zalo 200. A new bot on the same database (SQLite and PostgreSQL) then answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.channels.conftest_zalo import inbox_rows, start_bot, zalo_api, zalo_settings  # noqa: F401
+from tests.fakes.zalo_api import FakeZaloApi, event, post_event
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CHILD = r"""
+import asyncio, json, os, sys
+from aiohttp import web
+from bot.app import build_pipeline, build_services
+from bot.channels.zalo import WEBHOOK_PATH, ZaloChannel
+from bot.config import ZaloSettings, load_settings
+
+
+class Stuck:
+    '''The real pipeline's services, but processing that never ends (until the kill).'''
+
+    def __init__(self, services):
+        self.services = services
+
+    async def handle(self, msg):
+        print("processing", flush=True)
+        await asyncio.sleep(3600)
+
+
+async def main():
+    settings = load_settings(os.path.join(os.environ["ROOT"], "config.yml"), env={})
+    services, engine = build_services(settings, os.environ["DB_URL"])
+    channel = ZaloChannel(ZaloSettings(**json.loads(os.environ["ZALO"])), Stuck(services), services.sessionmaker)
+    app = web.Application()
+    channel.register_routes(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    await channel.start()
+    print("ready", site._server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+
+asyncio.run(main())
+"""
+
+
+async def _line(stream: asyncio.StreamReader, timeout: float = 60.0) -> str:
+    line = await asyncio.wait_for(stream.readline(), timeout)
+    assert line, "the child bot exited early"
+    return line.decode().strip()
+
+
+async def test_killed_during_processing_resumes_after_restart(zalo_api: FakeZaloApi, db_url: str, services: Any,
+                                                             pipeline: Any) -> None:
+    env = dict(os.environ, ROOT=str(ROOT), DB_URL=db_url,
+               ZALO=json.dumps(dataclasses.asdict(zalo_settings(zalo_api))))
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, cwd=ROOT, env=env,
+                                                 stdout=asyncio.subprocess.PIPE)
+    try:
+        assert child.stdout is not None
+        ready = await _line(child.stdout)
+        assert ready.startswith("ready "), ready
+        url = f"http://127.0.0.1:{ready.split()[1]}/zalo/webhook"
+        text, follow = event("user_send_text", "u-kill", text="xin chào"), event("follow", "u-new")
+        assert (await post_event(url, text))[0] == 200
+        assert (await post_event(url, follow))[0] == 200
+        assert await _line(child.stdout) == "processing"
+    finally:
+        if child.returncode is None:
+            child.send_signal(signal.SIGKILL)
+        await child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert zalo_api.sent == []
+    rows = await inbox_rows(services.sessionmaker)
+    assert [(r.status, r.payload is not None) for r in rows] == [("received", True), ("received", True)]
+
+    bot = await start_bot(zalo_api, pipeline, services.sessionmaker)  # start() resumes
+    try:
+        await bot.settle()
+        assert "Làng Số" in zalo_api.texts("u-kill")[0]
+        assert "Làng Số" in zalo_api.texts("u-new")[0]
+        # Zalo retrying the event now changes nothing: it was answered once.
+        count = len(zalo_api.sent)
+        assert (await bot.post(text))[0] == 200
+        await bot.settle()
+        assert len(zalo_api.sent) == count
+    finally:
+        await bot.close()
+    rows = await inbox_rows(services.sessionmaker)
+    assert [(r.status, r.payload) for r in rows] == [("done", None), ("done", None)]

@@ -1,0 +1,318 @@
+"""A fake Zalo OA Open API: a real local aiohttp server speaking Zalo's wire format.
+
+Serves what the bot calls:
+
+- `POST /v3.0/oa/message/cs`: checks the `access_token` header against the one valid token
+  (`{"error": -216}` otherwise, like Zalo), checks the body, records the message and answers
+  `{"error": 0, "message": "Success", "data": {"message_id": ..., "user_id": ...}}`. Users in
+  `unfollowed` get `-213`, like a user who left the OA.
+- `POST /v2.0/oa/upload/image` and `/v2.0/oa/upload/file`: multipart uploads, answering an
+  `attachment_id` or a file `token`.
+- `POST /v4/oa/access_token`: checks the `secret_key` header and the form; a refresh token works
+  ONCE (a reused one gets `-14014 Invalid refresh token`, as Zalo answers); issues a new pair and
+  makes the old access token invalid.
+
+And what the tests need around it: `sign()` and `post_event()` to send webhook events to the bot
+signed the way Zalo signs them, event builders from the payloads in `tests/data/zalo/`, and fault
+injection (`fail()`): a JSON error code, an HTTP status, a slow answer, an expired token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import itertools
+import json
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "zalo"
+APP_ID = "1234567890123456789"
+OA_ID = "579745863508352884"
+OA_SECRET_KEY = "fakeOaSecretKey0123456789"
+APP_SECRET = "fakeAppSecret0123456789"
+
+SEND = "/v3.0/oa/message/cs"
+UPLOAD_IMAGE = "/v2.0/oa/upload/image"
+UPLOAD_FILE = "/v2.0/oa/upload/file"
+REFRESH = "/v4/oa/access_token"
+TEXT_LIMIT = 2000
+
+
+def sign(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> str:
+    """The `X-ZEvent-Signature` header value: `mac=` + sha256(app_id + body + timestamp + secret)."""
+    return "mac=" + hashlib.sha256(app_id.encode() + body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
+
+
+_ids = itertools.count(1)
+
+
+def now_ms() -> str:
+    return str(int(time.time() * 1000))
+
+
+def event(kind: str, user: str = "2468458835296197922", *, app_id: str = APP_ID, timestamp: str | None = None,
+          msg_id: str | None = None, **message: Any) -> dict[str, Any]:
+    """An event from `tests/data/zalo/<kind>.json` with fresh ids and timestamp.
+
+    `message` keys replace those of the payload's `message` (e.g. `text="..."`).
+    """
+    raw = json.loads((DATA / f"{kind}.json").read_text(encoding="utf-8"))
+    ev = copy.deepcopy(raw)
+    ev["app_id"] = app_id
+    ev["timestamp"] = timestamp or now_ms()
+    for who in ("sender", "follower"):
+        if who in ev:
+            ev[who]["id"] = user
+    if "message" in ev:
+        ev["message"]["msg_id"] = msg_id or f"{secrets.token_hex(12)}{next(_ids)}"
+        ev["message"].update(message)
+    return ev
+
+
+@dataclass
+class Fault:
+    """What the next matching call gets instead of a normal answer."""
+
+    error: int | None = None  # a Zalo error code, with HTTP 200
+    message: str = "Injected error"
+    status: int | None = None  # an HTTP status (e.g. 502), with a small body
+    delay: float = 0.0  # seconds to wait before answering (then answer normally unless error/status)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Sent:
+    """One message the bot sent through /v3.0/oa/message/cs."""
+
+    user_id: str
+    message: dict[str, Any]
+    access_token: str
+    at: float
+
+    @property
+    def text(self) -> str:
+        return self.message.get("text", "")
+
+    @property
+    def attachment(self) -> dict[str, Any] | None:
+        return self.message.get("attachment")
+
+
+class FakeZaloApi:
+    """The fake server; `url` is both the API and the OAuth base URL."""
+
+    def __init__(self, app_id: str = APP_ID, app_secret: str = APP_SECRET, access_ttl: int = 90000) -> None:
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.access_ttl = access_ttl
+        self.access_token = "AT-" + secrets.token_urlsafe(24)
+        self.access_expires = time.time() + access_ttl
+        self.refresh_token = "RT-" + secrets.token_urlsafe(24)
+        self.spent_refresh_tokens: set[str] = set()
+        self.sent: list[Sent] = []
+        self.uploads: list[dict[str, Any]] = []
+        self.refresh_calls: list[dict[str, Any]] = []
+        self.rejected_tokens: list[str] = []
+        self.unfollowed: set[str] = set()
+        self.faults: dict[str, deque[Fault]] = {}
+        self.calls: dict[str, int] = {}
+        self.refresh_delay = 0.0
+        # Called with each accepted send's access token before it is answered (tests look at the
+        # database at that moment).
+        self.on_send: Callable[[str], Awaitable[None]] | None = None
+        self._arrived = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # ---- server
+
+    async def start(self) -> FakeZaloApi:
+        app = web.Application()
+        app.router.add_post(SEND, self._send)
+        app.router.add_post(UPLOAD_IMAGE, self._upload)
+        app.router.add_post(UPLOAD_FILE, self._upload)
+        app.router.add_post(REFRESH, self._refresh)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ---- test controls
+
+    def fail(self, path: str, *faults: Fault) -> None:
+        """Queue faults for the next calls to `path` (SEND, UPLOAD_IMAGE, UPLOAD_FILE, REFRESH)."""
+        self.faults.setdefault(path, deque()).extend(faults)
+
+    def expire_access_token(self) -> None:
+        """The current access token stops working (Zalo then answers -216)."""
+        self.access_expires = time.time() - 1
+
+    def texts(self, user: str | None = None) -> list[str]:
+        return [s.text for s in self.sent if user is None or s.user_id == user]
+
+    async def wait_sent(self, count: int, timeout: float = 10.0) -> list[Sent]:
+        """Wait until at least `count` messages were sent in total."""
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(lambda: len(self.sent) >= count), timeout)
+        return self.sent
+
+    # ---- handlers
+
+    async def _fault(self, path: str) -> web.Response | None:
+        self.calls[path] = self.calls.get(path, 0) + 1
+        queue = self.faults.get(path)
+        if not queue:
+            return None
+        fault = queue.popleft()
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.status is not None:
+            return web.json_response({"error": -1, "message": "injected HTTP error"}, status=fault.status,
+                                     headers=fault.headers)
+        if fault.error is not None:
+            return web.json_response({"error": fault.error, "message": fault.message}, headers=fault.headers)
+        return None
+
+    def _token_ok(self, request: web.Request) -> bool:
+        token = request.headers.get("access_token", "")
+        if token == self.access_token and time.time() < self.access_expires:
+            return True
+        self.rejected_tokens.append(token)
+        return False
+
+    async def _send(self, request: web.Request) -> web.Response:
+        if (injected := await self._fault(SEND)) is not None:
+            return injected
+        if not self._token_ok(request):
+            return web.json_response({"error": -216, "message": "Access token is invalid"})
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": -201, "message": "body is invalid!"})
+        user = (body.get("recipient") or {}).get("user_id")
+        message = body.get("message") or {}
+        if not isinstance(user, str) or not user:
+            return web.json_response({"error": -201, "message": "user_id is invalid!"})
+        text = message.get("text")
+        attachment = message.get("attachment")
+        if text is None and attachment is None:
+            return web.json_response({"error": -201, "message": "message is invalid!"})
+        if text is not None and (not isinstance(text, str) or not text or len(text) > TEXT_LIMIT):
+            return web.json_response({"error": -201, "message": "text is invalid!"})
+        if attachment is not None and not self._attachment_ok(attachment):
+            return web.json_response({"error": -201, "message": "attachment is invalid!"})
+        if user in self.unfollowed:
+            return web.json_response({"error": -213, "message": "User has not followed OA"})
+        if self.on_send is not None:
+            await self.on_send(request.headers["access_token"])
+        async with self._arrived:
+            self.sent.append(Sent(user, message, request.headers["access_token"], time.monotonic()))
+            self._arrived.notify_all()
+        return web.json_response({"error": 0, "message": "Success",
+                                  "data": {"message_id": secrets.token_hex(16), "user_id": user}})
+
+    def _attachment_ok(self, att: Any) -> bool:
+        if not isinstance(att, dict):
+            return False
+        payload = att.get("payload") or {}
+        if att.get("type") == "file":
+            return any(u.get("token") == payload.get("token") for u in self.uploads)
+        if att.get("type") != "template" or payload.get("template_type") != "media":
+            return False
+        elements = payload.get("elements") or []
+        if len(elements) != 1 or elements[0].get("media_type") != "image":
+            return False
+        el = elements[0]
+        if "url" in el:
+            return str(el["url"]).startswith(("http://", "https://"))
+        return any(u.get("attachment_id") == el.get("attachment_id") for u in self.uploads)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        if (injected := await self._fault(request.path)) is not None:
+            return injected
+        if not self._token_ok(request):
+            return web.json_response({"error": -216, "message": "Access token is invalid"})
+        reader = await request.multipart()
+        part = await reader.next()
+        if part is None or part.name != "file":
+            return web.json_response({"error": -201, "message": "file is invalid!"})
+        data = await part.read()
+        record: dict[str, Any] = {"path": request.path, "filename": part.filename, "size": len(data)}
+        if request.path == UPLOAD_IMAGE:
+            record["attachment_id"] = "att-" + secrets.token_hex(8)
+            answer = {"attachment_id": record["attachment_id"]}
+        else:
+            record["token"] = "file-" + secrets.token_hex(8)
+            answer = {"token": record["token"]}
+        self.uploads.append(record)
+        return web.json_response({"error": 0, "message": "Success", "data": answer})
+
+    async def _refresh(self, request: web.Request) -> web.Response:
+        if (injected := await self._fault(REFRESH)) is not None:
+            return injected
+        form = await request.post()
+        self.refresh_calls.append({"secret_key_ok": request.headers.get("secret_key") == self.app_secret,
+                                   "app_id": form.get("app_id"), "grant_type": form.get("grant_type")})
+        if self.refresh_delay:
+            await asyncio.sleep(self.refresh_delay)
+        if request.headers.get("secret_key") != self.app_secret:
+            return web.json_response({"error": -14002, "error_name": "Invalid app secret",
+                                      "error_reason": "secret_key is invalid"})
+        if form.get("app_id") != self.app_id or form.get("grant_type") != "refresh_token":
+            return web.json_response({"error": -14001, "error_name": "Invalid parameter",
+                                      "error_reason": "app_id or grant_type is invalid"})
+        token = form.get("refresh_token")
+        if token != self.refresh_token or token in self.spent_refresh_tokens:
+            return web.json_response({"error": -14014, "error_name": "Invalid refresh token",
+                                      "error_reason": "Refresh token is invalid or has been used",
+                                      "error_description": "Invalid refresh token"})
+        self.spent_refresh_tokens.add(str(token))
+        self.access_token = "AT-" + secrets.token_urlsafe(24)
+        self.refresh_token = "RT-" + secrets.token_urlsafe(24)
+        self.access_expires = time.time() + self.access_ttl
+        # Zalo sends expires_in as a string.
+        return web.json_response({"access_token": self.access_token, "refresh_token": self.refresh_token,
+                                  "expires_in": str(self.access_ttl)})
+
+
+async def post_event(url: str, ev: dict[str, Any] | None = None, *, body: bytes | None = None,
+                     oa_secret_key: str = OA_SECRET_KEY, signature: str | None = None,
+                     session: aiohttp.ClientSession | None = None) -> tuple[int, float]:
+    """POST a webhook event to the bot as Zalo does; (HTTP status, seconds until the answer).
+
+    `body` sends raw bytes (for bad JSON); `signature` overrides the header ("" leaves it out).
+    """
+    raw = body if body is not None else json.dumps(ev, ensure_ascii=False, separators=(",", ":")).encode()
+    if signature is None:
+        assert ev is not None
+        signature = sign(str(ev["app_id"]), raw, str(ev["timestamp"]), oa_secret_key)
+    headers = {"Content-Type": "application/json"}
+    if signature:
+        headers["X-ZEvent-Signature"] = signature
+    own = session is None
+    session = session or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+    try:
+        started = time.perf_counter()
+        async with session.post(url, data=raw, headers=headers) as resp:
+            await resp.read()
+            return resp.status, time.perf_counter() - started
+    finally:
+        if own:
+            await session.close()
