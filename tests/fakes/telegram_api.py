@@ -174,13 +174,14 @@ class FakeTelegramAPI:
     def file_base_url(self) -> str:
         return f"{self.url}/file/bot"
 
-    async def start(self) -> FakeTelegramAPI:
+    async def start(self, port: int = 0) -> FakeTelegramAPI:
+        """Serve on 127.0.0.1:`port` (0: a free port)."""
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
@@ -711,3 +712,59 @@ class FakeTelegramAPI:
 
     async def _m_getmycommands(self, params: dict, files: dict) -> list[dict]:
         return self.commands
+
+
+# --------------------------------------------------------------------------- try the bot by hand
+
+
+async def _chat_on_terminal(port: int, chat_id: int) -> None:
+    """Serve the fake on `port` and play one Telegram user on this terminal."""
+    import sys
+
+    api = await FakeTelegramAPI(max_poll_wait=25.0).start(port)
+    buttons: list[str] = []
+
+    def show(call: Call) -> None:
+        if call.status != 200 or call.method.lower() not in ("sendmessage", "sendphoto", "sendvoice", "senddocument"):
+            return
+        text = call.params.get("text") or call.params.get("caption") or f"[{call.method[4:].lower()}]"
+        print("bot> " + text.replace("\n", "\n     "))
+        rows = (call.params.get("reply_markup") or {}).get("inline_keyboard", [])
+        if rows:
+            buttons.clear()
+            for row in rows:
+                for b in row:
+                    buttons.append(b["callback_data"])
+                    print(f"     [{len(buttons)}] {b['text']}")
+        sys.stdout.flush()
+
+    api.listeners.append(show)
+    print(f"Fake Telegram Bot API on {api.url}. Start the bot in another terminal with\n"
+          f"  TELEGRAM_BOT_TOKEN='{api.token}' TELEGRAM_API_BASE_URL={api.base_url} make run\n"
+          "then type messages here (/start to begin); [n] presses button n; Ctrl+D quits.", flush=True)
+    loop = asyncio.get_running_loop()
+    try:
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            text = line.strip()
+            if not text:
+                continue
+            press = text.strip("[]")
+            if press.isdigit() and 1 <= int(press) <= len(buttons):
+                api.enqueue(api.callback_update(chat_id, buttons[int(press) - 1]))
+            else:
+                api.enqueue(api.text_update(chat_id, text))
+    finally:
+        await api.stop()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fake Telegram Bot API to try the bot without Telegram")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--chat", type=int, default=5512873401, help="the user's chat id")
+    args = parser.parse_args()
+    try:
+        asyncio.run(_chat_on_terminal(args.port, args.chat))
+    except KeyboardInterrupt:
+        pass
