@@ -414,8 +414,12 @@ class ZaloChannel:
         user = event_user(event) or key
         lock = self._lock_user(user)
         try:
-            async with lock, self._slots:
+            async with lock:
                 await self._handle(key, event, user)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. the database is down: the next start resumes it
+            log.error("zalo: a %s event was left for the next start (%s)", event.get("event_name"), type(exc).__name__)
         finally:
             self._unlock_user(user)
 
@@ -440,14 +444,17 @@ class ZaloChannel:
         turn = None
         for attempt in range(PROCESS_ATTEMPTS):
             try:
-                if name == "unfollow":
-                    await self._unfollow(key, user)
-                    return
                 msg = to_message(event, key)
-                if msg is None:
-                    await self._mark(key, "done")
-                    return
-                turn = await self.pipeline.handle(msg)
+                # Turns run within the slots; replies are sent outside them (only the user's lock
+                # is held then), so a rate-limited send does not hold up other users' turns.
+                async with self._slots:
+                    if name == "unfollow":
+                        await self._unfollow(key, user)
+                        return
+                    if msg is None:
+                        await self._mark(key, "done")
+                        return
+                    turn = await self.pipeline.handle(msg)
                 break
             except asyncio.CancelledError:
                 raise
@@ -455,7 +462,8 @@ class ZaloChannel:
                 log.warning("zalo: processing %s failed (%s), attempt %d of %d", name, type(exc).__name__,
                             attempt + 1, PROCESS_ATTEMPTS)
                 if attempt + 1 == PROCESS_ATTEMPTS:
-                    await self._mark(key, "failed", f"{type(exc).__name__}: {str(exc)[:200]}")
+                    # Only the type: messages of database errors can carry the user's text.
+                    await self._mark(key, "failed", type(exc).__name__)
                     return
                 await asyncio.sleep(0.2 * 4 ** attempt)
         if turn is None or turn.duplicate:

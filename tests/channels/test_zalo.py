@@ -314,3 +314,34 @@ def test_split_text_keeps_words_whole() -> None:
     assert all(len(p) <= 10 for p in pieces)
     assert " ".join(pieces) == "một hai ba bốn năm sáu bảy"
     assert split_text("   ") == []
+
+
+class FlakyPipeline:
+    """The real pipeline, failing its first `failures` turns (a database hiccup, a bug)."""
+
+    def __init__(self, pipeline: Any, failures: int) -> None:
+        self.inner, self.failures, self.services, self.calls = pipeline, failures, pipeline.services, 0
+
+    async def handle(self, msg: Any) -> Any:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RuntimeError("xin chào: user text that must not be stored")
+        return await self.inner.handle(msg)
+
+
+@pytest.mark.parametrize("failures,replied,status", [(2, True, "done"), (5, False, "failed")],
+                         ids=["fails twice then works", "fails every time"])
+async def test_failing_turns_are_retried_then_recorded_as_failed(
+        failures: int, replied: bool, status: str, zalo_api: FakeZaloApi, services: Any, pipeline: Any) -> None:
+    flaky = FlakyPipeline(pipeline, failures)
+    bot = await start_bot(zalo_api, flaky, services.sessionmaker)
+    try:
+        assert (await bot.post(event("user_send_text", "u-flaky", text="xin chào")))[0] == 200
+        await bot.settle()
+    finally:
+        await bot.close()
+    assert flaky.calls == min(failures + 1, 3)
+    assert bool(zalo_api.texts("u-flaky")) is replied
+    (row,) = await inbox_rows(services.sessionmaker)
+    assert (row.status, row.payload) == (status, None)
+    assert row.error in (None, "RuntimeError")  # the type only, never the message's text
