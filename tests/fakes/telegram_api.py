@@ -25,6 +25,9 @@ For tests:
   time); `wait_for(...)` waits until enough matching requests were answered; `listeners` are
   called with each answered request (benchmarks match replies to messages with them).
 - `text_update`, `callback_update`, ... build updates shaped like the ones Telegram sends.
+
+`python -m tests.fakes.telegram_api --port 8081` serves it standalone and plays one Telegram user
+on the terminal, to try the bot without Telegram (docs/telegram.md).
 """
 
 from __future__ import annotations
