@@ -23,7 +23,8 @@ def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", level), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     # Library loggers would print request URLs, which for Telegram contain the bot token.
-    for noisy in ("httpx", "httpcore", "telegram", "aiohttp.access", "sqlalchemy.engine"):
+    # aiosqlite logs SQL parameters (message texts, tokens) at DEBUG.
+    for noisy in ("httpx", "httpcore", "telegram", "aiohttp.access", "sqlalchemy.engine", "aiosqlite", "asyncpg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
