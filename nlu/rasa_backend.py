@@ -1,8 +1,9 @@
 """Rasa as an optional intent classifier (`nlu.engine: rasa` in config.yml).
 
-Each message is normalised like the built-in engine does it and sent to a Rasa 3 server's
-`POST {rasa_url}/model/parse` (a model trained on the same `nlu/data`, see `nlu/rasa-config.yml`
-and docs/rasa.md). Only the intent comes from Rasa: the FAQ retrieval over the content, the
+Each message is sent as typed to a Rasa 3 server's `POST {rasa_url}/model/parse` (a model trained
+on the same `nlu/data`, see `nlu/rasa-config.yml` and docs/rasa.md); Rasa learnt the examples as
+written, teencode and dialect included, and on the dev set it does as well or better given the
+raw text than the built-in normaliser's output (`send="normalized"`, see `make bench-rasa`). Only the intent comes from Rasa: the FAQ retrieval over the content, the
 thresholds and the rules that join intent and retrieval are the built-in engine's own
 (`nlu.engine.BuiltinEngine`), so the two backends differ in the intent classifier alone.
 
@@ -37,7 +38,7 @@ KNOWN_INTENTS = frozenset((
     "greet", "goodbye", "thank", "help", "ask_policy", "ask_product", "ask_training", "report",
     "feedback", "subscribe", "unsubscribe", "set_language", "human", "my_data", "out_of_scope",
 ))
-SEND_MODES = ("normalized", "raw")
+SEND_MODES = ("raw", "normalized")
 
 
 class RasaError(Exception):
@@ -90,6 +91,10 @@ def prediction_from_rasa(body: Any) -> Prediction:
         if not known:
             return Prediction(name, 0.0, 0.0, ((name, 0.0),))
     ranking = [(n, c) for n, c in ranking if n in KNOWN_INTENTS]
+    # The built-in rules add retrieval evidence to every intent of the ranking; an intent Rasa left
+    # out (a `ranking_length` below the number of intents) counts as 0, as it nearly is.
+    listed = {n for n, _ in ranking}
+    ranking += [(n, 0.0) for n in sorted(KNOWN_INTENTS - listed)]
     return Prediction(name, min(conf, 1.0), 1.0, tuple(ranking))
 
 
@@ -101,12 +106,12 @@ class RasaEngine:
         settings: bot.config.NluSettings,
         content: bot.content.Content,
         *,
-        send: str = "normalized",
+        send: str = "raw",
         tables_dir: str | Path | None = None,
         base_dir: str | Path | None = None,
     ) -> None:
-        """`send`: "normalized" sends the built-in normaliser's text (abbreviations, teencode and
-        dialect expanded, lowercased); "raw" sends the message as typed. `base_dir` resolves a
+        """`send`: "raw" sends the message as typed; "normalized" sends the built-in normaliser's
+        text (abbreviations, teencode and dialect expanded, lowercased, emoji dropped). `base_dir` resolves a
         relative `settings.data` (the training data, read for its synonyms only)."""
         if send not in SEND_MODES:
             raise ValueError(f"send must be one of {SEND_MODES}, got {send!r}")

@@ -48,14 +48,16 @@ fi
 
 # pip's resolver needs a recent pip for Rasa's large dependency tree; setuptools < 70 keeps
 # pkg_resources, which Rasa 3.6 and its TensorFlow 2.12 still import.
-"$VENV/bin/python" -m pip install --quiet --upgrade "pip>=24,<25" "setuptools<70" wheel
+quiet_pip() {
+  # This machine's pip config lists extra local indexes; their "is ignored" notices are noise.
+  # pipefail still fails the script when pip fails.
+  "$VENV/bin/python" -m pip install --quiet "$@" 2>&1 | { grep -v "is neither a file nor a directory" || true; }
+}
+quiet_pip --upgrade "pip>=24,<25" "setuptools<70" wheel
 # Extra pins that pip needs to resolve Rasa 3.6 on this machine (none so far).
 EXTRA_PINS=()
 started=$(date +%s)
-# (This machine's pip config lists extra local indexes; their "is ignored" notices are noise;
-# pipefail still fails the script when pip fails.)
-"$VENV/bin/python" -m pip install --quiet "rasa==$RASA_VERSION" "${EXTRA_PINS[@]}" 2>&1 \
-  | { grep -v "is neither a file nor a directory" || true; }
+quiet_pip "rasa==$RASA_VERSION" "${EXTRA_PINS[@]}"
 "$VENV/bin/python" -c "import rasa; print('rasa', rasa.__version__, 'installed')"
 echo "rasa-venv: pip install took $(( $(date +%s) - started )) s; size $(du -sh "$VENV" | cut -f1)"
 touch "$STAMP"

@@ -7,9 +7,10 @@ It is a real aiohttp server on 127.0.0.1 (a free port) that answers like `rasa r
   POST /model/parse   {"text", "intent": {"id", "name", "confidence"}, "entities": [],
                        "text_tokens", "intent_ranking": [...], "response_selector": {...}}
 
-The test decides what it understands: `fake.intents[phrase] = ("greet", 0.97)`; a message equal to
-a phrase (ignoring case and surrounding spaces) gets that intent, else the first phrase contained in
-it, else `fake.default`. Faults are injected with `fake.fault`: "500", "slow" (answers after
+The test decides what it understands: `fake.intents[phrase] = ("greet", 0.97)` (the other intents
+share the rest), or a whole ranking `[("greet", 0.9), ("thank", 0.06), ...]`; a message equal to a
+phrase (ignoring case and surrounding spaces) gets that answer, else the first phrase contained in
+it, else `fake.default`. The ranking lists every intent, as DIET with `ranking_length: 0` does. Faults are injected with `fake.fault`: "500", "slow" (answers after
 `fake.delay` seconds), "invalid_json", "wrong_shape", "drop" (closes the connection). Every parsed
 text is kept in `fake.received`.
 
@@ -52,7 +53,7 @@ class FakeRasa:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
-        self.intents: dict[str, tuple[str, float]] = {}
+        self.intents: dict[str, tuple[str, float] | list[tuple[str, float]]] = {}
         self.default: tuple[str | None, float] = ("out_of_scope", 0.31)
         self.fault: str | None = None
         self.delay = 5.0
@@ -63,7 +64,7 @@ class FakeRasa:
 
     # -- what it understands ----------------------------------------------------------------------
 
-    def classify(self, text: str) -> tuple[str | None, float]:
+    def classify(self, text: str) -> tuple[str | None, float] | list[tuple[str, float]]:
         key = text.casefold().strip()
         table = {k.casefold().strip(): v for k, v in self.intents.items()}
         if key in table:
@@ -74,15 +75,17 @@ class FakeRasa:
         return self.default
 
     def parse_result(self, text: str) -> dict:
-        name, conf = self.classify(text) if text.strip() else (None, 0.0)
-        if name is None:
-            intent = {"name": None, "confidence": 0.0}
-            ranking: list[dict] = []
+        answer = self.classify(text) if text.strip() else (None, 0.0)
+        if isinstance(answer, list):  # a whole ranking
+            pairs = sorted(answer, key=lambda nc: -nc[1])
+        elif answer[0] is None:
+            pairs = []
         else:
-            intent = {"id": _intent_id(name), "name": name, "confidence": conf}
-            others = [n for n in INTENT_NAMES if n != name][:9]
-            rest = (1.0 - conf) / len(others)
-            ranking = [intent, *({"id": _intent_id(n), "name": n, "confidence": rest} for n in others)]
+            name, conf = answer
+            others = [n for n in INTENT_NAMES if n != name]
+            pairs = [(name, conf), *((n, (1.0 - conf) / len(others)) for n in others)]
+        ranking = [{"id": _intent_id(n), "name": n, "confidence": c} for n, c in pairs]
+        intent = ranking[0] if ranking else {"name": None, "confidence": 0.0}
         return {
             "text": text,
             "intent": intent,
