@@ -378,6 +378,20 @@ def ms(x: float) -> str:
     return f"{x:.2f} ms" if x < 10 else f"{x:.1f} ms"
 
 
+def write_doc_section(table: str, result: dict[str, Any]) -> None:
+    """Put the comparison into docs/benchmarks.md between the rasa markers (`make bench` keeps it)."""
+    from benchmarks.run import DOC, RASA_BEGIN, RASA_END, machine
+
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    section = f"{RASA_BEGIN}\nLatest `make bench-rasa`: **{when}** on {machine()}.\n\n{table}\n{RASA_END}"
+    text = DOC.read_text(encoding="utf-8") if DOC.is_file() else "# Benchmarks\n\n"
+    if RASA_BEGIN in text and RASA_END in text:
+        text = text[: text.index(RASA_BEGIN)] + section + text[text.index(RASA_END) + len(RASA_END):]
+    else:
+        text = text.rstrip() + "\n\n## Built-in NLU against a Rasa 3.6 server (`make bench-rasa`)\n\n" + section + "\n"
+    DOC.write_text(text, encoding="utf-8")
+
+
 def markdown(r: dict[str, Any]) -> str:
     b, ra = r["builtin"], r["rasa"]
     rows = [
@@ -536,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkstemp(dir=out.parent, suffix=".json")[1])
     tmp.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(out)
+    write_doc_section(table, result)
     print(table)
     ra = result["rasa"]
     alt = ra["eval_normalized_text"]

@@ -131,6 +131,9 @@ async def serve(settings: Settings, console: bool = False) -> None:
         for channel in channels:
             await channel.stop()
         await runner.cleanup()
+        close = getattr(services.nlu, "close", None)
+        if close is not None:
+            await close()
 
 
 def project_root() -> Path:

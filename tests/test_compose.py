@@ -216,9 +216,14 @@ def test_rasa_services_only_in_the_rasa_profile(services):
 
 
 def test_rasa_commands(services):
-    assert services["rasa-train"]["command"] == [
-        "train", "nlu", "--data", "/app/nlu/data", "--out", "/app/models",
-    ]
+    # `rasa train nlu` takes --nlu (not --data) and needs the pipeline config we ship.
+    train = services["rasa-train"]["command"]
+    assert train[:2] == ["train", "nlu"]
+    assert train[train.index("--nlu") + 1] == "/app/nlu/data"
+    assert train[train.index("--config") + 1] == "/app/nlu/rasa-config.yml"
+    assert (ROOT / "nlu" / "rasa-config.yml").is_file()
+    for name in ("rasa-train", "rasa"):
+        assert env_map(services[name])["RASA_TELEMETRY_ENABLED"] == "false"
     cmd = services["rasa"]["command"]
     assert cmd[0] == "run" and "--enable-api" in cmd and "/app/models" in cmd
     assert cmd[cmd.index("--port") + 1] == "5005"
