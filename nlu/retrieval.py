@@ -1,0 +1,259 @@
+"""FAQ retrieval: which content items a message is asking about, each with a score in [0, 1].
+
+The index is built when content is loaded (no training): every item's questions and titles are
+normalised like messages and turned into TF-IDF vectors over folded words, word pairs and character
+n-grams, with document frequencies counted per item so that words every item shares ("hỗ trợ",
+"là gì") weigh little. An item scores by its closest question or title, raised when one of its
+keywords appears whole in the message. Numbers are facts, not decoration: "dự án 9" must not match
+"dự án 1", so an item whose text pairs the same word with other numbers only is pushed down.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from nlu.normalize import Normalized
+
+GROUPS = ("w", "b", "c")  # folded words, word pairs, character 3-5-grams
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    """Weights of the score; `mix` sums to 1 and everything stays in [0, 1]."""
+
+    mix: tuple[float, float, float] = (0.45, 0.2, 0.35)  # words, word pairs, characters
+    profile: float = (
+        0.8  # share of the whole item's profile (all its texts) against its closest text
+    )
+    answer: bool = True  # the answer text joins the item's profile
+    keyword: float = 0.6  # how far a keyword covering the whole message lifts an item towards 1
+    number_match: float = 0.15  # lift when the message's number appears with the same word
+    number_mismatch: float = 0.45  # factor when the item pairs that word with other numbers only
+
+
+@dataclass(frozen=True)
+class Hit:
+    item_id: str
+    intent: str
+    score: float
+
+
+def _is_number(tok: str) -> bool:
+    return tok[:1].isdigit()
+
+
+def _anchors(folded: tuple[str, ...]) -> set[tuple[str, str]]:
+    """(word before, number) pairs: "du an 9" -> {("an", "9")}."""
+    return {(folded[i - 1] if i else "", t) for i, t in enumerate(folded) if _is_number(t)}
+
+
+def _features(norm: Normalized) -> dict[str, Counter[str]]:
+    f = norm.folded
+    text = f" {' '.join(f)} "
+    chars: Counter[str] = Counter()
+    for tok in f:
+        padded = f" {tok} "
+        for n in (3, 4, 5):
+            chars.update(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return {
+        "w": Counter(f),
+        "b": Counter(f"{a} {b}" for a, b in zip(f, f[1:], strict=False)),
+        "c": chars if text.strip() else Counter(),
+    }
+
+
+class _Group:
+    """One feature group's postings: for each feature, the documents holding it and their weights."""
+
+    def __init__(self, docs: list[Counter[str]], doc_item: np.ndarray, n_items: int) -> None:
+        item_df: Counter[str] = Counter()
+        for item in range(n_items):
+            seen: set[str] = set()
+            for d in np.flatnonzero(doc_item == item):
+                seen.update(docs[d])
+            item_df.update(seen)
+        self.idf = {t: math.log((n_items + 1) / (df + 0.5)) for t, df in item_df.items()}
+        postings: dict[str, tuple[list[int], list[float]]] = {}
+        for d, counts in enumerate(docs):
+            weights = {t: (1 + math.log(c)) * self.idf[t] for t, c in counts.items()}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            for t, w in weights.items():
+                ids, ws = postings.setdefault(t, ([], []))
+                ids.append(d)
+                ws.append(w / norm)
+        self.postings = {
+            t: (np.array(i, dtype=np.int32), np.array(w, dtype=np.float32))
+            for t, (i, w) in postings.items()
+        }
+        self.n_docs = len(docs)
+
+    def cosine(self, counts: Counter[str]) -> np.ndarray:
+        weights = {t: (1 + math.log(c)) * self.idf[t] for t, c in counts.items() if t in self.idf}
+        norm = math.sqrt(sum(w * w for w in weights.values()))
+        if not norm:
+            return np.zeros(self.n_docs)
+        ids, ws = [], []
+        for t, w in weights.items():
+            i, p = self.postings[t]
+            ids.append(i)
+            ws.append(p * (w / norm))
+        return np.bincount(np.concatenate(ids), np.concatenate(ws), minlength=self.n_docs)
+
+
+class Retriever:
+    """Ranks content items for a message. Build it from `Content` with `Retriever.from_content`."""
+
+    def __init__(
+        self,
+        items: Iterable[
+            tuple[str, str, Iterable[str], Iterable[str]]
+            | tuple[str, str, Iterable[str], Iterable[str], str]
+        ],
+        normalize: Callable[[str], Normalized],
+        params: RetrievalParams | None = None,
+    ) -> None:
+        """`items`: (id, intent, texts (questions and titles), keywords[, answer]) for each item."""
+        self.normalize = normalize
+        self.params = p = params or RetrievalParams()
+        self.ids: list[str] = []
+        self.intents: list[str] = []
+        docs: list[dict[str, Counter[str]]] = []
+        doc_item: list[int] = []
+        profiles: list[dict[str, Counter[str]]] = []
+        self.keywords: list[list[tuple[str, ...]]] = []
+        self.anchors: list[set[tuple[str, str]]] = []
+        for index, (item_id, intent, texts, keywords, *rest) in enumerate(items):
+            self.ids.append(item_id)
+            self.intents.append(intent)
+            anchors: set[tuple[str, str]] = set()
+            profile = {g: Counter() for g in GROUPS}
+            for text in texts:
+                norm = normalize(text)
+                if not norm:
+                    continue
+                feats = _features(norm)
+                docs.append(feats)
+                doc_item.append(index)
+                anchors |= _anchors(norm.folded)
+                for g, counts in feats.items():
+                    profile[g].update(counts)
+            kws = []
+            for kw in keywords:
+                norm = normalize(str(kw))
+                if norm:
+                    kws.append(norm.folded)
+                    anchors |= _anchors(norm.folded)
+                    for g, counts in _features(norm).items():
+                        profile[g].update(counts)
+            if p.answer and rest and rest[0]:
+                for g, counts in _features(normalize(rest[0])).items():
+                    profile[g].update(counts)
+            profiles.append(profile)
+            self.keywords.append(kws)
+            self.anchors.append(anchors)
+        self.doc_item = np.array(doc_item, dtype=np.int32)
+        n_items = len(self.ids)
+        # Each item's profile is indexed as one more document of the item, after the texts.
+        owner = np.concatenate([self.doc_item, np.arange(n_items, dtype=np.int32)])
+        self.groups = {
+            g: _Group([d[g] for d in (*docs, *profiles)], owner, n_items) for g in GROUPS
+        }
+        self._members = {
+            intent: np.array([i for i, x in enumerate(self.intents) if x == intent])
+            for intent in dict.fromkeys(self.intents)
+        }
+        self._kw_by_first: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+        for item, kws in enumerate(self.keywords):
+            for kw in kws:
+                self._kw_by_first.setdefault(kw[0], []).append((item, kw))
+
+    @classmethod
+    def from_content(
+        cls, content, normalize: Callable[[str], Normalized], params: RetrievalParams | None = None
+    ) -> Retriever:  # noqa: ANN001 - bot.content.Content
+        rows = []
+        for item in content.items:
+            texts = [*item.questions, *item.title.values()]
+            rows.append((item.id, item.intent, texts, item.keywords, item.answer.get("vi", "")))
+        return cls(rows, normalize, params)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _keyword_cover(self, folded: tuple[str, ...], idf: dict[str, float]) -> np.ndarray:
+        """Per item, the idf-weighted share of the message covered by its best matching keyword."""
+        out = np.zeros(len(self.ids), dtype=np.float32)
+        default = max(idf.values(), default=1.0)
+        tok_w = [idf.get(t, default) for t in folded]
+        total = sum(tok_w) or 1.0
+        for i, tok in enumerate(folded):
+            for item, kw in self._kw_by_first.get(tok, ()):
+                if folded[i : i + len(kw)] == kw:
+                    out[item] = max(out[item], sum(tok_w[i : i + len(kw)]) / total)
+        return out
+
+    def _number_factor(self, folded: tuple[str, ...]) -> np.ndarray:
+        """Lift items that pair the message's word with its number; push down those pairing it with
+        other numbers only ("dự án 9" against an item about "dự án 1")."""
+        factor = np.ones(len(self.ids), dtype=np.float32)
+        for word, num in _anchors(folded):
+            for item, anchors in enumerate(self.anchors):
+                if (word, num) in anchors:
+                    factor[item] += self.params.number_match
+                elif any(w == word for w, _ in anchors):
+                    factor[item] *= self.params.number_mismatch
+        return factor
+
+    def scores(self, norm: Normalized) -> np.ndarray:
+        """Per item, a score in [0, 1]."""
+        n_items = len(self.ids)
+        if not n_items or not norm:
+            return np.zeros(n_items, dtype=np.float32)
+        p = self.params
+        feats = _features(norm)
+        sim_all = sum(
+            weight * self.groups[g].cosine(feats[g])
+            for g, weight in zip(GROUPS, p.mix, strict=True)
+        )
+        n_docs = len(self.doc_item)
+        doc_sim, prof_sim = sim_all[:n_docs], sim_all[n_docs:]
+        best = np.zeros(n_items)
+        np.maximum.at(best, self.doc_item, doc_sim)
+        sim = (1.0 - p.profile) * best + p.profile * prof_sim
+        cover = self._keyword_cover(norm.folded, self.groups["w"].idf)
+        score = 1.0 - (1.0 - sim) * (1.0 - p.keyword * cover)
+        score *= self._number_factor(norm.folded)
+        return np.clip(score, 0.0, 1.0)
+
+    def best_per_intent(self, scores: np.ndarray) -> dict[str, Hit]:
+        """The best item of each intent for a `scores` array, where it scores above zero."""
+        out: dict[str, Hit] = {}
+        for intent, members in self._members.items():
+            i = members[int(np.argmax(scores[members]))]
+            if scores[i] > 0:
+                out[intent] = Hit(self.ids[i], intent, float(scores[i]))
+        return out
+
+    def top(self, scores: np.ndarray, k: int = 5) -> list[Hit]:
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [Hit(self.ids[i], self.intents[i], float(scores[i])) for i in order if scores[i] > 0]
+
+    def rank(self, norm: Normalized, k: int = 5, intents: Iterable[str] | None = None) -> list[Hit]:
+        """The `k` best items (optionally only of `intents`), best first, zero scores left out."""
+        s = self.scores(norm)
+        allowed = set(intents) if intents is not None else None
+        order = np.argsort(-s, kind="stable")
+        out: list[Hit] = []
+        for i in order:
+            if s[i] <= 0:
+                break
+            if allowed is None or self.intents[i] in allowed:
+                out.append(Hit(self.ids[i], self.intents[i], float(s[i])))
+                if len(out) >= k:
+                    break
+        return out
