@@ -6,12 +6,16 @@ closest content items, the item to answer with when retrieval is sure enough, an
 should rather say it did not understand. `train(data_paths, out)` writes the model file.
 
 How the two halves are combined:
-- for an intent that is answered from content (`CONTENT_INTENTS`), the answer is the best item of
-  that intent if its retrieval score reaches `answer_threshold`;
-- a very strong retrieval match (`strong_threshold`) to an item of another content intent overrules
-  the classifier ("quế trà bồng" is a product question even if the classifier hesitates), unless
-  the classifier is confident in an intent of its own;
-- `out_of_scope` never carries an answer; a message the model knows no word of is low confidence.
+- a close retrieval match is evidence for its item's intent: for ask_policy, ask_product and
+  ask_training, the part of the best item's score above `retrieval_floor` (times
+  `retrieval_weight`) is added to the classifier's probability before the intent is chosen, so
+  "quế trà bồng" is a product question even when the classifier hesitates, while a classifier sure of
+  "subscribe" is not overruled by an item that explains subscribing;
+- for an intent answered from content (`CONTENT_INTENTS`), the answer is that intent's best item if
+  its score reaches `answer_threshold`;
+- `out_of_scope` never carries an answer; a message with no word the model knows, a confidence under
+  `intent_threshold` (unless the answer scores `strong_threshold`), or a policy/product question
+  without an answer is `low_confidence`: the bot says it did not understand and offers the candidates.
 """
 
 from __future__ import annotations

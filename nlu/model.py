@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -187,10 +188,37 @@ class FitOptions:
     C: float = 20.0
     class_weight: str | None = "balanced"
     augment_stripped: bool = True  # also learn each example as typed without diacritics
+    # Copies of each example with one slip of the finger (a letter dropped, swapped or replaced):
+    # by default 2 for data under 2,000 examples, where they buy robustness to typos cheaply.
+    augment_typos: int | None = None
     spec: FeatureSpec = field(default_factory=FeatureSpec)
     budget_bytes: int = MODEL_BUDGET_BYTES
     min_df: int | None = None  # examples a feature must appear in; default 1, or 2 from 2,000 rows
     max_iter: int = 300
+
+
+_KEYS = "abcdeghiklmnopqrstuvxy"
+
+
+def with_typo(text: str, rng: random.Random) -> str:
+    """`text` with one typing slip in one word of three letters or more: a letter dropped,
+    two swapped, or one replaced."""
+    words = text.split()
+    candidates = [i for i, w in enumerate(words) if len(w) >= 3 and w.isalpha()]
+    if not candidates:
+        return text
+    i = rng.choice(candidates)
+    w = words[i]
+    j = rng.randrange(len(w) - 1)
+    op = rng.randrange(3)
+    if op == 0:
+        w = w[:j] + w[j + 1 :]
+    elif op == 1:
+        w = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
+    else:
+        w = w[:j] + rng.choice(_KEYS) + w[j + 1 :]
+    words[i] = w
+    return " ".join(words)
 
 
 def fit(
@@ -209,6 +237,12 @@ def fit(
 
     texts: list[str] = []
     intents: list[str] = []
+    rng = random.Random(0)
+    typos = (
+        opts.augment_typos
+        if opts.augment_typos is not None
+        else (2 if len(data.examples) < 2000 else 0)
+    )
     for ex in data.examples:
         texts.append(ex.text)
         intents.append(ex.intent)
@@ -217,6 +251,11 @@ def fit(
             if stripped != ex.text:
                 texts.append(stripped)
                 intents.append(ex.intent)
+        for _ in range(typos):
+            texts.append(
+                with_typo(strip_diacritics(ex.text) if rng.random() < 0.5 else ex.text, rng)
+            )
+            intents.append(ex.intent)
     labels = tuple(sorted(set(intents)))
     if not labels:
         raise ValueError("no examples to train on")
@@ -305,6 +344,7 @@ def fit(
             "C": opts.C,
             "class_weight": opts.class_weight,
             "augment_stripped": opts.augment_stripped,
+            "augment_typos": typos,
         },
         "groups": {
             name: int(sum(1 for h in vocab if group_of[int(h)] == g))

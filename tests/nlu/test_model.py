@@ -109,3 +109,25 @@ def test_runtime_imports_neither_sklearn_nor_scipy(model_path: Path) -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_typo_augmentation() -> None:
+    import random
+
+    from nlu.model import with_typo
+
+    rng = random.Random(3)
+    for text in ["hỗ trợ làm nhà bao nhiêu", "đăng ký nhận tin"]:
+        slipped = with_typo(text, rng)
+        changed = [(a, b) for a, b in zip(text.split(), slipped.split(), strict=True) if a != b]
+        assert len(changed) == 1
+    assert with_typo("a b", rng) == "a b"  # no word long enough to slip on
+    data = load_paths([NLU_DATA])
+    assert fit(data, Normalizer.from_tables(TABLES)).meta["options"]["augment_typos"] == 2
+    none = fit(data, Normalizer.from_tables(TABLES), FitOptions(augment_typos=0))
+    assert none.meta["rows"] < fit(data, Normalizer.from_tables(TABLES)).meta["rows"]
+
+
+def test_typed_with_a_slip(model: IntentModel) -> None:
+    assert model.predict("tôi muôn gặp cná bộ").intent == "human"
+    assert model.predict("huy nhan tni").intent == "unsubscribe"

@@ -84,3 +84,19 @@ def test_index_follows_the_content(normalizer: Normalizer) -> None:
     assert r.rank(normalizer("con bò"), 1)[0].item_id == "a.one"
     assert r.rank(normalizer("cây quế"), 1)[0].item_id == "a.two"
     assert Retriever([], normalizer).rank(normalizer("bò"), 5) == []
+
+
+def test_shipped_content_answers_each_project_by_number() -> None:
+    from pathlib import Path
+
+    from bot.content import load_content
+
+    root = Path(__file__).resolve().parents[2]
+    normalizer = Normalizer.from_tables()
+    shipped = load_content(root / "content")
+    r = Retriever.from_content(shipped, normalizer)
+    titles = {i.id: i.title_for("vi") for i in shipped.items}
+    for n in range(1, 11):
+        for text in (f"dự án {n} là gì", f"du an so {n}", f"da{n}"):
+            top = r.rank(normalizer(text), 1)[0]
+            assert titles[top.item_id].startswith(f"Dự án {n}:"), (text, top)
