@@ -195,6 +195,8 @@ class FitOptions:
     budget_bytes: int = MODEL_BUDGET_BYTES
     min_df: int | None = None  # examples a feature must appear in; default 1, or 2 from 2,000 rows
     max_iter: int = 300
+    solver: str = "lbfgs"
+    tol: float = 1e-4
 
 
 _KEYS = "abcdeghiklmnopqrstuvxy"
@@ -320,7 +322,11 @@ def fit(
         model.bias[:] = 0.0
     else:
         clf = LogisticRegression(
-            C=opts.C, class_weight=opts.class_weight, max_iter=opts.max_iter, tol=1e-4
+            C=opts.C,
+            class_weight=opts.class_weight,
+            max_iter=opts.max_iter,
+            tol=opts.tol,
+            solver=opts.solver,
         )
         # One BLAS thread: L-BFGS's many small vector operations run slower when spread over threads.
         with threadpool_limits(1):
