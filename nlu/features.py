@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from zlib import crc32
 
-from nlu.normalize import Normalized, fold
+from nlu.normalize import Normalized
 
 WORD, CHAR, EXTRA = 0, 1, 2
 GROUPS = ("word", "char", "extra")
@@ -131,13 +131,12 @@ def feature_strings(
     toks, folded = norm.tokens, norm.folded
     words: list[str] = [f"w:{t}" for t in toks]
     words += [f"f:{t}" for t in folded]
+    bt = ("<s>", *toks, "</s>")
+    bf = ("<s>", *folded, "</s>")
     if spec.word_ngrams >= 2:
-        bt = ("<s>", *toks, "</s>")
-        bf = ("<s>", *folded, "</s>")
         words += [f"w2:{bt[i]} {bt[i + 1]}" for i in range(len(bt) - 1)]
         words += [f"f2:{bf[i]} {bf[i + 1]}" for i in range(len(bf) - 1)]
     if spec.word_ngrams >= 3:
-        bf = ("<s>", *folded, "</s>")
         words += [f"f3:{bf[i]} {bf[i + 1]} {bf[i + 2]}" for i in range(len(bf) - 2)]
     text = f" {' '.join(folded)} "
     chars: list[str] = []
@@ -178,7 +177,6 @@ __all__ = [
     "FeatureSpec",
     "Gazetteer",
     "feature_strings",
-    "fold",
     "folded_word_hashes",
     "hash_feature",
     "hashed_counts",

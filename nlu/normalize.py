@@ -9,7 +9,7 @@ diacritics still count when they were typed.
 
 The abbreviation and dialect tables are data (`nlu/tables/*.yml`, loaded once per directory);
 `Normalizer.hash` identifies them so that a model trained under other tables can be detected.
-Only numpy-free standard library code lives here: it runs on every message.
+Plain Python (PyYAML reads the tables): it runs on every message, before any model.
 """
 
 from __future__ import annotations
@@ -419,14 +419,3 @@ def load_tables(directory: str | Path | None = None) -> Tables:
             keep=tuple(str(k) for k in keep if k),
         )
     return _TABLE_CACHE[stamp]
-
-
-_DEFAULT: Normalizer | None = None
-
-
-def normalize(text: str) -> Normalized:
-    """Normalise with the default tables in nlu/tables (loaded on first use)."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = Normalizer.from_tables()
-    return _DEFAULT(text)

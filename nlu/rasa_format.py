@@ -264,6 +264,15 @@ def _example_lines(
     )
 
 
+def _lookup_entries(file: Path) -> list[str]:
+    """A lookup table file: one entry a line (a leading "- " allowed), "#" lines are comments."""
+    entries = [ln.strip() for ln in file.read_text(encoding="utf-8").splitlines()]
+    entries = [
+        e[1:].strip() if e[:1] in "-*" else e for e in entries if e and not e.startswith("#")
+    ]
+    return [e for e in entries if e]
+
+
 def _lookup_file(value: Any, path: Path) -> Path | None:
     if not isinstance(value, str) or "\n" in value.strip() or value.strip().startswith(("-", "*")):
         return None
@@ -309,13 +318,7 @@ def _parse_yaml_nlu(path: Path, data: Any) -> TrainingData:
             out.warnings.append(f"{path}:{line}: {label} has no examples; skipped")
             continue
         if kind == "lookup" and (file := _lookup_file(examples, path)) is not None:
-            entries = [ln.strip() for ln in file.read_text(encoding="utf-8").splitlines()]
-            entries = [
-                e[1:].strip() if e[:1] in "-*" else e
-                for e in entries
-                if e and not e.startswith("#")
-            ]
-            out.lookups.setdefault(name, []).extend(e for e in entries if e)
+            out.lookups.setdefault(name, []).extend(_lookup_entries(file))
             continue
         rows = _example_lines(examples, path, label, entry, out.warnings)
         if kind == "intent":
@@ -406,9 +409,7 @@ def _parse_json(path: Path) -> TrainingData:
     for lk in nlu.get("lookup_tables") or []:
         elements = lk.get("elements") or []
         if isinstance(elements, str) and (file := _lookup_file(elements, path)) is not None:
-            elements = [
-                ln.strip() for ln in file.read_text(encoding="utf-8").splitlines() if ln.strip()
-            ]
+            elements = _lookup_entries(file)
         out.lookups.setdefault(str(lk.get("name")), []).extend(str(e) for e in elements)
     return out
 

@@ -118,7 +118,6 @@ class Retriever:
         params: RetrievalParams | None = None,
     ) -> None:
         """`items`: (id, intent, texts (questions and titles), keywords[, answer]) for each item."""
-        self.normalize = normalize
         self.params = p = params or RetrievalParams()
         self.ids: list[str] = []
         self.intents: list[str] = []
