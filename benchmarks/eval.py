@@ -9,30 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
-import unicodedata
 from pathlib import Path
 
-import yaml
+from nlu.evaluate import expectations_met, load_cases
+from nlu.normalize import strip_diacritics
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def strip_diacritics(text: str) -> str:
-    text = text.replace("đ", "d").replace("Đ", "D")
-    return unicodedata.normalize("NFC", "".join(c for c in unicodedata.normalize("NFD", text)
-                                               if unicodedata.category(c) != "Mn"))
-
-
-def loose(text: str) -> str:
-    return re.sub(r"\s+", " ", strip_diacritics(text).lower()).strip()
-
-
-def satisfied(expect: list[str], reply: str) -> bool:
-    r = loose(reply)
-    return all(any(loose(alt) in r for alt in entry.split("|")) for entry in expect)
 
 
 def evaluate(cases: list[dict], strip: bool = False) -> dict:
@@ -49,7 +33,7 @@ def evaluate(cases: list[dict], strip: bool = False) -> dict:
         ok_a = True
         if case.get("expect"):
             answer_n += 1
-            ok_a = satisfied(case["expect"], "\n".join(out["replies"]))
+            ok_a = expectations_met(case["expect"], "\n".join(out["replies"]))
             answer_ok += ok_a
         if not (ok_i and ok_a):
             misses.append({"text": case["text"], "want": case["intent"], "got": out["intent"],
@@ -65,8 +49,7 @@ def main() -> int:
     ap.add_argument("--show-misses", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    data = yaml.safe_load(Path(args.path).read_text(encoding="utf-8"))
-    result = evaluate(data["cases"], args.strip_diacritics)
+    result = evaluate(load_cases(args.path), args.strip_diacritics)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=1))
         return 0
