@@ -92,13 +92,17 @@ class Content:
     areas: list[Area]
     problems: list[Problem]
     root: Path
+    _by_id: dict[str, Item] | None = field(default=None, repr=False, compare=False)
 
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
 
     def by_id(self) -> dict[str, Item]:
-        return {i.id: i for i in self.items}
+        """Items by id (built once: content does not change while the bot runs)."""
+        if self._by_id is None or len(self._by_id) != len(self.items):
+            self._by_id = {i.id: i for i in self.items}
+        return self._by_id
 
 
 def _text_map(value: Any, key: str, where: str, file: str, problems: list[Problem]) -> dict[str, str]:
