@@ -35,16 +35,19 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """The async engine. `hide_parameters`: SQL errors name the statement, never the values
+    (user ids, message texts, tokens), so exceptions can be logged safely."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database in (None, "", ":memory:"):
             # One shared connection, or each session would see its own empty database.
-            engine = create_async_engine(url, poolclass=StaticPool)
+            engine = create_async_engine(url, poolclass=StaticPool, hide_parameters=True)
         else:
-            engine = create_async_engine(url, connect_args={"timeout": 5})
+            engine = create_async_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5)
+    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5,
+                               hide_parameters=True)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
