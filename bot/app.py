@@ -58,7 +58,8 @@ def build_services(settings: Settings, database_url: str | None = None) -> tuple
 
 
 def build_pipeline(services: Services) -> Pipeline:
-    return Pipeline(services, list(DEFAULT_MIDDLEWARES), dialogue)
+    return Pipeline(services, list(DEFAULT_MIDDLEWARES), dialogue,
+                    max_transactions=services.settings.database_max_transactions)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -88,6 +88,8 @@ class ZaloSettings:
 @dataclass(frozen=True)
 class Settings:
     database_url: str
+    # Message transactions at once; None: from the database (1 on SQLite, 4 on PostgreSQL).
+    database_max_transactions: int | None = None
     server: ServerSettings = field(default_factory=ServerSettings)
     nlu: NluSettings = field(default_factory=NluSettings)
     content_dir: str = "content"
@@ -193,6 +195,9 @@ def _validate(s: Settings, errors: list[str]) -> None:
         errors.append(f"server.port: expected a port 1-65535, got {s.server.port}")
     if not s.server.host:
         errors.append("server.host: expected an address such as 127.0.0.1")
+    if s.database_max_transactions is not None and s.database_max_transactions < 1:
+        errors.append(f"database.max_transactions: expected at least 1, got {s.database_max_transactions} "
+                      "(leave it empty for 1 on SQLite, 4 on PostgreSQL)")
     if not s.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         errors.append(
             "database.url: expected sqlite+aiosqlite:///path.db or postgresql+asyncpg://user:pass@host/db, "
@@ -245,12 +250,16 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
     if not url:
         errors.append("database.url: required (set DATABASE_URL or database.url)")
         url = ""
+    max_transactions = db.get("max_transactions") if isinstance(db, dict) else None
+    max_transactions = _coerce("database", "max_transactions", int,
+                               None if max_transactions == "" else max_transactions, errors)
     sections = {name: _build_section(name, cls, raw.get(name), errors) for name, cls in _SECTIONS.items()}
     content = raw.get("content") or {}
     content_dir = content.get("dir", "content") if isinstance(content, dict) else "content"
     console = _coerce("", "console", bool, raw.get("console", True), errors)
     settings = Settings(
         database_url=str(url),
+        database_max_transactions=max_transactions,
         content_dir=str(content_dir),
         default_language=str(raw.get("default_language", "vi")),
         console=bool(console) if console is not None else True,

@@ -20,6 +20,7 @@ from typing import TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.storage.gate import writing
 from bot.storage.models import Subscription, User
 
 log = logging.getLogger("bot.sending")
@@ -126,7 +127,7 @@ class Sender:
 
 async def mark_unreachable(sessionmaker: async_sessionmaker[AsyncSession], channel: str, external_id: str) -> None:
     """The user blocked us or unfollowed: stop sending, and stop their subscription."""
-    async with sessionmaker() as session:
+    async with writing(sessionmaker) as session:
         user = (await session.execute(
             select(User).where(User.channel == channel, User.external_id == external_id)
         )).scalar_one_or_none()

@@ -28,8 +28,8 @@ import json
 import logging
 import random
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -52,7 +52,7 @@ from bot.channels.sending import (
 )
 from bot.messages import Contact, IncomingMessage, Location, Media, Reply
 from bot.storage import inbox
-from bot.storage.models import InboxEntry
+from bot.storage.gate import writing
 
 if TYPE_CHECKING:
     from bot.config import TelegramSettings
@@ -312,42 +312,6 @@ class MediaMissing(SendFailed):
     """A reply names a content file that is not there: the operator's error, not the user's."""
 
 
-
-def default_concurrency(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    """How many messages go through the pipeline at once.
-
-    SQLite has one writer at a time and the pipeline writes (the inbox claim) before it runs the
-    NLU, so concurrent transactions only queue on the lock, and the webhook's inbox insert waits
-    behind them in SQLite's busy loop (seconds at the tail under load). One at a time on SQLite;
-    PostgreSQL takes several.
-    """
-    bind = sessionmaker.kw.get("bind")
-    dialect = getattr(getattr(bind, "dialect", None), "name", "")
-    return 1 if dialect == "sqlite" else 16
-
-
-class _ChatLocks:
-    """One lock per chat, so a chat's messages are handled and answered in order."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (None, 0))
-        lock = lock or asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class TelegramChannel:
     """Telegram through python-telegram-bot: polling or webhook in, `Sender`-wrapped calls out."""
 
@@ -364,7 +328,6 @@ class TelegramChannel:
         poll_timeout: float = 25.0,
         request_timeout: float = 10.0,
         max_in_flight: int = 256,
-        max_concurrency: int | None = None,
     ) -> None:
         if not settings.token:
             raise ValueError("telegram.token is empty: set TELEGRAM_BOT_TOKEN")
@@ -384,13 +347,6 @@ class TelegramChannel:
                              sessionmaker, retry_policy)
         self.poll_timeout = poll_timeout
         self.max_in_flight = max_in_flight
-        concurrency = max_concurrency or default_concurrency(sessionmaker)
-        self._slots = asyncio.Semaphore(concurrency)
-        # On SQLite, inbox inserts queue here (first come, first served) rather than in SQLite's
-        # busy loop, where a writer sleeps up to 100 ms between tries and can starve for seconds.
-        self._record_gate: contextlib.AbstractAsyncContextManager = (
-            asyncio.Lock() if concurrency == 1 else contextlib.nullcontext())
-        self._chats = _ChatLocks()
         self._tasks: set[asyncio.Task] = set()
         self._poller: asyncio.Task | None = None
         self._init_lock = asyncio.Lock()
@@ -477,22 +433,8 @@ class TelegramChannel:
     # ------------------------------------------------------------------ receiving
 
     async def _record_batch(self, items: list[tuple[int, dict[str, Any]]]) -> list[bool]:
-        """Insert (update id, payload) rows in one transaction; True for each row that is new.
-
-        What `inbox.record` does, for a polling batch at once: one commit (and, on SQLite, one
-        turn of the write lock) instead of one per update.
-        """
-        now = datetime.now(UTC)
-        async with self._record_gate, self.sessionmaker() as session:
-            new = []
-            for update_id, payload in items:
-                result = await session.execute(inbox.insert_ignore(
-                    session, InboxEntry, {"channel": CHANNEL, "message_id": str(update_id), "payload": payload,
-                                          "status": "received", "attempts": 0, "received_at": now},
-                    ["channel", "message_id"]))
-                new.append(bool(result.rowcount))
-            await session.commit()
-        return new
+        """Record (update id, payload) rows in one transaction; True for each row that is new."""
+        return await self.pipeline.services.record_many(CHANNEL, [(str(uid), payload) for uid, payload in items])
 
     async def accept(self, updates: list[Update], payloads: list[dict[str, Any]] | None = None) -> int:
         """Record updates, then schedule their processing; how many were new.
@@ -530,15 +472,16 @@ class TelegramChannel:
         msg = to_incoming(update)
         if msg is None:
             return
-        async with self._chats.hold(msg.sender_id):
+        # The chat's turn is held through the sending too, so replies go out in order; the pipeline
+        # limits the transactions, so sends to different chats run side by side.
+        async with self.pipeline.services.in_order(msg.channel, msg.sender_id):
             if update.callback_query is not None:
                 await self._answer_callback(update.callback_query.id)
             try:
-                async with self._slots:  # only the transaction: sends run concurrently
-                    turn = await self.pipeline.handle(msg)
+                turn = await self.pipeline.handle(msg)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the inbox keeps it; resumed at the next start
+            except Exception:  # noqa: BLE001 - the inbox keeps it (counted): resumed at the next start
                 log.exception("telegram: update %s failed, left in the inbox", update.update_id)
                 return
             if turn.duplicate:
@@ -575,15 +518,14 @@ class TelegramChannel:
 
     async def resume(self) -> int:
         """Process the updates recorded by an earlier run but never processed; returns how many."""
-        seen: set[int] = set()
+        count, after = 0, 0
         while True:
-            async with self.sessionmaker() as session:
-                entries = await inbox.pending(session, CHANNEL, limit=100)
-            fresh = [e for e in entries if e.id not in seen]
-            if not fresh:
+            async with writing(self.sessionmaker) as session:  # taking them counts an attempt
+                entries = await inbox.pending(session, CHANNEL, limit=100, after_id=after)
+            if not entries:
                 break
-            for entry in fresh:
-                seen.add(entry.id)
+            for entry in entries:
+                after, count = entry.id, count + 1
                 if not entry.payload:
                     log.warning("telegram: inbox entry %s has no payload; cannot resume it", entry.id)
                     continue
@@ -595,9 +537,9 @@ class TelegramChannel:
                 self._spawn(self.process(update))
             if self._tasks:
                 await asyncio.wait(set(self._tasks))
-        if seen:
-            log.info("telegram: resumed %d recorded update(s)", len(seen))
-        return len(seen)
+        if count:
+            log.info("telegram: resumed %d recorded update(s)", count)
+        return count
 
     async def webhook(self, request: web.Request) -> web.Response:
         """POST from Telegram: check the secret, record, answer 200, process after."""

@@ -20,7 +20,6 @@ and unsubscribed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -54,6 +53,7 @@ from bot.config import ZaloSettings
 from bot.messages import IncomingMessage, Location, Media, Reply, render_numbered
 from bot.pipeline import Pipeline
 from bot.storage import inbox
+from bot.storage.gate import writing
 from bot.storage.models import InboxEntry
 
 log = logging.getLogger("bot.zalo")
@@ -99,7 +99,6 @@ EVENT_NAME_RE = re.compile(r"^[a-z_]{1,40}$")
 
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
 PROCESS_ATTEMPTS = 3
-PROCESS_CONCURRENCY = 4  # turns at once on PostgreSQL; the pool (5 + 5) keeps room for records
 RESUME_LIMIT = 10_000
 
 
@@ -269,7 +268,7 @@ class ZaloChannel:
     name = CHANNEL
 
     def __init__(self, settings: ZaloSettings, pipeline: Pipeline, sessionmaker: async_sessionmaker[AsyncSession],
-                 *, content_dir: Path | None = None, concurrency: int | None = None, policy: RetryPolicy | None = None,
+                 *, content_dir: Path | None = None, policy: RetryPolicy | None = None,
                  rate_limit_pause: float = 60.0, send_timeout: float = 15.0,
                  clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
@@ -285,15 +284,6 @@ class ZaloChannel:
         self.sender = Sender(CHANNEL, RateLimiter(settings.rate_per_second), sessionmaker, policy)
         self.tokens = ZaloTokens(settings, sessionmaker, self._client)
         self._http: aiohttp.ClientSession | None = None
-        bind = sessionmaker.kw.get("bind")
-        sqlite = bind is not None and bind.dialect.name == "sqlite"
-        # SQLite has one writer, and writers waiting for it poll in no particular order: under a
-        # burst, a webhook's record-before-200 could lose to the others for seconds. So on SQLite
-        # records queue on one FIFO lock, and turns run one at a time. PostgreSQL turns run side by
-        # side, leaving pool connections for the records.
-        self._record_lock: asyncio.Lock | None = asyncio.Lock() if sqlite else None
-        self._slots = asyncio.Semaphore(concurrency or (1 if sqlite else PROCESS_CONCURRENCY))
-        self._user_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._inflight: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._attachments: dict[tuple[str, str], tuple[str, float]] = {}
@@ -374,15 +364,13 @@ class ZaloChannel:
         if key is None:
             log.warning("zalo: %s event without a user id ignored", name)
             return web.Response(text="ok")
-        async with self._recording(), self.sessionmaker() as session:
-            recorded = await inbox.record(session, CHANNEL, key, payload=event)
-        if recorded:
+        if await self.pipeline.services.record(CHANNEL, key, event):
             self._schedule(key, event)
         return web.Response(text="ok")
 
     async def resume(self) -> int:
         """Schedule recorded, unprocessed events (after a crash or a kill); how many there were."""
-        async with self.sessionmaker() as session:
+        async with writing(self.sessionmaker) as session:  # taking them counts an attempt
             rows = await inbox.pending(session, CHANNEL, limit=RESUME_LIMIT)
             entries = [(r.message_id, r.payload) for r in rows]
         count = 0
@@ -412,32 +400,14 @@ class ZaloChannel:
 
     async def _process(self, key: str, event: dict[str, Any]) -> None:
         user = event_user(event) or key
-        lock = self._lock_user(user)
         try:
-            async with lock:
+            # One user's events one at a time, in arrival order, through the retries and the sending.
+            async with self.pipeline.services.in_order(CHANNEL, user):
                 await self._handle(key, event, user)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - e.g. the database is down: the next start resumes it
             log.error("zalo: a %s event was left for the next start (%s)", event.get("event_name"), type(exc).__name__)
-        finally:
-            self._unlock_user(user)
-
-    def _recording(self) -> contextlib.AbstractAsyncContextManager:
-        return self._record_lock if self._record_lock is not None else contextlib.nullcontext()
-
-    def _lock_user(self, user: str) -> asyncio.Lock:
-        # One user's events run one at a time, in arrival order (asyncio locks are FIFO).
-        lock, users = self._user_locks.get(user, (asyncio.Lock(), 0))
-        self._user_locks[user] = (lock, users + 1)
-        return lock
-
-    def _unlock_user(self, user: str) -> None:
-        lock, users = self._user_locks[user]
-        if users <= 1:
-            del self._user_locks[user]
-        else:
-            self._user_locks[user] = (lock, users - 1)
 
     async def _handle(self, key: str, event: dict[str, Any], user: str) -> None:
         name = event.get("event_name")
@@ -445,16 +415,15 @@ class ZaloChannel:
         for attempt in range(PROCESS_ATTEMPTS):
             try:
                 msg = to_message(event, key)
-                # Turns run within the slots; replies are sent outside them (only the user's lock
-                # is held then), so a rate-limited send does not hold up other users' turns.
-                async with self._slots:
-                    if name == "unfollow":
-                        await self._unfollow(key, user)
-                        return
-                    if msg is None:
-                        await self._mark(key, "done")
-                        return
-                    turn = await self.pipeline.handle(msg)
+                if name == "unfollow":
+                    await self._unfollow(key, user)
+                    return
+                if msg is None:
+                    await self._mark(key, "done")
+                    return
+                # The pipeline gates the transaction only: replies are sent after it (only the
+                # user's turn is held then), so a rate-limited send does not hold up other users.
+                turn = await self.pipeline.handle(msg)
                 break
             except asyncio.CancelledError:
                 raise
@@ -488,14 +457,14 @@ class ZaloChannel:
         if status == "done":
             return
         await mark_unreachable(self.sessionmaker, CHANNEL, user)
-        async with self.sessionmaker() as session:
+        async with writing(self.sessionmaker) as session:
             if await inbox.claim(session, CHANNEL, key):
                 await inbox.finish(session, CHANNEL, key)
             await session.commit()
         log.info("zalo: a user unfollowed; marked unreachable and unsubscribed")
 
     async def _mark(self, key: str, status: str, error: str | None = None) -> None:
-        async with self.sessionmaker() as session:
+        async with writing(self.sessionmaker) as session:
             await session.execute(
                 update(InboxEntry).where(InboxEntry.channel == CHANNEL, InboxEntry.message_id == key)
                 .values(status=status, error=error, payload=None, processed_at=datetime.now(UTC))

@@ -24,6 +24,12 @@ def test_env_overrides_host_port_and_database():
     assert s.database_url == "postgresql+asyncpg://u:p@db/langso"
 
 
+def test_max_transactions_comes_from_the_database_unless_set():
+    assert load_settings(ROOT / "config.yml", env={}).database_max_transactions is None
+    s = load_settings(ROOT / "config.yml", env={"DATABASE_MAX_TRANSACTIONS": "8"})
+    assert s.database_max_transactions == 8
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "env", "expected"),
     [
@@ -37,6 +43,8 @@ def test_env_overrides_host_port_and_database():
         ("database: {url: 'sqlite+aiosqlite:///x.db'}\nzalo: {app_id: '1'}", {}, "zalo.oa_secret_key"),
         ("database: [", {}, "not valid YAML"),
         ("databse: {url: x}", {}, "databse: unknown section"),
+        ("database: {url: 'sqlite+aiosqlite:///x.db', max_transactions: 0}", {}, "database.max_transactions: expected at least 1"),
+        ("database: {url: 'sqlite+aiosqlite:///x.db', max_transactions: many}", {}, "database.max_transactions: expected a whole number"),
     ],
 )
 def test_bad_values_stop_the_start_naming_the_key(tmp_path, yaml_text, env, expected):

@@ -87,3 +87,28 @@ async def test_a_rolled_back_claim_leaves_the_message_to_resume(sm):
     async with sm() as s:
         assert [e.message_id for e in await inbox.pending(s, "zalo")] == ["m1"]
         assert await inbox.claim(s, "zalo", "m1")
+
+
+async def test_a_message_that_stops_the_process_is_resumed_at_most_max_attempts_times(sm):
+    """Nothing records a failure when the process dies mid-message: each resume counts instead."""
+    async with sm() as s:
+        await inbox.record(s, "telegram", "poison", {"update_id": 1, "text": "xin chào"})
+        await inbox.record(s, "telegram", "fine", {"update_id": 2})
+    for start in range(inbox.MAX_ATTEMPTS):
+        async with sm() as s:
+            taken = [e.message_id for e in await inbox.pending(s, "telegram")]
+        assert taken == (["poison", "fine"] if start == 0 else ["poison"])
+        async with sm() as s:
+            if start == 0:  # the healthy one is handled at the first resume
+                assert await inbox.claim(s, "telegram", "fine")
+                await s.commit()
+            # ...the poison one kills the process every time: nothing is committed
+    async with sm() as s:
+        assert await inbox.pending(s, "telegram") == []
+        rows = {e.message_id: e for e in (await s.execute(select(InboxEntry))).scalars()}
+    poison = rows["poison"]
+    assert (poison.status, poison.attempts, poison.payload, poison.error) == (
+        "failed", inbox.MAX_ATTEMPTS, None, inbox.INTERRUPTED)
+    assert rows["fine"].status == "done"
+    async with sm() as s:
+        assert not await inbox.claim(s, "telegram", "poison")  # a redelivery is not handled again

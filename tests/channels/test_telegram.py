@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.channels.sending import SendFailed, Unreachable
 from bot.channels.telegram import TelegramChannel
 from bot.messages import Button, Reply
+from bot.storage import inbox
 from bot.storage.models import InboxEntry, Subscription, User
 from tests.channels.conftest import WEBHOOK_SECRET, TelegramHarness
 from tests.fakes.telegram_api import FakeTelegramAPI
@@ -214,6 +215,33 @@ async def test_killed_in_the_middle_of_the_pipeline_is_resumed_once(telegram_har
     texts = replies_of(api, chat)
     assert sum("40 triệu" in t for t in texts) == 1
     assert (await h.inbox(update["update_id"])).status == "done"
+
+
+async def test_an_update_that_keeps_failing_is_given_up_after_max_attempts(telegram_harness: TelegramHarness) -> None:
+    """Handling raises every time: the update is tried again at the next starts, not forever; then
+    it is marked failed, its payload dropped and the error's type kept (not the user's text)."""
+    h, api, chat = telegram_harness, telegram_harness.api, new_chat()
+    calls: list[str] = []
+
+    async def broken_parse(text: str, lang: str) -> Any:
+        calls.append(text)
+        raise RuntimeError(f"cannot parse {text}")
+
+    h.services.nlu.parse = broken_parse
+    channel = await h.start()
+    update, _ = await h.push(api.text_update(chat, "hỗ trợ làm nhà cho hộ nghèo"))
+    await h.settle()
+    entry = await h.inbox(update["update_id"])
+    assert (entry.status, entry.attempts, entry.error) == ("received", 1, "RuntimeError")
+    for _restart in range(inbox.MAX_ATTEMPTS):
+        await channel.stop()
+        channel = await h.start()
+        await h.settle()
+    assert len(calls) == inbox.MAX_ATTEMPTS
+    entry = await h.inbox(update["update_id"])
+    assert (entry.status, entry.attempts, entry.payload, entry.error) == (
+        "failed", inbox.MAX_ATTEMPTS, None, "RuntimeError")
+    assert replies_of(api, chat) == []
 
 
 @pytest.mark.parametrize("telegram_mode", ["polling"])
