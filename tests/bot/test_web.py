@@ -11,17 +11,6 @@ from aiohttp.test_utils import TestServer
 from bot.app import build_web_app
 
 
-@pytest.fixture
-async def server(app_parts):
-    services, engine, pipeline = app_parts
-    srv = TestServer(build_web_app(services, engine, pipeline), host="127.0.0.1")
-    await srv.start_server()
-    try:
-        yield srv
-    finally:
-        await srv.close()
-
-
 def mid() -> str:
     return uuid.uuid4().hex
 

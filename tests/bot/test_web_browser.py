@@ -7,10 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright
 
-from bot.app import build_web_app
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -19,14 +17,8 @@ SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 @pytest.fixture
-async def page_url(app_parts):
-    services, engine, pipeline = app_parts
-    srv = TestServer(build_web_app(services, engine, pipeline), host="127.0.0.1")
-    await srv.start_server()
-    try:
-        yield str(srv.make_url("/"))
-    finally:
-        await srv.close()
+def page_url(server):
+    return str(server.make_url("/"))
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
