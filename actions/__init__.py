@@ -3,9 +3,8 @@
 An action gets the `Context` (message, user, language, reply collector) and never the transport.
 """
 
-from actions.base import ACTIONS, action, run_intent
-
 # Importing the modules registers their actions.
 from actions import answers, conversation, privacy, reports, subscriptions  # noqa: E402,F401
+from actions.base import ACTIONS, action, run_intent
 
 __all__ = ["ACTIONS", "action", "run_intent"]

@@ -1,13 +1,12 @@
 """initial schema: users, consents, subscriptions, inbox
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 13:24:36.667057
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
