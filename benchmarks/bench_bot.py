@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks.stats import free_port, percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = [
     "chào bạn", "hỗ trợ xây nhà cho hộ nghèo", "ho tro nuoc sinh hoat", "quế trà bồng bán ở mô",
@@ -29,17 +30,6 @@ MESSAGES = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 def start_and_idle(db_url: str, runs: int = 3) -> dict:

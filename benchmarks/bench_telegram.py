@@ -28,13 +28,14 @@ import asyncio
 import dataclasses
 import itertools
 import json
-import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from aiohttp import web
+
+from benchmarks.stats import free_port, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -49,21 +50,10 @@ REPLY_TIMEOUT = 30.0
 SECRET = "bench_secret_0123456789"
 
 
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
-
 
 def summary(ms: list[float]) -> dict:
     return {"n": len(ms), "p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "max_ms": max(ms)}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Mode:

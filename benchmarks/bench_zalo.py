@@ -32,6 +32,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from benchmarks.stats import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -42,12 +44,6 @@ MESSAGES = [
     "/help", "hoc nghe o dau",
 ]
 
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 def summary(ms: list[float]) -> dict:

@@ -13,11 +13,11 @@ from collections import OrderedDict, deque
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.i18n import LANGUAGES, N_
 from bot.pipeline import Context, Next
 from bot.storage import inbox
+from bot.storage.inbox import dialect_insert
 from bot.storage.models import Consent, User
 
 MAX_TEXT_CHARS = 2000  # longer texts are cut: nobody types more on a phone, and it bounds NLU cost
@@ -69,11 +69,9 @@ async def user(ctx: Context, nxt: Next) -> None:
     """Find or create the user row (channel + platform id only: no personal data yet)."""
     msg = ctx.msg
     now = datetime.now(UTC)
-    dialect = ctx.session.bind.dialect.name if ctx.session.bind is not None else "sqlite"
-    mod = postgresql if dialect == "postgresql" else sqlite
     # One upsert that also returns the row; writing to us makes a user reachable again.
     stmt = (
-        mod.insert(User)
+        dialect_insert(ctx.session, User)
         .values(channel=msg.channel, external_id=msg.sender_id, state={}, role="villager", reachable=True,
                 created_at=now, last_seen_at=now)
         .on_conflict_do_update(index_elements=["channel", "external_id"], set_={"last_seen_at": now, "reachable": True})

@@ -37,9 +37,14 @@ def _dialect(session: AsyncSession) -> Any:  # noqa: ANN401
     return postgresql if name == "postgresql" else sqlite
 
 
+def dialect_insert(session: AsyncSession, model: type):  # noqa: ANN201
+    """The INSERT construct with ON CONFLICT support for the session's database (SQLite or PostgreSQL)."""
+    return _dialect(session).insert(model)
+
+
 def insert_ignore(session: AsyncSession, model: type, values: dict[str, Any], index_elements: list[str]):  # noqa: ANN201
     """INSERT ... ON CONFLICT DO NOTHING for SQLite and PostgreSQL."""
-    return _dialect(session).insert(model).values(**values).on_conflict_do_nothing(index_elements=index_elements)
+    return dialect_insert(session, model).values(**values).on_conflict_do_nothing(index_elements=index_elements)
 
 
 async def record(session: AsyncSession, channel: str, message_id: str, payload: dict[str, Any] | None = None) -> bool:
@@ -62,7 +67,7 @@ async def record_many(session: AsyncSession, channel: str,
                                      "status": "received", "attempts": 0, "received_at": now})
     # One cached statement with a list of parameters: SQLAlchemy sends it as one multi-row INSERT
     # ("insertmanyvalues"); building a VALUES list per call is several times slower.
-    stmt = (_dialect(session).insert(InboxEntry)
+    stmt = (dialect_insert(session, InboxEntry)
             .on_conflict_do_nothing(index_elements=["channel", "message_id"])
             .returning(InboxEntry.message_id))
     inserted = set((await session.execute(stmt, list(rows.values()))).scalars())
@@ -84,7 +89,7 @@ async def claim(session: AsyncSession, channel: str, message_id: str) -> bool:
     """
     now = datetime.now(UTC)
     stmt = (
-        _dialect(session).insert(InboxEntry)
+        dialect_insert(session, InboxEntry)
         .values(channel=channel, message_id=message_id, status="done", attempts=1, received_at=now, processed_at=now)
         .on_conflict_do_update(
             index_elements=["channel", "message_id"],
