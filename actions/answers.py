@@ -7,7 +7,7 @@ from actions.conversation import fallback, help_menu
 from bot.content import Item
 from bot.i18n import LANGUAGES
 from bot.messages import Button
-from bot.pipeline import Context
+from bot.core.context import Context
 
 CONTENT_INTENTS = ("ask_policy", "ask_product", "ask_training")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot.pipeline import Context
+from bot.core.context import Context
 
 Action = Callable[[Context], Awaitable[None]]
 ACTIONS: dict[str, Action] = {}

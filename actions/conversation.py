@@ -8,8 +8,8 @@ from actions.base import action
 from actions.menus import language_buttons, main_menu
 from bot.i18n import LANGUAGES
 from bot.messages import Button
-from bot.middlewares import load_consents
-from bot.pipeline import Context
+
+from bot.core.context import Context
 from nlu.normalize import fold
 
 # Folded words naming a language, matched as whole words.
@@ -32,7 +32,7 @@ async def set_language(ctx: Context, lang: str) -> None:
     assert ctx.user is not None
     memory = ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)
     memory["lang"] = lang
-    if await load_consents(ctx):
+    if await ctx.load_consents():
         ctx.user.locale = lang
     ctx.lang, ctx.lang_known = lang, True
     ctx.t = ctx.services.catalogs.for_lang(lang)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.i18n import LANGUAGES
 from bot.messages import Button
-from bot.pipeline import Context
+from bot.core.context import Context
 
 
 def language_buttons() -> list[Button]:

@@ -15,8 +15,8 @@ from sqlalchemy import delete, select
 from actions.base import action
 from bot.i18n import LANGUAGES, N_, format_datetime
 from bot.messages import Button
-from bot.middlewares import load_consents
-from bot.pipeline import Context
+
+from bot.core.context import Context
 from bot.storage.models import Consent, Subscription, User
 
 PURPOSES = {
@@ -45,7 +45,7 @@ def privacy_notice(ctx: Context, purpose: str) -> str:
 
 async def require_consent(ctx: Context, purpose: str, resume: str) -> bool:
     """True when consent is on record; otherwise ask for it and remember what to resume."""
-    if purpose in await load_consents(ctx):
+    if purpose in await ctx.load_consents():
         return True
     ctx.set_state(flow={"name": "consent", "purpose": purpose, "resume": resume})
     ctx.say(privacy_notice(ctx, purpose),
@@ -66,7 +66,7 @@ async def answer_consent(ctx: Context, yes: bool) -> None:
     purpose = flow["purpose"]
     ctx.session.add(Consent(user_id=ctx.user.id, purpose=purpose, channel=ctx.msg.channel,
                             notice_version=ctx.settings.privacy.notice_version, given_at=datetime.now(UTC)))
-    (await load_consents(ctx)).add(purpose)
+    (await ctx.load_consents()).add(purpose)
     if ctx.lang_known:
         ctx.user.locale = ctx.lang  # may be kept now
     ctx.say(ctx._("Cảm ơn bạn. Tôi đã ghi nhận sự đồng ý của bạn."))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from actions.base import action
 from actions.conversation import contact_text
 from actions.privacy import RESUME, require_consent
-from bot.pipeline import Context
+from bot.core.context import Context
 
 
 @action("report")

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from actions.base import action
 from actions.privacy import RESUME, require_consent
-from bot.pipeline import Context
-from bot.storage.inbox import insert_ignore
+from bot.core.context import Context
+from bot.storage.dialect import insert_ignore
 from bot.storage.models import Subscription
 
 

@@ -71,7 +71,7 @@ def _check_schema(settings: Settings) -> None:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.app import build_pipeline, build_services
+    from bot.app import build_pipeline, build_services, build_worker
     from bot.channels.console import run_console
 
     settings = _settings(args)
@@ -80,7 +80,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     async def main() -> None:
         services, engine = build_services(settings)
         try:
-            await run_console(build_pipeline(services), lang=args.lang)
+            await run_console(build_worker(build_pipeline(services)), lang=args.lang)
         finally:
             await engine.dispose()
 
@@ -90,7 +90,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """The evaluation contract: JSON lines in, one JSON line out per input, in order."""
-    from bot.app import build_pipeline, build_services
+    from bot.app import build_pipeline, build_services, build_worker
     from bot.i18n import LANGUAGES
     from bot.messages import IncomingMessage, render_numbered
     from bot.storage.db import create_schema
@@ -100,7 +100,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     async def main() -> None:
         services, engine = build_services(settings, database_url="sqlite+aiosqlite:///:memory:")
         await create_schema(engine)
-        pipeline = build_pipeline(services)
+        worker = build_worker(build_pipeline(services))
         try:
             for n, line in enumerate(sys.stdin):
                 raw = line.rstrip("\n")
@@ -117,7 +117,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     lang = "vi"
                 msg = IncomingMessage(channel="ask", sender_id=f"ask-{n}", message_id=f"ask-{n}", text=text,
                                       locale_hint=lang)
-                turn = await pipeline.handle(msg)
+                turn = await worker.converse(msg)
                 out = {
                     "intent": turn.intent or "out_of_scope",
                     "confidence": round(float(turn.confidence if turn.confidence is not None else 1.0), 4),
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
     except Exception as exc:
-        from bot.app import StartupError
+        from bot.errors import StartupError
 
         if isinstance(exc, StartupError):
             print(str(exc), file=sys.stderr)

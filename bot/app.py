@@ -1,32 +1,47 @@
-"""Application wiring: build the long-lived services, the pipeline and the aiohttp app."""
+"""Application wiring: build the long-lived services, the pipeline, the channels and the worker.
+
+```
+channel adapters (parse, verify, send)
+   -> InboundWorker (bot/inbound): record, in order per user, handle, retry, resume
+   -> Pipeline (bot/core): middlewares, dialogue -> actions/flows; replies as outbox rows
+   -> Sender + Dispatcher (bot/outbox): rate limits, retries, delivery through the adapter
+```
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channels.base import Channel
 from bot.config import Settings
-from bot.content import load_content
-from bot.dialogue import dialogue
+from bot.content import Content, load_content
+from bot.core.dialogue import dialogue
+from bot.core.memory import SessionMemory
+from bot.core.middlewares import DEFAULT_MIDDLEWARES
+from bot.core.pipeline import Pipeline
+from bot.core.services import Services
+from bot.errors import StartupError
 from bot.i18n import Catalogs
-from bot.middlewares import DEFAULT_MIDDLEWARES, SessionMemory
-from bot.pipeline import Pipeline, Services
+from bot.inbound.worker import InboundWorker
+from bot.outbox.sender import RetryPolicy, Sender
 from bot.storage.db import create_engine, create_sessionmaker, is_healthy, resolve_url
 
 log = logging.getLogger("bot.app")
 SERVICES_KEY = web.AppKey("services", Services)
-PIPELINE_KEY = web.AppKey("pipeline", Pipeline)
-ENGINE_KEY = web.AppKey("engine", object)
+WORKER_KEY = web.AppKey("worker", InboundWorker)
+ENGINE_KEY = web.AppKey("engine", AsyncEngine)
+
+__all__ = ["StartupError", "build_services", "build_pipeline", "build_worker", "build_web_app"]
 
 
-class StartupError(Exception):
-    """Something the operator must fix before the bot can start; the message says what."""
-
-
-def build_nlu(settings: Settings, content):  # noqa: ANN001, ANN201
+def build_nlu(settings: Settings, content: Content):  # noqa: ANN201 - an NluEngine
     if settings.nlu.engine == "rasa":
         from nlu.rasa_backend import RasaEngine
 
@@ -35,12 +50,13 @@ def build_nlu(settings: Settings, content):  # noqa: ANN001, ANN201
 
     model = settings.path(settings.nlu.model)
     if not model.is_file():
-        raise StartupError(f"nlu.model: {model} not found; build it with `python -m bot nlu train` (make setup does)")
+        raise StartupError(f"nlu.model: {model} not found; build it with `python -m bot nlu train` "
+                           "(make setup does)")
     return BuiltinEngine.load(model, content, intent_threshold=settings.nlu.intent_threshold,
                               answer_threshold=settings.nlu.answer_threshold)
 
 
-def build_services(settings: Settings, database_url: str | None = None) -> tuple[Services, object]:
+def build_services(settings: Settings, database_url: str | None = None) -> tuple[Services, AsyncEngine]:
     content = load_content(settings.path(settings.content_dir))
     if content.errors:
         raise StartupError("content has errors; run `python -m bot content check`:\n"
@@ -62,35 +78,49 @@ def build_pipeline(services: Services) -> Pipeline:
                     max_transactions=services.settings.database_max_transactions)
 
 
-async def healthz(request: web.Request) -> web.Response:
-    ok = await is_healthy(request.app[ENGINE_KEY])
-    return web.json_response({"status": "ok" if ok else "database unreachable"}, status=200 if ok else 503)
+def build_worker(pipeline: Pipeline, channels: list[Channel] | tuple[Channel, ...] = (),
+                 policy: RetryPolicy | None = None) -> InboundWorker:
+    """The inbound worker and the sender core for `channels`."""
+    services = pipeline.services
+    sender = Sender(services.sessionmaker, policy, pseudonym=services.memory.pseudonym)
+    worker = InboundWorker(pipeline, sender)
+    for channel in channels:
+        worker.add_channel(channel)
+    return worker
 
 
-def build_channels(services: Services, pipeline: Pipeline) -> list:
+def build_channels(services: Services) -> list[Channel]:
     """The platform channels that config.yml enables (a token / app id set)."""
-    channels: list = []
+    channels: list[Channel] = []
     s = services.settings
+    content_dir = s.path(s.content_dir)
     if s.telegram.token:
         from bot.channels.telegram import TelegramChannel
 
-        channels.append(TelegramChannel(s.telegram, pipeline, services.sessionmaker))
+        channels.append(TelegramChannel(s.telegram, content_dir=content_dir))
     if s.zalo.app_id:
         from bot.channels.zalo import ZaloChannel
 
-        channels.append(ZaloChannel(s.zalo, pipeline, services.sessionmaker))
+        channels.append(ZaloChannel(s.zalo, services.sessionmaker, content_dir=content_dir))
     return channels
 
 
-def build_web_app(services: Services, engine, pipeline: Pipeline, channels: list | None = None) -> web.Application:  # noqa: ANN001
+async def healthz(request: web.Request) -> web.Response:
+    ok = await is_healthy(request.app[ENGINE_KEY])
+    return web.json_response({"status": "ok" if ok else "database unreachable"},
+                             status=200 if ok else 503)
+
+
+def build_web_app(services: Services, engine: AsyncEngine, worker: InboundWorker,
+                  channels: list[Channel] | None = None) -> web.Application:
     from bot.channels.web import WebChat
 
     app = web.Application(client_max_size=1024 * 1024)
     app[SERVICES_KEY] = services
-    app[PIPELINE_KEY] = pipeline
+    app[WORKER_KEY] = worker
     app[ENGINE_KEY] = engine
     app.router.add_get("/healthz", healthz)
-    WebChat(pipeline, services.settings.path(services.settings.content_dir) / "media").register(app)
+    WebChat(worker, services.settings.path(services.settings.content_dir) / "media").register(app)
     for channel in channels or []:
         channel.register_routes(app)
 
@@ -102,11 +132,12 @@ def build_web_app(services: Services, engine, pipeline: Pipeline, channels: list
 
 
 async def serve(settings: Settings, console: bool = False) -> None:
-    """Run the bot until interrupted: web chat and health on host:port, console if asked."""
+    """Run the bot until interrupted (Ctrl+C or SIGTERM): web chat, health, channels, console."""
     services, engine = build_services(settings)
     pipeline = build_pipeline(services)
-    channels = build_channels(services, pipeline)
-    app = build_web_app(services, engine, pipeline, channels)
+    channels = build_channels(services)
+    worker = build_worker(pipeline, channels)
+    app = build_web_app(services, engine, worker, channels)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.server.host, settings.server.port)
@@ -114,21 +145,33 @@ async def serve(settings: Settings, console: bool = False) -> None:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise StartupError(f"server.port: cannot listen on {settings.server.host}:{settings.server.port} ({exc.strerror}); "
-                           "set BOT_PORT to a free port") from None
+        raise StartupError(f"server.port: cannot listen on {settings.server.host}:"
+                           f"{settings.server.port} ({exc.strerror}); set BOT_PORT to a free port"
+                           ) from None
     log.info("web chat on http://%s:%s/", settings.server.host, settings.server.port)
-    print(f"Làng Số is running: web chat on http://{settings.server.host}:{settings.server.port}/ (Ctrl+C stops)", flush=True)
+    print(f"Làng Số is running: web chat on http://{settings.server.host}:{settings.server.port}/ "
+          "(Ctrl+C stops)", flush=True)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, stopped.set)
     try:
         for channel in channels:
-            await channel.start()
+            await channel.start(worker)
             log.info("channel %s started", channel.name)
+        await worker.start()
         if console:
             from bot.channels.console import run_console
 
-            await run_console(pipeline)
+            console_task = asyncio.create_task(run_console(worker))
+            stop_task = asyncio.create_task(stopped.wait())
+            await asyncio.wait({console_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (console_task, stop_task):
+                task.cancel()
         else:
-            await asyncio.Event().wait()
+            await stopped.wait()
     finally:
+        await worker.stop()  # the turns and sends under way finish; the rest stay recorded
         for channel in channels:
             await channel.stop()
         await runner.cleanup()

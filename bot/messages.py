@@ -95,6 +95,46 @@ class Reply:
                 out[key] = getattr(self, key)
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Reply:
+        """The reply `as_dict` wrote (an outbox row's payload)."""
+        buttons = tuple(
+            Button(str(b.get("label", "")), str(b.get("payload", "")))
+            for b in data.get("buttons") or ()
+            if isinstance(b, dict)
+        )
+        return cls(
+            text=str(data.get("text") or ""),
+            buttons=buttons,
+            photo=data.get("photo"),
+            voice=data.get("voice"),
+            document=data.get("document"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ContactGone:
+    """A platform says the user blocked the bot or unfollowed: stop sending to them."""
+
+    channel: str
+    sender_id: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A platform's delivery or read receipt for messages we sent (`platform_refs`)."""
+
+    channel: str
+    sender_id: str
+    message_id: str
+    platform_refs: tuple[str, ...]
+    state: Literal["delivered", "read"]
+
+
+# What a channel's `parse` turns a recorded payload into.
+Inbound = IncomingMessage | ContactGone | Receipt
+
 
 def render_numbered(reply: Reply) -> str:
     """Text of a reply with its buttons as numbered options, for channels without buttons."""

@@ -11,12 +11,13 @@ import uuid
 from typing import TextIO
 
 from bot.messages import IncomingMessage, render_numbered
-from bot.pipeline import Pipeline
+from bot.core.pipeline import TurnFailed
+from bot.inbound.worker import InboundWorker
 
 CHANNEL = "console"
 
 
-async def run_console(pipeline: Pipeline, stdin: TextIO | None = None, stdout: TextIO | None = None,
+async def run_console(worker: InboundWorker, stdin: TextIO | None = None, stdout: TextIO | None = None,
                       sender: str = "local", lang: str | None = None) -> None:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
@@ -35,7 +36,12 @@ async def run_console(pipeline: Pipeline, stdin: TextIO | None = None, stdout: T
         n += 1
         msg = IncomingMessage(channel=CHANNEL, sender_id=sender, message_id=f"{session}-{n}", text=text,
                               locale_hint=lang)
-        turn = await pipeline.handle(msg)
+        try:
+            turn = await worker.converse(msg)
+        except TurnFailed:
+            stdout.write("bot> Xin lỗi, có lỗi khi xử lý. Bạn gửi lại nhé.\n")
+            stdout.flush()
+            continue
         for reply in turn.replies:
             out = render_numbered(reply)
             for kind in ("photo", "voice", "document"):

@@ -1,66 +1,60 @@
-"""The Telegram channel: python-telegram-bot 22 for the Bot API, our inbox for durability.
+"""The Telegram channel: python-telegram-bot 22 for the Bot API; parse, verify and send only.
 
 Receiving. Long polling when no webhook URL is configured, a webhook route on our own aiohttp app
-when one is. Either way an update is written to the inbox (channel "telegram", message id = the
-update id, payload = the update's JSON) *before* Telegram is told we have it: the webhook answers
-200 only after the insert committed, and polling only sends the next `offset` (which is what
-confirms earlier updates to Telegram) once every update of the batch is recorded. Processing comes
-after, through the pipeline, whose inbox claim answers each update once. `start()` resumes the
-updates a killed process had recorded but not processed.
+when one is. Either way updates go to the inbound worker (`InboundWorker.accept`), which records
+them in the inbox *before* Telegram is told we have them: the webhook answers 200 only after the
+insert committed, and polling only sends the next `offset` (which is what confirms earlier
+updates to Telegram) once every update of the batch is recorded. The worker handles them after,
+in order per chat, and resumes what a killed process had recorded.
 
 PTB's `Application` is built without its `Updater` (its polling loop confirms offsets itself) and
-its handler dispatch is not used: the pipeline is the dispatcher, and PTB's per-user context dicts
-would only hold personal data in memory. We use the Application for the configured `ExtBot`, its
-HTTP connection pools and its lifecycle.
+its handler dispatch is not used: the worker and the pipeline are the dispatcher, and PTB's
+per-user context dicts would only hold personal data in memory. We use the Application for the
+configured `ExtBot`, its HTTP connection pools and its lifecycle.
 
-Sending. Every Bot API call that delivers a message goes through `Sender` (overall and per-chat
-rate, 429 honoured, 5xx and timeouts retried, 403 -> the user is marked unreachable and
-unsubscribed). Neither the token nor chat ids are logged; chat ids appear as keyed hashes.
+Sending. The sender core (`bot.outbox.sender`) delivers outbox rows through `parts` and
+`deliver`: rate limits, retries, 429 and blocked users are handled there; `classify` says what a
+Bot API error means. Neither the token nor chat ids are logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
 import random
-import unicodedata
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram import error as tg_error
 from telegram.ext import Application, ExtBot
 
-from bot.channels.sending import (
-    RateLimiter,
-    RetryAfter,
-    RetryPolicy,
-    Sender,
-    SendFailed,
-    Transient,
-    Unreachable,
-    mark_unreachable,
+from bot.channels.base import Limits, SendError, split_text
+from bot.errors import StartupError
+from bot.messages import (
+    Button,
+    Contact,
+    ContactGone,
+    Inbound,
+    IncomingMessage,
+    Location,
+    Media,
+    Reply,
 )
-from bot.messages import Contact, IncomingMessage, Location, Media, Reply
-from bot.storage import inbox
-from bot.storage.gate import writing
 
 if TYPE_CHECKING:
     from bot.config import TelegramSettings
-    from bot.pipeline import Pipeline
+    from bot.inbound.worker import InboundWorker
 
 CHANNEL = "telegram"
 log = logging.getLogger("bot.channels.telegram")
-T = TypeVar("T")
 
 # Platform limits (https://core.telegram.org/bots/api), honoured below.
 TEXT_LIMIT = 4096  # characters of a message text, counted in UTF-16 code units
@@ -226,60 +220,11 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _prefix_within(text: str, limit: int) -> int:
-    """The largest n such that text[:n] is at most `limit` UTF-16 units."""
-    if utf16_len(text) <= limit:
-        return len(text)
-    units = 0
-    for i, ch in enumerate(text):
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit:
-            return i
-    return len(text)
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut a long text into messages of at most `limit`, at paragraph, line or word boundaries.
-
-    A cut is made at the last blank line in the allowed window, else the last line break, else
-    the last space, so no word is broken; a run without any space longer than `limit` is the only
-    thing cut mid-word. Whitespace at the cuts is dropped.
-    """
-    text = text.strip()
-    parts: list[str] = []
-    while text:
-        n = _prefix_within(text, limit)
-        if n >= len(text):
-            parts.append(text)
-            break
-        window = text[: n + 1]  # a separator right after the limit is a clean cut too
-        cut = -1
-        for sep in ("\n\n", "\n", " "):
-            pos = window.rfind(sep)
-            if pos >= n // 2:  # not so early that the part is a stub
-                cut = pos
-                break
-        if cut < 0:
-            for sep in ("\n\n", "\n", " "):
-                pos = window.rfind(sep)
-                if pos > 0:
-                    cut = pos
-                    break
-        if cut <= 0:
-            cut = n
-            while cut > 1 and unicodedata.combining(text[cut]):
-                cut -= 1  # keep a letter and its combining marks together
-        head = text[:cut].rstrip()
-        if head:
-            parts.append(head)
-        text = text[cut:].strip()
-    return parts
-
-
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+def keyboard(reply: Reply | tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     """One button per row: labels are sentences in Vietnamese or a minority language."""
+    buttons = reply.buttons if isinstance(reply, Reply) else reply
     rows = [[InlineKeyboardButton(b.label[:64] or b.payload, callback_data=b.payload)]
-            for b in reply.buttons if b.payload]
+            for b in buttons if b.payload]
     return InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -290,44 +235,67 @@ def _retry_after_seconds(exc: tg_error.RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def classify(exc: tg_error.TelegramError) -> Exception:
-    """Map a PTB error to what `Sender` understands (BadRequest subclasses NetworkError: order matters)."""
+def classify(exc: tg_error.TelegramError, token: str = "") -> SendError:
+    """What a Bot API error means for the sender core (BadRequest subclasses NetworkError)."""
     if isinstance(exc, tg_error.RetryAfter):
-        return RetryAfter(_retry_after_seconds(exc))
+        return SendError("telegram: flood control", retry_after=_retry_after_seconds(exc))
     if isinstance(exc, tg_error.Forbidden):
-        return Unreachable(str(exc))
+        return SendError("telegram: the user blocked the bot", gone=True)
     if isinstance(exc, tg_error.BadRequest):
-        return SendFailed(f"telegram refused the request: {exc}")
+        return SendError(f"telegram refused the request: {redact(str(exc), token)}"[:160])
     if isinstance(exc, (tg_error.TimedOut, tg_error.NetworkError)):
-        return Transient(str(exc))
+        return SendError(f"telegram: {type(exc).__name__}", retryable=True)
     if isinstance(exc, tg_error.InvalidToken):
-        return SendFailed("telegram.token: the Bot API refused the token (check TELEGRAM_BOT_TOKEN)")
-    return SendFailed(f"telegram error: {exc}")
+        return SendError("telegram.token: the Bot API refused the token (check TELEGRAM_BOT_TOKEN)")
+    return SendError(f"telegram error: {type(exc).__name__}")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One Bot API message: a text, or a photo / voice / document with an optional caption."""
+
+    kind: str  # text | photo | voice | document
+    value: str  # the text, or the media reference
+    caption: str | None = None
+    buttons: tuple[Button, ...] = ()
+
+
+def reply_parts(reply: Reply) -> list[Part]:
+    """The messages a reply becomes: its media (captioned when the text fits), then the text."""
+    text = reply.text.strip()
+    out: list[Part] = []
+    media = [(k, getattr(reply, k)) for k in ("photo", "voice", "document") if getattr(reply, k)]
+    if media:
+        kind, ref = media[0]
+        fits = bool(text) and utf16_len(text) <= CAPTION_LIMIT
+        out.append(Part(kind, ref, text if fits else None, reply.buttons if fits or not text else ()))
+        if fits or not text:
+            return out
+    pieces = split_text(text, TEXT_LIMIT, utf16_len) or (["…"] if reply.buttons else [])
+    for i, piece in enumerate(pieces):
+        out.append(Part("text", piece, None, reply.buttons if i == len(pieces) - 1 else ()))
+    return out
 
 
 # --------------------------------------------------------------------------- the channel
 
 
-class MediaMissing(SendFailed):
+class MediaMissing(Exception):
     """A reply names a content file that is not there: the operator's error, not the user's."""
 
 
 class TelegramChannel:
-    """Telegram through python-telegram-bot: polling or webhook in, `Sender`-wrapped calls out."""
+    """Telegram through python-telegram-bot: polling or webhook in, one Bot API call per part out."""
 
     name = CHANNEL
 
     def __init__(
         self,
         settings: TelegramSettings,
-        pipeline: Pipeline,
-        sessionmaker: async_sessionmaker[AsyncSession],
         *,
-        content_dir: Path | None = None,
-        retry_policy: RetryPolicy | None = None,
+        content_dir: Path,
         poll_timeout: float = 25.0,
         request_timeout: float = 10.0,
-        max_in_flight: int = 256,
     ) -> None:
         if not settings.token:
             raise ValueError("telegram.token is empty: set TELEGRAM_BOT_TOKEN")
@@ -335,29 +303,18 @@ class TelegramChannel:
             raise ValueError("telegram.webhook_secret: required when telegram.webhook_url is set")
         quiet_http_loggers()
         self.settings = settings
-        self.pipeline = pipeline
-        self.sessionmaker = sessionmaker
-        if content_dir is None:
-            s = pipeline.services.settings
-            content_dir = s.path(s.content_dir)
+        self.limits = Limits(settings.rate_per_second, settings.rate_per_chat_seconds)
         self.content_dir = Path(content_dir).resolve()
         self.application = build_application(settings, request_timeout, poll_timeout)
         self.bot: ExtBot = self.application.bot
-        self.sender = Sender(CHANNEL, RateLimiter(settings.rate_per_second, settings.rate_per_chat_seconds),
-                             sessionmaker, retry_policy)
         self.poll_timeout = poll_timeout
-        self.max_in_flight = max_in_flight
-        self._tasks: set[asyncio.Task] = set()
+        self.worker: InboundWorker | None = None
         self._poller: asyncio.Task | None = None
+        self._callbacks: set[asyncio.Task] = set()
         self._init_lock = asyncio.Lock()
         self._initialized = False
         self._stopping = False
         self._uploaded: dict[tuple[str, str, float], str] = {}  # (kind, path, mtime) -> file_id
-        memory = getattr(pipeline.services, "memory", None)
-        self._pseudonym: Callable[[str], str] = (
-            (lambda chat: memory.pseudonym(CHANNEL, chat)) if memory is not None
-            else (lambda chat: hashlib.sha256(f"{CHANNEL}:{chat}".encode()).hexdigest()[:12])
-        )
 
     @property
     def mode(self) -> str:
@@ -376,44 +333,36 @@ class TelegramChannel:
             try:
                 await self.application.initialize()  # getMe: checks the token and the server
             except tg_error.InvalidToken:
-                from bot.app import StartupError
-
                 raise StartupError("telegram.token: the Bot API refused the token; "
                                    "check TELEGRAM_BOT_TOKEN (from @BotFather)") from None
             except tg_error.NetworkError as exc:
-                from bot.app import StartupError
-
                 raise StartupError(f"telegram.api_base_url: cannot reach the Bot API at "
                                    f"{redact(api_base_url(self.settings), self.settings.token)} "
-                                   f"({redact(str(exc), self.settings.token)}); check TELEGRAM_API_BASE_URL "
-                                   "and the network") from None
+                                   f"({redact(str(exc), self.settings.token)}); check "
+                                   "TELEGRAM_API_BASE_URL and the network") from None
             self._initialized = True
 
-    async def start(self) -> None:
-        """Check the token, resume recorded updates, then poll (or wait for the webhook)."""
+    async def start(self, worker: InboundWorker) -> None:
+        """Check the token, then poll (or check that Telegram has our webhook)."""
+        self.worker = worker
         self._stopping = False
         await self._ensure_initialized()
         log.info("telegram: bot @%s, %s mode", self.bot.username, self.mode)
-        await self.resume()
         if self.settings.webhook_url:
             await self._check_webhook()
         else:
             self._poller = asyncio.create_task(self._poll_forever(), name="telegram-polling")
 
-    async def stop(self, drain_timeout: float = 10.0) -> None:
-        """Stop polling, let in-flight messages finish (up to `drain_timeout`), close the client."""
+    async def stop(self) -> None:
+        """Stop polling and close the client (the worker drains what was received)."""
         self._stopping = True
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._poller
             self._poller = None
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=drain_timeout)
-            for task in pending:  # left in the inbox: resumed at the next start
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=2)
+        if self._callbacks:
+            await asyncio.wait(set(self._callbacks), timeout=2)
         if self._initialized:
             with contextlib.suppress(Exception):
                 await self.application.shutdown()
@@ -423,7 +372,8 @@ class TelegramChannel:
         try:
             info = await self.bot.get_webhook_info()
         except tg_error.TelegramError as exc:
-            log.warning("telegram: cannot read the webhook info (%s)", redact(str(exc), self.settings.token))
+            log.warning("telegram: cannot read the webhook info (%s)",
+                        redact(str(exc), self.settings.token))
             return
         if info.url != self.settings.webhook_url:
             log.warning("telegram: Telegram sends updates to %s but telegram.webhook_url is %s; "
@@ -432,117 +382,37 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ receiving
 
-    async def _record_batch(self, items: list[tuple[int, dict[str, Any]]]) -> list[bool]:
-        """Record (update id, payload) rows in one transaction; True for each row that is new."""
-        return await self.pipeline.services.record_many(CHANNEL, [(str(uid), payload) for uid, payload in items])
+    def parse(self, payload: dict[str, Any]) -> Inbound | None:
+        """A recorded update as an event: a message, a button press, or a user who blocked us."""
+        update = Update.de_json(payload, self.bot)
+        member = update.my_chat_member
+        if member is not None:
+            if member.chat.type == "private" and member.new_chat_member.status == "kicked":
+                return ContactGone(CHANNEL, str(member.chat.id), str(update.update_id))
+            return None
+        return to_incoming(update)
 
-    async def accept(self, updates: list[Update], payloads: list[dict[str, Any]] | None = None) -> int:
-        """Record updates, then schedule their processing; how many were new.
-
-        Raises when the inbox cannot be written, so the caller does not acknowledge them (the
-        webhook answers 503, polling keeps its offset and Telegram sends them again).
-        """
-        keep: list[tuple[Update, dict[str, Any]]] = []
-        for i, update in enumerate(updates):
-            if update.my_chat_member is not None:
-                self._spawn(self._chat_member(update))
-            elif to_incoming(update) is not None:  # the rest: nothing to answer, nothing to keep
-                keep.append((update, payloads[i] if payloads is not None else update.to_dict()))
-        if not keep:
-            return 0
-        new = await self._record_batch([(u.update_id, p) for u, p in keep])
-        for (update, _payload), is_new in zip(keep, new, strict=True):
-            if is_new:
-                self._spawn(self.process(update))
-            else:
-                log.info("telegram: update %s already recorded, ignored", update.update_id)
-        return sum(new)
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _wait_for_room(self) -> None:
-        while len(self._tasks) >= self.max_in_flight:
-            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
-
-    async def process(self, update: Update) -> None:
-        """Run one recorded update through the pipeline and send the replies, in chat order."""
-        msg = to_incoming(update)
-        if msg is None:
-            return
-        # The chat's turn is held through the sending too, so replies go out in order; the pipeline
-        # limits the transactions, so sends to different chats run side by side.
-        async with self.pipeline.services.in_order(msg.channel, msg.sender_id):
-            if update.callback_query is not None:
-                await self._answer_callback(update.callback_query.id)
-            try:
-                turn = await self.pipeline.handle(msg)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - the inbox keeps it (counted): resumed at the next start
-                log.exception("telegram: update %s failed, left in the inbox", update.update_id)
-                return
-            if turn.duplicate:
-                return
-            for reply in turn.replies:
-                try:
-                    await self.send(msg.sender_id, reply)
-                except Unreachable:
-                    log.info("telegram: chat %s blocked the bot; marked unreachable", self._pseudonym(msg.sender_id))
-                    return
-                except SendFailed as exc:
-                    log.error("telegram: reply to chat %s not delivered: %s", self._pseudonym(msg.sender_id),
-                              redact(str(exc), self.settings.token))
+    async def accept(self, payloads: list[dict[str, Any]]) -> int:
+        """Hand updates to the worker (recorded before this returns); how many were new."""
+        assert self.worker is not None, "start() the channel first"
+        new = await self.worker.accept(CHANNEL, payloads)
+        for payload in payloads:
+            query = payload.get("callback_query")
+            if isinstance(query, dict) and isinstance(query.get("id"), str):
+                task = asyncio.ensure_future(self._answer_callback(query["id"]))
+                self._callbacks.add(task)
+                task.add_done_callback(self._callbacks.discard)
+        return new
 
     async def _answer_callback(self, query_id: str) -> None:
-        """Stop the button's spinner. Not rate limited (it is not a message); a stale query is fine."""
+        """Stop the button's spinner. Not a message (not rate limited); a stale query is fine."""
         try:
             await self.bot.answer_callback_query(query_id)
         except tg_error.TelegramError as exc:
-            log.debug("telegram: answerCallbackQuery failed: %s", exc)
-
-    async def _chat_member(self, update: Update) -> None:
-        """A user who blocks the bot in a private chat: stop writing to them, end their subscription."""
-        member = update.my_chat_member
-        if member is None or member.chat.type != "private":
-            return
-        if member.new_chat_member.status == "kicked":
-            try:
-                await mark_unreachable(self.sessionmaker, CHANNEL, str(member.chat.id))
-            except Exception:  # noqa: BLE001
-                log.exception("telegram: cannot mark a chat unreachable")
-            else:
-                log.info("telegram: chat %s blocked the bot", self._pseudonym(str(member.chat.id)))
-
-    async def resume(self) -> int:
-        """Process the updates recorded by an earlier run but never processed; returns how many."""
-        count, after = 0, 0
-        while True:
-            async with writing(self.sessionmaker) as session:  # taking them counts an attempt
-                entries = await inbox.pending(session, CHANNEL, limit=100, after_id=after)
-            if not entries:
-                break
-            for entry in entries:
-                after, count = entry.id, count + 1
-                if not entry.payload:
-                    log.warning("telegram: inbox entry %s has no payload; cannot resume it", entry.id)
-                    continue
-                try:
-                    update = Update.de_json(entry.payload, self.bot)
-                except Exception:  # noqa: BLE001
-                    log.exception("telegram: inbox entry %s is not an update", entry.id)
-                    continue
-                self._spawn(self.process(update))
-            if self._tasks:
-                await asyncio.wait(set(self._tasks))
-        if count:
-            log.info("telegram: resumed %d recorded update(s)", count)
-        return count
+            log.debug("telegram: answerCallbackQuery failed: %s", type(exc).__name__)
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """POST from Telegram: check the secret, record, answer 200, process after."""
+        """POST from Telegram: check the secret, record, answer 200; handled after."""
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
         if not hmac.compare_digest(given, self.settings.webhook_secret.encode("utf-8")):
             return web.Response(status=403, text="forbidden")
@@ -555,25 +425,26 @@ class TelegramChannel:
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.Response(status=400, text="not a Telegram update")
         try:
-            update = Update.de_json(data, self.bot)
-        except Exception:  # noqa: BLE001
+            Update.de_json(data, self.bot)
+        except Exception:  # noqa: BLE001 - any parse failure is the sender's error
             return web.Response(status=400, text="not a Telegram update")
         try:
-            await self.accept([update], [data])
-        except Exception:  # noqa: BLE001 - not recorded: Telegram will deliver it again
-            log.exception("telegram: cannot record update %s", update.update_id)
+            await self.accept([data])
+        except Exception as exc:  # not recorded: Telegram will deliver it again
+            log.error("telegram: cannot record an update (%s)", type(exc).__name__)
             return web.Response(status=503, text="try again")
         return web.Response(text="ok")
 
     async def _poll_forever(self) -> None:
+        assert self.worker is not None
         offset: int | None = None
         backoff = 1.0
         try:
-            await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates refuses while one is set
+            await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates needs none
         except tg_error.TelegramError as exc:
             log.warning("telegram: deleteWebhook failed (%s)", redact(str(exc), self.settings.token))
         while not self._stopping:
-            await self._wait_for_room()
+            await self.worker.wait_for_room()
             try:
                 updates = await self.bot.get_updates(offset=offset, timeout=int(self.poll_timeout),
                                                      allowed_updates=list(ALLOWED_UPDATES))
@@ -583,7 +454,8 @@ class TelegramChannel:
                 await asyncio.sleep(_retry_after_seconds(exc))
                 continue
             except tg_error.InvalidToken:
-                log.error("telegram: the Bot API refused the token; polling stopped (check TELEGRAM_BOT_TOKEN)")
+                log.error("telegram: the Bot API refused the token; polling stopped "
+                          "(check TELEGRAM_BOT_TOKEN)")
                 return
             except tg_error.Conflict as exc:
                 log.error("telegram: %s; another process polls with this token, or a webhook is set",
@@ -601,24 +473,38 @@ class TelegramChannel:
             if not updates:
                 continue
             try:
-                await self.accept(list(updates))
-            except Exception:  # noqa: BLE001
-                # Not recorded: keep the offset so Telegram sends them again.
-                log.exception("telegram: cannot record %d update(s); retrying", len(updates))
+                await self.accept([u.to_dict() for u in updates])
+            except Exception as exc:  # not recorded: keep the offset so Telegram sends them again
+                log.error("telegram: cannot record %d update(s) (%s); retrying", len(updates),
+                          type(exc).__name__)
                 await asyncio.sleep(1.0)
                 continue
             offset = updates[-1].update_id + 1
 
     # ------------------------------------------------------------------ sending
 
-    async def _call(self, chat_id: str, fn: Callable[[], Awaitable[T]]) -> T:
-        async def attempt() -> T:
-            try:
-                return await fn()
-            except tg_error.TelegramError as exc:
-                raise classify(exc) from exc
+    def parts(self, reply: Reply) -> list[Part]:
+        return reply_parts(reply)
 
-        return await self.sender.call(chat_id, attempt)
+    async def deliver(self, recipient: str, part: Part) -> str | None:
+        """One Bot API call for one part; the message id. Raises SendError."""
+        await self._ensure_initialized()
+        chat: int | str = int(recipient) if recipient.lstrip("-").isdigit() else recipient
+        markup = keyboard(part.buttons)
+        try:
+            if part.kind == "text":
+                sent = await self.bot.send_message(chat, part.value, reply_markup=markup)
+            else:
+                try:
+                    sent = await self._send_media(chat, part, markup)
+                except MediaMissing as exc:
+                    log.error("telegram: %s; sending the text alone", exc)
+                    if not part.caption:
+                        return None
+                    sent = await self.bot.send_message(chat, part.caption, reply_markup=markup)
+        except tg_error.TelegramError as exc:
+            raise classify(exc, self.settings.token) from None
+        return str(sent.message_id) if sent is not None else None
 
     def _media_input(self, kind: str, ref: str) -> tuple[Any, Path | None]:
         """What to pass to sendPhoto/sendVoice/sendDocument, and the local file if uploading."""
@@ -633,54 +519,32 @@ class TelegramChannel:
             return ref, None  # a Telegram file_id
         raise MediaMissing(f"content media {ref!r} not found under {self.content_dir}")
 
-    async def _send_media(self, chat: int | str, chat_key: str, kind: str, ref: str, caption: str | None,
+    async def _send_media(self, chat: int | str, part: Part,
                           markup: InlineKeyboardMarkup | None) -> Message:
-        media, path = self._media_input(kind, ref)
+        kind = part.kind
+        media, path = self._media_input(kind, part.value)
         if path is not None:
             size = path.stat().st_size
             if size > FILE_UPLOAD_LIMIT:
-                raise MediaMissing(f"content media {ref!r} is {size} bytes; Telegram takes at most {FILE_UPLOAD_LIMIT}")
+                raise MediaMissing(f"content media {part.value!r} is {size} bytes; "
+                                   f"Telegram takes at most {FILE_UPLOAD_LIMIT}")
             if kind == "photo" and size > PHOTO_UPLOAD_LIMIT:
                 kind = "document"
             media = await asyncio.to_thread(path.read_bytes)
-        method = {"photo": self.bot.send_photo, "voice": self.bot.send_voice, "document": self.bot.send_document}[kind]
-        kwargs: dict[str, Any] = {"caption": caption or None, "reply_markup": markup}
+        method = {"photo": self.bot.send_photo, "voice": self.bot.send_voice,
+                  "document": self.bot.send_document}[kind]
+        kwargs: dict[str, Any] = {"caption": part.caption or None, "reply_markup": markup}
         if path is not None:
             kwargs["filename"] = path.name
-        sent: Message = await self._call(chat_key, lambda: method(chat, media, **kwargs))
+        sent: Message = await method(chat, media, **kwargs)
         if path is not None:
             obj = sent.photo[-1] if kind == "photo" and sent.photo else getattr(sent, kind, None)
             if obj is not None:
                 self._uploaded[(kind, str(path), path.stat().st_mtime)] = obj.file_id
         return sent
 
-    async def send(self, recipient: str, reply: Reply) -> None:
-        """Deliver one reply; raises Unreachable (user blocked us) or SendFailed."""
-        await self._ensure_initialized()
-        chat: int | str = int(recipient) if recipient.lstrip("-").isdigit() else recipient
-        markup = keyboard(reply)
-        text = reply.text.strip()
-        media = [(k, getattr(reply, k)) for k in ("photo", "voice", "document") if getattr(reply, k)]
-        if media:
-            kind, ref = media[0]
-            fits = bool(text) and utf16_len(text) <= CAPTION_LIMIT
-            try:
-                await self._send_media(chat, recipient, kind, ref, text if fits else None,
-                                       markup if fits or not text else None)
-            except MediaMissing as exc:
-                log.error("telegram: %s; sending the text alone", exc)
-                fits = False
-            if fits or not text:
-                return
-        parts = split_text(text) or (["…"] if markup else [])
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            await self._call(recipient, lambda part=part, last=last: self.bot.send_message(
-                chat, part, reply_markup=markup if last else None))
-
     async def fetch_media(self, media: Media) -> bytes:
         """Download an incoming file (getFile, then the file URL) for forms that keep attachments."""
         await self._ensure_initialized()
         file = await self.bot.get_file(media.ref)
         return bytes(await file.download_as_bytearray())
-

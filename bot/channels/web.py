@@ -11,9 +11,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.core.pipeline import TurnFailed
 from bot.i18n import LANGUAGES
+from bot.inbound.worker import InboundWorker
 from bot.messages import IncomingMessage
-from bot.pipeline import Pipeline
 
 CHANNEL = "web"
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -31,8 +32,8 @@ class WebChat:
 
     name = CHANNEL
 
-    def __init__(self, pipeline: Pipeline, media_dir: Path | None = None) -> None:
-        self.pipeline = pipeline
+    def __init__(self, worker: InboundWorker, media_dir: Path | None = None) -> None:
+        self.worker = worker
         self.media_dir = media_dir
 
     def register(self, app: web.Application) -> None:
@@ -72,7 +73,13 @@ class WebChat:
             return bad_request("Tin nhắn trống. Write something.")
         msg = IncomingMessage(channel=CHANNEL, sender_id=sender, message_id=message_id, text=text,
                               payload=payload, locale_hint=lang)
-        turn = await self.pipeline.handle(msg)
+        try:
+            turn = await self.worker.converse(msg)
+        except TurnFailed:
+            return web.json_response(
+                {"error": "Xin lỗi, có lỗi khi xử lý. Gửi lại sau ít phút. Please try again."},
+                status=503,
+            )
         return web.json_response({
             "replies": [r.as_dict() for r in turn.replies],
             "duplicate": turn.duplicate,

@@ -4,22 +4,21 @@ Receiving. Zalo POSTs each event to `WEBHOOK_PATH` with `X-ZEvent-Signature: mac
 is the plain SHA-256 (not an HMAC) of `app_id + raw body + timestamp + OA secret key`, app_id and
 the millisecond timestamp being the ones in the body. A request without a valid signature, for
 another app or outside the timestamp window is refused with 403 before anything else is done with
-it. A valid event is recorded in the inbox (unique on channel + `message.msg_id`) and answered 200
-at once; it is processed afterwards by a task, one user's events in the order they came. A killed
-process leaves recorded, unprocessed events, which `start()` resumes.
+it. A valid event goes to the inbound worker, which records it in the inbox (unique on channel +
+`message.msg_id`) before we answer 200, and handles it after, one user's events in order.
 
 Sending. Text (split at 2000 characters), photos (a URL, or a content file uploaded once and sent
 by attachment id), documents (PDF/DOC/DOCX uploaded as files). The customer-service endpoint has no
 buttons, so buttons go out as numbered options (`render_numbered`); the dialogue keeps the options
 it offered in the user's state, so a typed "1" or "2" picks one. Zalo answers HTTP 200 with an
-`error` code in the JSON: an invalid or expired token is refreshed once and the call repeated,
-rate limits and 5xx/timeouts are retried by `Sender`, a user who unfollowed is marked unreachable
-and unsubscribed.
+`error` code in the JSON: an invalid or expired token is refreshed once and the call repeated;
+every other failure becomes a `SendError` for the sender core (rate limits and 5xx/timeouts
+retryable, a user who unfollowed gone). Delivery and read receipts (`user_received_message`,
+`user_seen_message`) mark the outbox rows they name.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -29,32 +28,29 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.sending import (
-    RateLimiter,
-    RetryAfter,
-    RetryPolicy,
-    Sender,
-    SendFailed,
-    Transient,
-    Unreachable,
-    mark_unreachable,
-)
+from bot.channels.base import Limits, SendError, split_text
 from bot.channels.zalo_tokens import TokenError, TokenRefreshUnavailable, ZaloTokens
 from bot.config import ZaloSettings
-from bot.messages import IncomingMessage, Location, Media, Reply, render_numbered
-from bot.pipeline import Pipeline
-from bot.storage import inbox
-from bot.storage.gate import writing
-from bot.storage.models import InboxEntry
+from bot.messages import (
+    ContactGone,
+    Inbound,
+    IncomingMessage,
+    Location,
+    Media,
+    Receipt,
+    Reply,
+    render_numbered,
+)
+
+if TYPE_CHECKING:
+    from bot.inbound.worker import InboundWorker
 
 log = logging.getLogger("bot.zalo")
 
@@ -94,16 +90,11 @@ ATTACHMENT_EXPIRED = -100
 MESSAGE_EVENTS = {"user_send_text", "user_send_image", "user_send_location", "user_send_audio",
                   "user_send_sticker", "user_send_gif", "user_send_file", "user_send_video"}
 FOLLOW_EVENTS = {"follow", "unfollow"}
-HANDLED_EVENTS = MESSAGE_EVENTS | FOLLOW_EVENTS
+RECEIPT_EVENTS = {"user_received_message": "delivered", "user_seen_message": "read"}
+HANDLED_EVENTS = MESSAGE_EVENTS | FOLLOW_EVENTS | set(RECEIPT_EVENTS)
 EVENT_NAME_RE = re.compile(r"^[a-z_]{1,40}$")
 
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
-PROCESS_ATTEMPTS = 3
-RESUME_LIMIT = 10_000
-
-
-class OutsideWindow(SendFailed):
-    """Zalo refused a customer-service message because the user has not written recently."""
 
 
 # --------------------------------------------------------------------------- signatures
@@ -126,8 +117,16 @@ def signature_ok(header: str, app_id: str, body: bytes, timestamp: str, oa_secre
 
 
 def event_user(event: dict[str, Any]) -> str | None:
-    """The user id by OA: `sender.id` for messages, `follower.id` for follow and unfollow."""
-    for field in ("follower", "sender") if event.get("event_name") in FOLLOW_EVENTS else ("sender",):
+    """The user id by OA: `sender.id` for messages, `follower.id` for follow and unfollow,
+    `recipient.id` for receipts of messages the OA sent."""
+    name = event.get("event_name")
+    if name in FOLLOW_EVENTS:
+        fields: tuple[str, ...] = ("follower", "sender")
+    elif name in RECEIPT_EVENTS:
+        fields = ("recipient", "sender")
+    else:
+        fields = ("sender",)
+    for field in fields:
         who = event.get(field)
         if isinstance(who, dict) and isinstance(who.get("id"), (str, int)) and str(who["id"]):
             return str(who["id"])
@@ -177,6 +176,22 @@ def _location(message: dict[str, Any]) -> Location | None:
     return None
 
 
+def parse_event(event: dict[str, Any]) -> Inbound | None:
+    """A recorded event as what the worker handles; None for events that need nothing."""
+    name = event.get("event_name")
+    key, user = event_key(event), event_user(event)
+    if key is None or user is None or name not in HANDLED_EVENTS:
+        return None
+    if name == "unfollow":
+        return ContactGone(CHANNEL, user, key)
+    if name in RECEIPT_EVENTS:
+        message = event.get("message") if isinstance(event.get("message"), dict) else {}
+        ids = message.get("msg_ids")
+        refs = tuple(str(i) for i in ids if isinstance(i, (str, int))) if isinstance(ids, list) else ()
+        return Receipt(CHANNEL, user, key, refs[:100], RECEIPT_EVENTS[name])  # type: ignore[arg-type]
+    return to_message(event, key)
+
+
 def to_message(event: dict[str, Any], key: str) -> IncomingMessage | None:
     """The platform-neutral message for a user event; None for unfollow and unknown events."""
     name, user = event.get("event_name"), event_user(event)
@@ -209,27 +224,6 @@ def to_message(event: dict[str, Any], key: str) -> IncomingMessage | None:
 # --------------------------------------------------------------------------- replies -> API messages
 
 
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut text into pieces of at most `limit` characters, at a paragraph, line, sentence or word."""
-    text = text.strip()
-    pieces: list[str] = []
-    while len(text) > limit:
-        window = text[:limit + 1]
-        cut = -1
-        for sep in ("\n\n", "\n", ". ", "? ", "! ", " "):
-            at = window.rfind(sep, 0, limit)
-            if at > limit // 3:
-                cut = at + (len(sep) if sep.strip() else 0)
-                break
-        if cut <= 0:
-            cut = limit
-        pieces.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        pieces.append(text)
-    return pieces
-
-
 def _is_url(ref: str) -> bool:
     return ref.startswith(("https://", "http://"))
 
@@ -244,7 +238,7 @@ class Outgoing:
 
 def outgoing(reply: Reply) -> list[Outgoing]:
     """The API messages a reply becomes, in order; buttons become numbered options in the text."""
-    out = [Outgoing("text", piece) for piece in split_text(render_numbered(reply))]
+    out = [Outgoing("text", piece) for piece in split_text(render_numbered(reply), TEXT_LIMIT)]
     if reply.photo:
         out.append(Outgoing("photo", reply.photo))
     if reply.document:
@@ -267,55 +261,33 @@ class ZaloChannel:
 
     name = CHANNEL
 
-    def __init__(self, settings: ZaloSettings, pipeline: Pipeline, sessionmaker: async_sessionmaker[AsyncSession],
-                 *, content_dir: Path | None = None, policy: RetryPolicy | None = None,
-                 rate_limit_pause: float = 60.0, send_timeout: float = 15.0,
+    def __init__(self, settings: ZaloSettings, sessionmaker: async_sessionmaker[AsyncSession],
+                 *, content_dir: Path, rate_limit_pause: float = 60.0, send_timeout: float = 15.0,
                  clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
-        self.pipeline = pipeline
-        self.sessionmaker = sessionmaker
-        if content_dir is None:
-            app_settings = getattr(getattr(pipeline, "services", None), "settings", None)
-            content_dir = app_settings.path(app_settings.content_dir) if app_settings is not None else Path("content")
-        self.content_dir = content_dir.resolve()
+        self.limits = Limits(settings.rate_per_second)
+        self.content_dir = Path(content_dir).resolve()
         self.clock = clock
         self.rate_limit_pause = rate_limit_pause
         self.send_timeout = aiohttp.ClientTimeout(total=send_timeout, connect=min(5.0, send_timeout))
-        self.sender = Sender(CHANNEL, RateLimiter(settings.rate_per_second), sessionmaker, policy)
         self.tokens = ZaloTokens(settings, sessionmaker, self._client)
+        self.worker: InboundWorker | None = None
         self._http: aiohttp.ClientSession | None = None
-        self._inflight: set[str] = set()
-        self._tasks: set[asyncio.Task] = set()
         self._attachments: dict[tuple[str, str], tuple[str, float]] = {}
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     # ---- lifecycle
 
     def register_routes(self, app: web.Application) -> None:
         app.router.add_post(WEBHOOK_PATH, self.webhook)
 
-    async def start(self) -> None:
+    async def start(self, worker: InboundWorker) -> None:
+        self.worker = worker
         self._client()
-        resumed = await self.resume()
-        if resumed:
-            log.info("zalo: resuming %d recorded, unprocessed events", resumed)
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Let running events finish for `grace` seconds; the rest stay recorded for the next start."""
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+    async def stop(self) -> None:
         if self._http is not None:
             await self._http.close()
             self._http = None
-
-    async def drain(self, timeout: float | None = None) -> None:
-        """Wait until no event is being processed (tests, benchmarks, shutdown)."""
-        await asyncio.wait_for(self._idle.wait(), timeout)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -323,6 +295,9 @@ class ZaloChannel:
         return self._http
 
     # ---- receiving
+
+    def parse(self, payload: dict[str, Any]) -> Inbound | None:
+        return parse_event(payload)
 
     async def webhook(self, request: web.Request) -> web.Response:
         header = request.headers.get(SIGNATURE_HEADER, "")
@@ -360,131 +335,29 @@ class ZaloChannel:
             shown = name if isinstance(name, str) and EVENT_NAME_RE.match(name) else "(unrecognised)"
             log.info("zalo: ignored event %s", shown)
             return web.Response(text="ok")
-        key = event_key(event)
-        if key is None:
-            log.warning("zalo: %s event without a user id ignored", name)
-            return web.Response(text="ok")
-        if await self.pipeline.services.record(CHANNEL, key, event):
-            self._schedule(key, event)
-        return web.Response(text="ok")
-
-    async def resume(self) -> int:
-        """Schedule recorded, unprocessed events (after a crash or a kill); how many there were."""
-        async with writing(self.sessionmaker) as session:  # taking them counts an attempt
-            rows = await inbox.pending(session, CHANNEL, limit=RESUME_LIMIT)
-            entries = [(r.message_id, r.payload) for r in rows]
-        count = 0
-        for key, payload in entries:
-            if isinstance(payload, dict):
-                count += self._schedule(key, payload)
-            else:
-                await self._mark(key, "failed", "nothing recorded to resume")
-        return count
-
-    def _schedule(self, key: str, event: dict[str, Any]) -> bool:
-        if key in self._inflight:
-            return False
-        self._inflight.add(key)
-        self._idle.clear()
-        task = asyncio.get_running_loop().create_task(self._process(key, event))
-        self._tasks.add(task)
-
-        def done(t: asyncio.Task) -> None:
-            self._tasks.discard(t)
-            self._inflight.discard(key)
-            if not self._tasks:
-                self._idle.set()
-
-        task.add_done_callback(done)
-        return True
-
-    async def _process(self, key: str, event: dict[str, Any]) -> None:
-        user = event_user(event) or key
+        if self.worker is None:
+            return web.Response(status=503, text="starting")
         try:
-            # One user's events one at a time, in arrival order, through the retries and the sending.
-            async with self.pipeline.services.in_order(CHANNEL, user):
-                await self._handle(key, event, user)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - e.g. the database is down: the next start resumes it
-            log.error("zalo: a %s event was left for the next start (%s)", event.get("event_name"), type(exc).__name__)
-
-    async def _handle(self, key: str, event: dict[str, Any], user: str) -> None:
-        name = event.get("event_name")
-        turn = None
-        for attempt in range(PROCESS_ATTEMPTS):
-            try:
-                msg = to_message(event, key)
-                if name == "unfollow":
-                    await self._unfollow(key, user)
-                    return
-                if msg is None:
-                    await self._mark(key, "done")
-                    return
-                # The pipeline gates the transaction only: replies are sent after it (only the
-                # user's turn is held then), so a rate-limited send does not hold up other users.
-                turn = await self.pipeline.handle(msg)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - retried, then recorded as failed
-                log.warning("zalo: processing %s failed (%s), attempt %d of %d", name, type(exc).__name__,
-                            attempt + 1, PROCESS_ATTEMPTS)
-                if attempt + 1 == PROCESS_ATTEMPTS:
-                    # Only the type: messages of database errors can carry the user's text.
-                    await self._mark(key, "failed", type(exc).__name__)
-                    return
-                await asyncio.sleep(0.2 * 4 ** attempt)
-        if turn is None or turn.duplicate:
-            return
-        # The turn is committed (inbox row done): replies are sent once, after it.
-        for reply in turn.replies:
-            try:
-                await self.send(user, reply)
-            except Unreachable:
-                log.info("zalo: user unreachable; remaining replies dropped")
-                return
-            except SendFailed as exc:
-                log.warning("zalo: reply not delivered: %s", exc)
-                return
-
-    async def _unfollow(self, key: str, user: str) -> None:
-        """Unfollowed: stop sending and end their subscription. No reply (Zalo would refuse it)."""
-        async with self.sessionmaker() as session:
-            status = (await session.execute(
-                select(InboxEntry.status).where(InboxEntry.channel == CHANNEL, InboxEntry.message_id == key)
-            )).scalar_one_or_none()
-        if status == "done":
-            return
-        await mark_unreachable(self.sessionmaker, CHANNEL, user)
-        async with writing(self.sessionmaker) as session:
-            if await inbox.claim(session, CHANNEL, key):
-                await inbox.finish(session, CHANNEL, key)
-            await session.commit()
-        log.info("zalo: a user unfollowed; marked unreachable and unsubscribed")
-
-    async def _mark(self, key: str, status: str, error: str | None = None) -> None:
-        async with writing(self.sessionmaker) as session:
-            await session.execute(
-                update(InboxEntry).where(InboxEntry.channel == CHANNEL, InboxEntry.message_id == key)
-                .values(status=status, error=error, payload=None, processed_at=datetime.now(UTC))
-            )
-            await session.commit()
+            await self.worker.accept(CHANNEL, [event])
+        except Exception as exc:  # not recorded: Zalo sends it again
+            log.error("zalo: cannot record an event (%s)", type(exc).__name__)
+            return web.Response(status=503, text="try again")
+        return web.Response(text="ok")
 
     # ---- sending
 
-    async def send(self, recipient: str, reply: Reply) -> None:
-        """Send one reply as one or more API messages; raises Unreachable or SendFailed."""
-        for item in outgoing(reply):
-            await self.sender.call(recipient, lambda item=item: self._send_one(recipient, item))
+    def parts(self, reply: Reply) -> list[Outgoing]:
+        return outgoing(reply)
 
-    async def _send_one(self, recipient: str, item: Outgoing) -> dict[str, Any]:
+    async def deliver(self, recipient: str, part: Outgoing) -> str | None:
+        """One API message; Zalo's message id. Raises SendError."""
         async def attempt(token: str) -> dict[str, Any]:
             try:
-                message = await self._message(item, token)
+                message = await self._message(part, token)
             except _TokenRejected as exc:
                 return {"error": exc.code}
-            return await self._post_json(SEND_PATH, {"recipient": {"user_id": recipient}, "message": message}, token)
+            return await self._post_json(
+                SEND_PATH, {"recipient": {"user_id": recipient}, "message": message}, token)
 
         try:
             token = await self.tokens.access_token()
@@ -494,31 +367,37 @@ class ZaloChannel:
                 token = await self.tokens.refresh(token)
                 result = await attempt(token)
                 if result.get("error") in TOKEN_ERRORS:
-                    raise SendFailed(f"zalo: a freshly refreshed access token was refused ({result.get('error')}); "
-                                     "check ZALO_APP_ID and that the app is linked to the OA")
+                    raise SendError(f"zalo: a freshly refreshed access token was refused "
+                                    f"({result.get('error')}); check ZALO_APP_ID and that the app "
+                                    "is linked to the OA")
         except TokenError as exc:
-            raise SendFailed(str(exc)) from None
+            raise SendError(str(exc)) from None
         except TokenRefreshUnavailable as exc:
-            raise Transient(str(exc)) from None
-        return self._classify(result, item)
+            raise SendError(str(exc), retryable=True) from None
+        self._classify(result, part)
+        data = result.get("data")
+        ref = data.get("message_id") if isinstance(data, dict) else None
+        return str(ref) if isinstance(ref, (str, int)) else None
 
-    def _classify(self, result: dict[str, Any], item: Outgoing) -> dict[str, Any]:
+    def _classify(self, result: dict[str, Any], item: Outgoing) -> None:
+        """Raise the SendError an answer's `error` code means; nothing for success."""
         code = result.get("error")
         if code == 0:
-            return result
+            return
         if code in RATE_LIMIT_ERRORS:
-            raise RetryAfter(self.rate_limit_pause)
+            raise SendError(f"zalo: {RATE_LIMIT_ERRORS[code]} ({code})",
+                            retry_after=self.rate_limit_pause)
         if code in UNREACHABLE_ERRORS:
-            raise Unreachable(f"zalo: {UNREACHABLE_ERRORS[code]} ({code})")
+            raise SendError(f"zalo: {UNREACHABLE_ERRORS[code]} ({code})", gone=True)
         if code in OUTSIDE_WINDOW_ERRORS:
-            raise OutsideWindow(f"zalo: {OUTSIDE_WINDOW_ERRORS[code]} ({code})")
+            raise SendError(f"zalo: outside the reply window: {OUTSIDE_WINDOW_ERRORS[code]} ({code})")
         if code in TRANSIENT_ERRORS:
-            raise Transient(f"zalo: {TRANSIENT_ERRORS[code]} ({code})")
+            raise SendError(f"zalo: {TRANSIENT_ERRORS[code]} ({code})", retryable=True)
         if code == ATTACHMENT_EXPIRED:
             self._attachments.pop((item.kind, item.value), None)
-            raise Transient("zalo: attachment id expired; uploading again")
+            raise SendError("zalo: attachment id expired; uploading again", retryable=True)
         message = str(result.get("message") or "")[:120]
-        raise SendFailed(f"zalo: message refused: error {code} {message}")
+        raise SendError(f"zalo: message refused: error {code} {message}")
 
     async def _post_json(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
         url = self.settings.api_base_url.rstrip("/") + path
@@ -527,21 +406,23 @@ class ZaloChannel:
                                            timeout=self.send_timeout) as resp:
                 return await self._result(resp)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise Transient(f"zalo: {type(exc).__name__}") from None
+            raise SendError(f"zalo: {type(exc).__name__}", retryable=True) from None
 
     async def _result(self, resp: aiohttp.ClientResponse) -> dict[str, Any]:
         if resp.status == 429:
-            raise RetryAfter(_retry_after(resp.headers.get("Retry-After"), self.rate_limit_pause))
+            raise SendError("zalo: HTTP 429", retry_after=_retry_after(
+                resp.headers.get("Retry-After"), self.rate_limit_pause))
         if resp.status >= 500:
-            raise Transient(f"zalo: HTTP {resp.status}")
+            raise SendError(f"zalo: HTTP {resp.status}", retryable=True)
         if resp.status != 200:
-            raise SendFailed(f"zalo: HTTP {resp.status} from the OA API")
+            raise SendError(f"zalo: HTTP {resp.status} from the OA API")
         try:
             data = await resp.json(content_type=None)
         except ValueError:
-            raise Transient("zalo: the OA API answered something other than JSON") from None
+            raise SendError("zalo: the OA API answered something other than JSON",
+                            retryable=True) from None
         if not isinstance(data, dict) or not isinstance(data.get("error", 0), int):
-            raise Transient("zalo: unexpected answer from the OA API")
+            raise SendError("zalo: unexpected answer from the OA API", retryable=True)
         data.setdefault("error", 0)
         return data
 
@@ -553,19 +434,20 @@ class ZaloChannel:
                 element = {"media_type": "image", "url": item.value}
             else:
                 element = {"media_type": "image", "attachment_id": await self._upload(item, token)}
-            return {"attachment": {"type": "template", "payload": {"template_type": "media", "elements": [element]}}}
+            return {"attachment": {"type": "template",
+                                   "payload": {"template_type": "media", "elements": [element]}}}
         if item.kind == "document":
             return {"attachment": {"type": "file", "payload": {"token": await self._upload(item, token)}}}
-        raise SendFailed(f"zalo: cannot send a {item.kind}")
+        raise SendError(f"zalo: cannot send a {item.kind}")
 
     def _content_file(self, ref: str, allowed: set[str] | dict[str, str], max_bytes: int) -> Path:
         path = (self.content_dir / ref).resolve()
         if not path.is_relative_to(self.content_dir) or not path.is_file():
-            raise SendFailed(f"zalo: media file {ref} not found under {self.content_dir}")
+            raise SendError(f"zalo: media file {ref} not found under {self.content_dir}")
         if path.suffix.lower() not in allowed:
-            raise SendFailed(f"zalo: {ref}: Zalo accepts only {', '.join(sorted(allowed))} here")
+            raise SendError(f"zalo: {ref}: Zalo accepts only {', '.join(sorted(allowed))} here")
         if path.stat().st_size > max_bytes:
-            raise SendFailed(f"zalo: {ref} is over Zalo's {max_bytes // 1024} KB limit")
+            raise SendError(f"zalo: {ref} is over Zalo's {max_bytes // 1024} KB limit")
         return path
 
     async def _upload(self, item: Outgoing, token: str) -> str:
@@ -574,11 +456,14 @@ class ZaloChannel:
         if cached and cached[1] > time.monotonic():
             return cached[0]
         if item.kind == "photo":
-            path, route, field = self._content_file(item.value, IMAGE_TYPES, IMAGE_MAX_BYTES), UPLOAD_IMAGE_PATH, "attachment_id"
+            path = self._content_file(item.value, IMAGE_TYPES, IMAGE_MAX_BYTES)
+            route, field = UPLOAD_IMAGE_PATH, "attachment_id"
         else:
-            path, route, field = self._content_file(item.value, FILE_TYPES, FILE_MAX_BYTES), UPLOAD_FILE_PATH, "token"
+            path = self._content_file(item.value, FILE_TYPES, FILE_MAX_BYTES)
+            route, field = UPLOAD_FILE_PATH, "token"
         form = aiohttp.FormData()
-        mime = IMAGE_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        mime = (IMAGE_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
+                or "application/octet-stream")
         form.add_field("file", path.read_bytes(), filename=path.name, content_type=mime)
         url = self.settings.api_base_url.rstrip("/") + route
         try:
@@ -586,14 +471,14 @@ class ZaloChannel:
                                            timeout=UPLOAD_TIMEOUT) as resp:
                 result = await self._result(resp)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise Transient(f"zalo: upload failed: {type(exc).__name__}") from None
+            raise SendError(f"zalo: upload failed: {type(exc).__name__}", retryable=True) from None
         if result.get("error") in TOKEN_ERRORS:
             raise _TokenRejected(result["error"])  # the send path refreshes and tries again
         if result.get("error") != 0:
             self._classify(result, item)
         value = (result.get("data") or {}).get(field)
         if not isinstance(value, str) or not value:
-            raise SendFailed(f"zalo: upload of {item.value} answered no {field}")
+            raise SendError(f"zalo: upload of {item.value} answered no {field}")
         self._attachments[(item.kind, item.value)] = (value, time.monotonic() + ATTACHMENT_TTL)
         return value
 

@@ -1,7 +1,7 @@
 """Database tables. Personal data (locale, name, phone) is only written after consent.
 
 `users.external_id` is the platform's address for the user (needed to reply at all); it never
-appears in logs (see `bot.logging.pseudonym`) and never in open data.
+appears in logs (they show `bot.core.memory.SessionMemory.pseudonym`) and never in open data.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -113,12 +114,19 @@ class InboxEntry(Base):
     """
 
     __tablename__ = "inbox"
-    __table_args__ = (UniqueConstraint("channel", "message_id", name="uq_inbox_channel_message"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "message_id", name="uq_inbox_channel_message"),
+        Index("ix_inbox_sender", "channel", "sender", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     message_id: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default="received")  # received|done|failed
+    # The platform id of the user, until the message is processed: a user's messages are handled
+    # oldest first (bot.inbound.worker).
+    sender: Mapped[str | None] = mapped_column(String(128), default=None)
+    # received | processing (taken to be resumed) | done | failed
+    status: Mapped[str] = mapped_column(String(16), default="received")
     payload: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
@@ -142,3 +150,39 @@ class ChannelToken(Base):
     access_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     refresh_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboxEntry(Base):
+    """Everything the bot sends, written in the transaction that decided to send it.
+
+    Replies now; notices, reminders and staff replies later (`source`). The sender core
+    (`bot.outbox.sender`) delivers rows after commit, one recipient's rows in id order:
+    queued -> sending (leased until `lease_until`) -> sent, or back to queued with `due_at` after
+    a retryable failure, or failed with `error` (`gone: ...` when the contact blocked or
+    unfollowed). `delivered` and `read` follow where the platform reports them (`platform_ref`).
+    `payload` (the reply) is dropped once sent: it may quote the user's own data.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_recipient", "channel", "recipient", "status"),
+        Index("ix_outbox_due", "status", "due_at"),
+        Index("ix_outbox_message", "channel", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    source: Mapped[str] = mapped_column(String(16), default="reply")
+    message_id: Mapped[str | None] = mapped_column(String(128), default=None)  # the inbox message
+    payload: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(String(200), default=None)
+    platform_ref: Mapped[str | None] = mapped_column(String(128), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)

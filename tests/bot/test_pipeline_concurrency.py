@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import event, select
 
 from bot.app import build_pipeline
-from bot.middlewares import dedup, user
-from bot.pipeline import Context, Pipeline
-from bot.storage import inbox
+from bot.core.middlewares import dedup, user
+from bot.core.context import Context
+from bot.core.pipeline import Pipeline, TurnFailed
+from bot.storage.repositories import inbox
 from bot.storage.models import InboxEntry
 from tests.conftest import message
 
@@ -57,6 +58,16 @@ def probe_pipeline(services: Any, probe: Probe) -> Pipeline:
     return Pipeline(services, [dedup, user], probe)
 
 
+async def record_one(services: Any, channel: str, message_id: str, payload: dict) -> bool:
+    return (await record_many(services, channel, [(message_id, payload)]))[0]
+
+
+async def record_many(services: Any, channel: str, items: list) -> list[bool]:
+    """What the inbound worker does before a channel acknowledges: through the write gate."""
+    async with services.writing() as session:
+        return await inbox.record_many(session, channel, [(i, None, p) for i, p in items])
+
+
 def interleaved(users: int, per_user: int, channel: str = "web") -> list:
     return [message(f"{u}-{i}", sender=f"order-{u}", channel=channel)
             for i in range(per_user) for u in range(users)]
@@ -77,8 +88,8 @@ async def test_one_users_messages_are_handled_and_answered_in_order(services: An
     rng = random.Random(11)
 
     async def channel_like(msg: Any) -> None:
-        # As the channels do: hold the user's turn across handle and the (slow, uneven) sending.
-        async with pipeline.in_order(msg.channel, msg.sender_id):
+        # Hold the user's turn across handle and a (slow, uneven) step after it.
+        async with services.ordering.hold(msg.channel, msg.sender_id):
             turn = await pipeline.handle(msg)
             await asyncio.sleep(rng.random() * 0.2)
             delivered.extend((msg.sender_id, r.text) for r in turn.replies)
@@ -89,7 +100,7 @@ async def test_one_users_messages_are_handled_and_answered_in_order(services: An
     assert by_user(probe.handled) == by_user([(m.sender_id, m.text) for m in msgs])
     answered = {u: [t.removeprefix("ok ") for t in texts] for u, texts in by_user(delivered).items()}
     assert answered == by_user([(m.sender_id, m.text) for i, m in enumerate(msgs) if i % 2])
-    assert len(services.user_turns) == 0  # lock entries are dropped once unused
+    assert len(services.ordering.local) == 0  # lock entries are dropped once unused
 
 
 async def test_the_gate_lets_one_transaction_at_a_time_on_sqlite_several_on_postgresql(services: Any) -> None:
@@ -145,8 +156,8 @@ async def test_a_record_during_a_long_transaction_waits_its_turn(services: Any, 
     async with asyncio.timeout(30):
         turn = asyncio.create_task(pipeline.handle(message("long", sender="long-turn")))
         await probe.inside.wait()  # the claim is written: on SQLite the transaction holds the write lock
-        record = asyncio.create_task(pipeline.record("telegram", "9001", {"update_id": 9001}))
-        batch = asyncio.create_task(pipeline.record_many("telegram", [
+        record = asyncio.create_task(record_one(services, "telegram", "9001", {"update_id": 9001}))
+        batch = asyncio.create_task(record_many(services, "telegram", [
             ("9002", {"update_id": 9002}), ("9003", {"update_id": 9003}), ("9002", {"update_id": 9002})]))
         await asyncio.sleep(0.3)  # six times SQLite's busy timeout
         if services.writes.sqlite:
@@ -159,7 +170,7 @@ async def test_a_record_during_a_long_transaction_waits_its_turn(services: Any, 
         assert (await turn).replies
         assert await record is True
         assert await batch == [True, True, False]
-        assert not await pipeline.record("telegram", "9003", {"update_id": 9003})  # already there
+        assert not await record_one(services, "telegram", "9003", {"update_id": 9003})  # already there
     async with services.sessionmaker() as session:
         rows = (await session.execute(select(InboxEntry.message_id, InboxEntry.status)
                                       .where(InboxEntry.channel == "telegram").order_by(InboxEntry.id))).all()
@@ -174,14 +185,14 @@ async def test_a_failed_turn_is_counted_in_the_inbox_without_the_users_text(serv
     probe = Probe()
     probe.fail_with = RuntimeError("xin chào, số tôi là 0912345678")  # text that must not be stored
     pipeline = probe_pipeline(services, probe)
-    assert await pipeline.record("zalo", "poison-1", {"text": "xin chào"})
+    assert await record_one(services, "zalo", "poison-1", {"text": "xin chào"})
     msg = message("xin chào", sender="poison", channel="zalo", message_id="poison-1")
 
     async def entry() -> InboxEntry:
         async with services.sessionmaker() as session:
             return (await session.execute(select(InboxEntry).where(InboxEntry.message_id == "poison-1"))).scalar_one()
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(TurnFailed):
         await pipeline.handle(msg)  # the live attempt, right after the record
     first = await entry()
     assert (first.status, first.attempts, first.error, first.payload) == (
@@ -189,14 +200,14 @@ async def test_a_failed_turn_is_counted_in_the_inbox_without_the_users_text(serv
     restarts = 0
     while True:  # each restart resumes what is pending
         async with services.writing() as session:
-            resumed = [e.message_id for e in await inbox.pending(session, "zalo")]
+            resumed = [e.message_id for e in await inbox.pending(session, ["zalo"])]
         if not resumed:
             break
         restarts += 1
         assert resumed == ["poison-1"] and restarts < 2 * inbox.MAX_ATTEMPTS
-        with pytest.raises(RuntimeError):
+        with pytest.raises(TurnFailed):
             await pipeline.handle(msg)
     last = await entry()
     assert (last.status, last.attempts, last.payload, last.error) == ("failed", inbox.MAX_ATTEMPTS, None, "RuntimeError")
     assert restarts == inbox.MAX_ATTEMPTS - 1  # tried MAX_ATTEMPTS times in all, then never again
-    assert len(services.user_turns) == 0
+    assert len(services.ordering.local) == 0

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.storage import inbox
+from bot.storage.repositories import inbox
 from bot.storage.db import create_engine, create_sessionmaker, is_healthy
 from bot.storage.models import Consent, InboxEntry, Subscription, User
 
@@ -65,7 +65,7 @@ async def test_inbox_records_once_claims_once_and_lists_pending(sm):
         assert not await inbox.record(s, "telegram", "101", {"update_id": 101})
         assert await inbox.record(s, "telegram", "102", {"update_id": 102})
     async with sm() as s:
-        assert [e.message_id for e in await inbox.pending(s, "telegram")] == ["101", "102"]
+        assert [e.message_id for e in await inbox.pending(s, ["telegram"])] == ["101", "102"]
     async with sm() as s:
         assert await inbox.claim(s, "telegram", "101")
         await inbox.finish(s, "telegram", "101")
@@ -75,7 +75,7 @@ async def test_inbox_records_once_claims_once_and_lists_pending(sm):
         await s.rollback()
         entry = (await s.execute(select(InboxEntry).where(InboxEntry.message_id == "101"))).scalar_one()
         assert entry.status == "done" and entry.payload is None  # raw payload dropped once handled
-        assert [e.message_id for e in await inbox.pending(s, "telegram")] == ["102"]
+        assert [e.message_id for e in await inbox.pending(s, ["telegram"])] == ["102"]
 
 
 async def test_a_rolled_back_claim_leaves_the_message_to_resume(sm):
@@ -85,7 +85,7 @@ async def test_a_rolled_back_claim_leaves_the_message_to_resume(sm):
         assert await inbox.claim(s, "zalo", "m1")
         await s.rollback()  # the process died while handling it
     async with sm() as s:
-        assert [e.message_id for e in await inbox.pending(s, "zalo")] == ["m1"]
+        assert [e.message_id for e in await inbox.pending(s, ["zalo"])] == ["m1"]
         assert await inbox.claim(s, "zalo", "m1")
 
 
@@ -96,7 +96,7 @@ async def test_a_message_that_stops_the_process_is_resumed_at_most_max_attempts_
         await inbox.record(s, "telegram", "fine", {"update_id": 2})
     for start in range(inbox.MAX_ATTEMPTS):
         async with sm() as s:
-            taken = [e.message_id for e in await inbox.pending(s, "telegram")]
+            taken = [e.message_id for e in await inbox.pending(s, ["telegram"])]
         assert taken == (["poison", "fine"] if start == 0 else ["poison"])
         async with sm() as s:
             if start == 0:  # the healthy one is handled at the first resume
@@ -104,7 +104,7 @@ async def test_a_message_that_stops_the_process_is_resumed_at_most_max_attempts_
                 await s.commit()
             # ...the poison one kills the process every time: nothing is committed
     async with sm() as s:
-        assert await inbox.pending(s, "telegram") == []
+        assert await inbox.pending(s, ["telegram"]) == []
         rows = {e.message_id: e for e in (await s.execute(select(InboxEntry))).scalars()}
     poison = rows["poison"]
     assert (poison.status, poison.attempts, poison.payload, poison.error) == (

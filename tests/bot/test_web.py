@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.app import build_web_app
+from bot.app import build_web_app, build_worker
 
 
 def mid() -> str:
@@ -81,7 +81,7 @@ async def test_healthz_200_then_503_when_database_unreachable(app_parts, tmp_pat
     services, engine, pipeline = app_parts
     from bot.storage.db import create_engine
 
-    srv = TestServer(build_web_app(services, engine, pipeline), host="127.0.0.1")
+    srv = TestServer(build_web_app(services, engine, build_worker(pipeline)), host="127.0.0.1")
     await srv.start_server()
     try:
         async with aiohttp.ClientSession() as s, s.get(srv.make_url("/healthz")) as resp:
@@ -92,7 +92,7 @@ async def test_healthz_200_then_503_when_database_unreachable(app_parts, tmp_pat
     broken_url = (f"sqlite+aiosqlite:///{tmp_path}/missing-dir/nope/x.db" if url.startswith("sqlite")
                   else url.rsplit(":", 1)[0].rsplit("@", 1)[0] + "@127.0.0.1:1/nowhere")
     broken = create_engine(broken_url)
-    srv = TestServer(build_web_app(services, broken, pipeline), host="127.0.0.1")
+    srv = TestServer(build_web_app(services, broken, build_worker(pipeline)), host="127.0.0.1")
     await srv.start_server()
     try:
         async with aiohttp.ClientSession() as s, s.get(srv.make_url("/healthz")) as resp:

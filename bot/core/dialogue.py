@@ -15,8 +15,8 @@ from actions.answers import answer_by_id
 from actions.conversation import ask_language, fallback, set_language, start, topic_menu
 from actions.privacy import answer_consent, confirm_delete, delete_data
 from bot.i18n import LANGUAGES
-from bot.middlewares import MAX_TEXT_CHARS
-from bot.pipeline import Context
+from bot.core.middlewares import MAX_TEXT_CHARS
+from bot.core.context import Context
 from nlu.normalize import fold
 
 # Command -> intent. Telegram's menu commands, and button payloads.

@@ -9,7 +9,8 @@ and so is every resume (`pending`); after `MAX_ATTEMPTS` the row is marked faile
 dropped and its last error kept (an exception's type, never its text: no personal data).
 
 These functions take a session and know nothing of concurrency; on SQLite callers write through
-the write gate (`bot.storage.gate`, `Services.writing()`).
+the write gate (`bot.storage.gate`, `Services.writing()`). The inbound worker
+(`bot.inbound.worker`) is their one caller outside the pipeline.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.dialect import dialect_insert
 from bot.storage.models import InboxEntry
 
 MAX_ATTEMPTS = 5  # processing attempts before a recorded message is given up
@@ -32,29 +33,22 @@ INTERRUPTED = "interrupted"  # the error of a row given up without a recorded fa
 MAX_ERROR = 200
 
 
-def _dialect(session: AsyncSession) -> Any:  # noqa: ANN401
-    name = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return postgresql if name == "postgresql" else sqlite
+Record = tuple[str, str | None, dict[str, Any] | None]  # (message id, sender id, payload)
 
 
-def dialect_insert(session: AsyncSession, model: type):  # noqa: ANN201
-    """The INSERT construct with ON CONFLICT support for the session's database (SQLite or PostgreSQL)."""
-    return _dialect(session).insert(model)
-
-
-def insert_ignore(session: AsyncSession, model: type, values: dict[str, Any], index_elements: list[str]):  # noqa: ANN201
-    """INSERT ... ON CONFLICT DO NOTHING for SQLite and PostgreSQL."""
-    return dialect_insert(session, model).values(**values).on_conflict_do_nothing(index_elements=index_elements)
-
-
-async def record(session: AsyncSession, channel: str, message_id: str, payload: dict[str, Any] | None = None) -> bool:
+async def record(
+    session: AsyncSession,
+    channel: str,
+    message_id: str,
+    payload: dict[str, Any] | None = None,
+    sender: str | None = None,
+) -> bool:
     """Durably note a message before acknowledging it; False when it was already recorded. Commits."""
-    return (await record_many(session, channel, [(message_id, payload)]))[0]
+    return (await record_many(session, channel, [(message_id, sender, payload)]))[0]
 
 
-async def record_many(session: AsyncSession, channel: str,
-                      items: Sequence[tuple[str, dict[str, Any] | None]]) -> list[bool]:
-    """`record` for several (message id, payload) at once: one statement, one commit.
+async def record_many(session: AsyncSession, channel: str, items: Sequence[Record]) -> list[bool]:
+    """`record` for several (message id, sender, payload) at once: one statement, one commit.
 
     True for each item that is new; an id already recorded, or repeated in `items`, is False.
     """
@@ -62,8 +56,9 @@ async def record_many(session: AsyncSession, channel: str,
         return []
     now = datetime.now(UTC)
     rows: dict[str, dict[str, Any]] = {}
-    for message_id, payload in items:
-        rows.setdefault(message_id, {"channel": channel, "message_id": message_id, "payload": payload,
+    for message_id, sender, payload in items:
+        rows.setdefault(message_id, {"channel": channel, "message_id": message_id,
+                                     "sender": sender, "payload": payload,
                                      "status": "received", "attempts": 0, "received_at": now})
     # One cached statement with a list of parameters: SQLAlchemy sends it as one multi-row INSERT
     # ("insertmanyvalues"); building a VALUES list per call is several times slower.
@@ -73,7 +68,7 @@ async def record_many(session: AsyncSession, channel: str,
     inserted = set((await session.execute(stmt, list(rows.values()))).scalars())
     await session.commit()
     new = []
-    for message_id, _payload in items:
+    for message_id, _sender, _payload in items:
         new.append(message_id in inserted)
         inserted.discard(message_id)
     return new
@@ -93,7 +88,8 @@ async def claim(session: AsyncSession, channel: str, message_id: str) -> bool:
         .values(channel=channel, message_id=message_id, status="done", attempts=1, received_at=now, processed_at=now)
         .on_conflict_do_update(
             index_elements=["channel", "message_id"],
-            set_={"status": "done", "attempts": InboxEntry.attempts + 1, "payload": None, "processed_at": now},
+            set_={"status": "done", "attempts": InboxEntry.attempts + 1, "payload": None,
+                  "sender": None, "processed_at": now},
             where=_unfinished,
         )
         .returning(InboxEntry.id)
@@ -106,7 +102,7 @@ async def finish(session: AsyncSession, channel: str, message_id: str) -> None:
     await session.execute(
         update(InboxEntry)
         .where(InboxEntry.channel == channel, InboxEntry.message_id == message_id)
-        .values(status="done", payload=None, processed_at=datetime.now(UTC))
+        .values(status="done", payload=None, sender=None, processed_at=datetime.now(UTC))
     )
 
 
@@ -127,15 +123,27 @@ async def note_failure(session: AsyncSession, channel: str, message_id: str, err
         return False
     if entry.status == "received":
         entry.attempts += 1
+    else:  # taken by `pending`, which counted this attempt: live retries count from here on
+        entry.status = "received"
     entry.error = error[:MAX_ERROR]
     if entry.attempts >= MAX_ATTEMPTS:
         entry.status, entry.payload, entry.processed_at = "failed", None, datetime.now(UTC)
+        entry.sender = None
     await session.flush()
     return entry.status == "failed"
 
 
-async def pending(session: AsyncSession, channel: str, limit: int = 100, after_id: int = 0) -> list[InboxEntry]:
-    """Take recorded, unfinished messages of a channel to resume them (after a restart), oldest first.
+async def pending(
+    session: AsyncSession,
+    channels: Sequence[str],
+    limit: int = 100,
+    after_id: int = 0,
+    received_before: datetime | None = None,
+) -> list[InboxEntry]:
+    """Take recorded, unfinished messages of `channels` to resume them, oldest first.
+
+    At start every unfinished row is taken; the worker's periodic sweep passes
+    `received_before` to take only rows left behind (by a failure or another process's crash).
 
     Each returned row counts an attempt and is marked `processing`, so a message that kills the
     process whenever it is handled is not resumed at every start forever: a row that has had
@@ -145,18 +153,18 @@ async def pending(session: AsyncSession, channel: str, limit: int = 100, after_i
     now = datetime.now(UTC)
     await session.execute(
         update(InboxEntry)
-        .where(InboxEntry.channel == channel, _unfinished,
+        .where(InboxEntry.channel.in_(list(channels)), _unfinished,
                InboxEntry.attempts >= MAX_ATTEMPTS)
-        .values(status="failed", payload=None, processed_at=now,
+        .values(status="failed", payload=None, sender=None, processed_at=now,
                 error=func.coalesce(InboxEntry.error, INTERRUPTED)),
         execution_options={"synchronize_session": False},
     )
-    rows = list((await session.execute(
-        select(InboxEntry)
-        .where(InboxEntry.channel == channel, _unfinished, InboxEntry.id > after_id)
-        .order_by(InboxEntry.id)
-        .limit(limit)
-    )).scalars())
+    query = select(InboxEntry).where(
+        InboxEntry.channel.in_(list(channels)), _unfinished, InboxEntry.id > after_id
+    )
+    if received_before is not None:
+        query = query.where(InboxEntry.received_at < received_before)
+    rows = list((await session.execute(query.order_by(InboxEntry.id).limit(limit))).scalars())
     if rows:
         await session.execute(
             update(InboxEntry).where(InboxEntry.id.in_([r.id for r in rows]))
@@ -165,3 +173,43 @@ async def pending(session: AsyncSession, channel: str, limit: int = 100, after_i
         )
     await session.commit()
     return rows
+
+
+async def next_unfinished(
+    session: AsyncSession, channel: str, sender: str, upto_message_id: str
+) -> InboxEntry | None:
+    """The sender's oldest unfinished message recorded no later than `upto_message_id`.
+
+    What the inbound worker handles next for this user: messages go in the order they were
+    recorded, whichever process recorded them.
+    """
+    upto = (
+        select(InboxEntry.id)
+        .where(InboxEntry.channel == channel, InboxEntry.message_id == upto_message_id)
+        .scalar_subquery()
+    )
+    return (await session.execute(
+        select(InboxEntry)
+        .where(InboxEntry.channel == channel, InboxEntry.sender == sender, _unfinished,
+               InboxEntry.id <= upto)
+        .order_by(InboxEntry.id)
+        .limit(1)
+    )).scalar_one_or_none()
+
+
+async def mark(session: AsyncSession, channel: str, message_id: str, status: str,
+               error: str | None = None) -> None:
+    """Close a recorded message outside a turn (unreadable payload...). Does not commit."""
+    await session.execute(
+        update(InboxEntry)
+        .where(InboxEntry.channel == channel, InboxEntry.message_id == message_id)
+        .values(status=status, error=None if error is None else error[:MAX_ERROR], payload=None,
+                sender=None, processed_at=datetime.now(UTC))
+    )
+
+
+async def get(session: AsyncSession, channel: str, message_id: str) -> InboxEntry | None:
+    return (await session.execute(
+        select(InboxEntry).where(InboxEntry.channel == channel,
+                                 InboxEntry.message_id == message_id)
+    )).scalar_one_or_none()

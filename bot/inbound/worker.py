@@ -1,0 +1,281 @@
+"""The inbound worker: the one way a message goes from a channel to the pipeline and back out.
+
+For every push channel (Telegram, Zalo, ...), the adapter hands the worker the platform's
+payloads (`accept`) before it acknowledges them; the worker
+
+1. asks the channel to `parse` each payload (an `IncomingMessage`, a `ContactGone`, a `Receipt`,
+   or None for what the bot ignores) and records the rest in the inbox, in one transaction: only
+   then may the adapter answer 200 or confirm the polling offset;
+2. handles each user's recorded messages in order, oldest first (`inbox.next_unfinished`), one at
+   a time, in process and across processes (`bot.core.ordering`), through the pipeline, whose
+   transaction writes the replies as outbox rows;
+3. hands the user's new outbox rows to the sender core (`Sender.flush`) right after the commit.
+
+Failures follow one policy for every channel. A turn that raises is rolled back and counted in
+the inbox; it is tried again after a short backoff, and given up after `inbox.MAX_ATTEMPTS`
+(poison: marked failed, the user's next messages go on). When even the count cannot be written
+(the database is down), the worker leaves the message recorded: a periodic sweep takes
+unfinished rows left behind (by a failure, a kill, another process's crash) and runs them again,
+and `start` resumes what an earlier run recorded but never finished.
+
+Pull channels (the web chat, the console) call `converse` and get the replies back at once; the
+outbox rows are marked sent when they are handed over, and a retried request with the same
+message id gets the replies that were stored but not handed over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.channels.base import Channel
+from bot.core.context import Turn
+from bot.core.pipeline import Pipeline, TurnFailed
+from bot.messages import ContactGone, IncomingMessage, Receipt
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.sender import Sender
+from bot.storage.repositories import inbox, outbox, users
+
+log = logging.getLogger("bot.inbound")
+
+
+class InboundWorker:
+    """Receives for every channel: record, in order per user, handle, then send."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        sender: Sender,
+        *,
+        max_in_flight: int = 256,
+        retry_delay: float = 0.2,
+        sweep_interval: float = 30.0,
+        stale_after: float = 60.0,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.services = pipeline.services
+        self.sender = sender
+        self.dispatcher = dispatcher or Dispatcher(sender)
+        self.channels: dict[str, Channel] = {}
+        self.max_in_flight = max_in_flight
+        self.retry_delay = retry_delay
+        self.sweep_interval = sweep_interval
+        self.stale_after = stale_after
+        self._tasks: set[asyncio.Task] = set()
+        self._inflight: set[tuple[str, str]] = set()  # (channel, message id) scheduled here
+        self._sweeper: asyncio.Task | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def add_channel(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+        self.sender.add_channel(channel)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Resume what an earlier run left, then sweep and dispatch in the background."""
+        await self.resume()
+        self.dispatcher.start()
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="inbound-sweep")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let running messages finish for `grace` seconds; the rest stay recorded."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2)
+        await self.dispatcher.stop()
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until no recorded message is being handled here (tests, benchmarks, shutdown)."""
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def wait_for_room(self) -> None:
+        """Block while `max_in_flight` messages are being handled (a poller's back-pressure)."""
+        while len(self._tasks) >= self.max_in_flight:
+            await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+
+    # ------------------------------------------------------------------ push channels
+
+    async def accept(self, channel: str, payloads: Sequence[dict[str, Any]]) -> int:
+        """Record the payloads that need handling, then schedule them; how many were new.
+
+        Raises when the inbox cannot be written: the caller must not acknowledge the payloads
+        (a webhook answers 503, a poller keeps its offset), so the platform sends them again.
+        """
+        adapter = self.channels[channel]
+        records: list[inbox.Record] = []
+        for payload in payloads:
+            event = self._parse(adapter, payload)
+            if event is not None:
+                records.append((event.message_id, event.sender_id, payload))
+        if not records:
+            return 0
+        async with self.services.writing() as session:
+            new = await inbox.record_many(session, channel, records)
+        for (message_id, sender, _payload), is_new in zip(records, new, strict=True):
+            if is_new:
+                self._schedule(channel, sender, message_id)
+        return sum(new)
+
+    @staticmethod
+    def _parse(adapter: Channel, payload: Any) -> IncomingMessage | ContactGone | Receipt | None:
+        try:
+            return adapter.parse(payload) if isinstance(payload, dict) else None
+        except Exception as exc:  # a payload the adapter cannot read: nothing to answer
+            log.warning("%s: unreadable payload ignored (%s)", adapter.name, type(exc).__name__)
+            return None
+
+    def _schedule(self, channel: str, sender: str | None, message_id: str) -> bool:
+        key = (channel, message_id)
+        if key in self._inflight:
+            return False
+        self._inflight.add(key)
+        self._idle.clear()
+        task = asyncio.get_running_loop().create_task(self._process(channel, sender, message_id))
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self._tasks.discard(t)
+            self._inflight.discard(key)
+            if not self._tasks:
+                self._idle.set()
+
+        task.add_done_callback(done)
+        return True
+
+    async def _process(self, channel: str, sender: str | None, message_id: str) -> None:
+        try:
+            if sender is None:  # recorded without a sender: nothing to order it against
+                await self._handle_recorded(channel, message_id)
+                return
+            sent_any = False
+            async with self.services.ordering.hold(channel, sender):
+                while True:
+                    async with self.services.sessionmaker() as session:
+                        row = await inbox.next_unfinished(session, channel, sender, message_id)
+                        entry = (row.message_id, row.payload) if row is not None else None
+                    if entry is None:
+                        break
+                    outcome = await self._handle(channel, *entry)
+                    if outcome is None:
+                        return  # the database is away: the sweep takes it up again
+                    sent_any = sent_any or outcome
+            if sent_any:
+                await self.sender.flush(channel, sender)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # e.g. the database is down: the sweep or the next start resumes
+            log.error("%s: a message was left for later (%s)", channel, type(exc).__name__)
+
+    async def _handle_recorded(self, channel: str, message_id: str) -> None:
+        async with self.services.sessionmaker() as session:
+            row = await inbox.get(session, channel, message_id)
+            payload = row.payload if row is not None and row.status in inbox.UNFINISHED else None
+        if row is None or row.status not in inbox.UNFINISHED:
+            return
+        event = self._parse(self.channels[channel], payload)
+        if event is not None and await self._handle(channel, message_id, payload):
+            await self.sender.flush(channel, event.sender_id)
+
+    async def _handle(self, channel: str, message_id: str, payload: Any) -> bool | None:
+        """Handle one recorded message: True when it queued replies, None when it must wait."""
+        event = self._parse(self.channels[channel], payload)
+        if event is None or event.message_id != message_id:
+            async with self.services.writing() as session:
+                await inbox.mark(session, channel, message_id, "failed", "unreadable payload")
+                await session.commit()
+            return False
+        if isinstance(event, IncomingMessage):
+            return await self._turn(event)
+        async with self.services.writing() as session:
+            if await inbox.claim(session, channel, message_id):
+                if isinstance(event, ContactGone):
+                    await users.mark_unreachable(session, channel, event.sender_id)
+                    await outbox.fail_unfinished(session, channel, event.sender_id, "gone")
+                    log.info("%s: user %s blocked or unfollowed; unsubscribed", channel,
+                             self.services.memory.pseudonym(channel, event.sender_id))
+                else:
+                    await outbox.mark_receipt(session, channel, event.platform_refs, event.state)
+            await session.commit()
+        return False
+
+    async def _turn(self, msg: IncomingMessage) -> bool | None:
+        for attempt in range(inbox.MAX_ATTEMPTS):
+            try:
+                turn = await self.pipeline.handle(msg)
+            except TurnFailed as failed:
+                if failed.given_up:
+                    return False
+                if not failed.counted:
+                    return None
+                await asyncio.sleep(self.retry_delay * (2**attempt))
+                continue
+            return bool(turn.outbox_ids)
+        return None  # still failing: the sweep takes it up again (its attempts are counted)
+
+    async def resume(self, received_before: datetime | None = None) -> int:
+        """Schedule recorded, unfinished messages of our channels; how many were taken."""
+        if not self.channels:
+            return 0
+        count, after = 0, 0
+        while True:
+            async with self.services.writing() as session:  # taking them counts an attempt
+                rows = await inbox.pending(session, list(self.channels), limit=500,
+                                           after_id=after, received_before=received_before)
+                taken = [(r.id, r.channel, r.sender, r.message_id) for r in rows]
+            if not taken:
+                break
+            for row_id, channel, sender, message_id in taken:
+                after = row_id
+                count += self._schedule(channel, sender, message_id)
+            if len(taken) < 500:
+                break
+        if count:
+            log.info("resumed %d recorded message(s)", count)
+        return count
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            try:
+                before = datetime.now(UTC) - timedelta(seconds=self.stale_after)
+                await self.resume(received_before=before)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is away: try again at the next sweep
+                log.warning("inbound sweep failed (%s)", type(exc).__name__)
+
+    # ------------------------------------------------------------------ pull channels
+
+    async def converse(self, msg: IncomingMessage) -> Turn:
+        """Handle a message now and hand its replies over (web chat, console).
+
+        A retried request (same message id) gets the replies stored but not yet handed over.
+        Raises TurnFailed when the turn fails.
+        """
+        turn = await self.pipeline.handle(msg)
+        ids = turn.outbox_ids
+        if turn.duplicate:
+            async with self.services.sessionmaker() as session:
+                stored = await outbox.unsent_replies(session, msg.channel, msg.message_id)
+            turn.replies = [reply for _id, reply in stored]
+            ids = [row_id for row_id, _reply in stored]
+        if ids:
+            async with self.services.writing() as session:
+                await outbox.mark_sent(session, ids)
+        return turn

@@ -1,0 +1,252 @@
+"""The sender core: everything the bot sends leaves through here, from outbox rows.
+
+A channel adapter only says what one reply becomes on its platform (`parts`) and makes one
+platform call per part (`deliver`), raising `SendError` when it fails: retryable or not, the
+contact gone (blocked, unfollowed) or not, and how long the platform asked us to wait. This
+module does the rest, the same way for every channel:
+
+- rate limits: an overall rate and a minimum interval per chat, per channel (`Limits`);
+- one recipient's rows in order, one at a time, across processes (`outbox.claim_next`);
+- retries with exponential backoff and jitter, `retry_after` honoured (and every send of the
+  channel held back for it), up to `RetryPolicy.max_attempts`; then failed, with the reason;
+- a contact that is gone: the row and the recipient's other unsent rows failed, the user marked
+  unreachable and unsubscribed;
+- a reply of several parts (a long text, a photo and a text) resumes at the first part not sent.
+
+`flush(channel, recipient)` is the fast path, called right after a turn commits; the dispatcher
+(`bot.outbox.dispatcher`) calls it for rows that wait for a retry or were left by a dead process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.core.ordering import KeyedLock
+from bot.messages import Reply
+from bot.storage.gate import writing
+from bot.storage.repositories import outbox, users
+
+log = logging.getLogger("bot.outbox")
+
+
+class SendError(Exception):
+    """One platform call failed. `reason` holds no personal data (no ids, no message text)."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retryable: bool = False,
+        gone: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable or retry_after is not None
+        self.gone = gone
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A platform's sending limits: messages per second overall, seconds between two to one chat."""
+
+    per_second: float = 30.0
+    per_chat_interval: float = 0.0
+
+
+class PushChannel(Protocol):
+    """What the sender core needs of a channel (bot.channels.base.Channel has it)."""
+
+    name: str
+    limits: Limits
+
+    def parts(self, reply: Reply) -> Sequence[Any]:
+        """The platform messages one reply becomes, in order (deterministic: resumed by index)."""
+
+    async def deliver(self, recipient: str, part: Any) -> str | None:
+        """Send one part; the platform's message id when it gives one. Raises SendError."""
+
+
+class RateLimiter:
+    """An overall rate (messages/s) and a minimum interval per chat."""
+
+    def __init__(
+        self,
+        per_second: float,
+        per_chat_interval: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.per_chat_interval = per_chat_interval
+        self.clock = clock
+        self._next_global = 0.0
+        self._next_chat: dict[str, float] = {}
+        self._lock = asyncio.Lock()
+
+    async def wait(self, chat_key: str) -> None:
+        async with self._lock:
+            now = self.clock()
+            at = max(now, self._next_global, self._next_chat.get(chat_key, 0.0))
+            self._next_global = at + self.interval
+            if self.per_chat_interval:
+                self._next_chat[chat_key] = at + self.per_chat_interval
+                if len(self._next_chat) > 10_000:  # forget chats whose slot has passed
+                    self._next_chat = {k: v for k, v in self._next_chat.items() if v > now}
+        delay = at - now
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def push_back(self, seconds: float) -> None:
+        """After a 429, hold every send for `seconds`."""
+        self._next_global = max(self._next_global, self.clock() + seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed sends are retried: `max_attempts` in all, exponential backoff with jitter."""
+
+    max_attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 300.0
+    max_retry_after: float = 300.0
+    lease_seconds: float = 30.0  # a row being sent is another process's again after this
+
+    def backoff(self, attempt: int) -> float:
+        """Delay before the next try after `attempt` failed tries (1, 2, ...)."""
+        delay = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        return delay * (0.5 + random.random() / 2)
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_seconds)
+
+
+class Sender:
+    """Delivers outbox rows through the registered push channels."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        policy: RetryPolicy | None = None,
+        pseudonym: Callable[[str, str], str] | None = None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.policy = policy or RetryPolicy()
+        self.channels: dict[str, PushChannel] = {}
+        self.limiters: dict[str, RateLimiter] = {}
+        self._pseudonym = pseudonym or (lambda _channel, _recipient: "-")
+        self._flushing = KeyedLock()
+        self._retry_at: Callable[[datetime], None] = lambda _at: None
+
+    def add_channel(self, channel: PushChannel) -> None:
+        self.channels[channel.name] = channel
+        self.limiters[channel.name] = RateLimiter(
+            channel.limits.per_second, channel.limits.per_chat_interval
+        )
+
+    def on_retry(self, callback: Callable[[datetime], None]) -> None:
+        """Be told when a row is rescheduled (the dispatcher wakes for it)."""
+        self._retry_at = callback
+
+    def busy(self, channel: str, recipient: str) -> bool:
+        return (channel, recipient) in self._flushing._entries
+
+    async def flush(self, channel: str, recipient: str) -> int:
+        """Send the recipient's due rows in order; how many were sent. Never raises for a send."""
+        if channel not in self.channels:
+            return 0
+        sent = 0
+        async with self._flushing.hold((channel, recipient)):
+            while True:
+                async with writing(self.sessionmaker) as session:
+                    row = await outbox.claim_next(session, channel, recipient, self.policy.lease)
+                if row is None:
+                    return sent
+                if not await self._send(row):
+                    return sent
+                sent += 1
+
+    async def _send(self, row: outbox.Claimed) -> bool:
+        """Deliver one claimed row; True when sent (the next row may follow)."""
+        channel = self.channels[row.channel]
+        limiter = self.limiters[row.channel]
+        try:
+            parts = list(channel.parts(row.reply))
+        except Exception as exc:  # a reply the channel cannot render: not worth retrying
+            await self._fail(row, f"cannot render: {type(exc).__name__}")
+            return True
+        ref: str | None = None
+        try:
+            for i in range(row.parts_sent, len(parts)):
+                await limiter.wait(row.recipient)
+                ref = await channel.deliver(row.recipient, parts[i]) or ref
+                if i + 1 < len(parts):
+                    async with writing(self.sessionmaker) as session:
+                        await outbox.progress(session, row.id, i + 1, self.policy.lease)
+        except SendError as exc:
+            return await self._failed_send(row, exc, limiter)
+        except asyncio.CancelledError:
+            # Shutting down: hand the row back at once instead of waiting for its lease.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(row.id))
+            raise
+        except Exception as exc:  # a bug or an unexpected library error: retried, then failed
+            log.exception("%s: unexpected error sending a reply", row.channel)
+            return await self._failed_send(
+                row, SendError(f"unexpected {type(exc).__name__}", retryable=True), limiter
+            )
+        async with writing(self.sessionmaker) as session:
+            await outbox.mark_sent(session, [row.id], ref)
+        return True
+
+    async def _release(self, row_id: int) -> None:
+        async with writing(self.sessionmaker) as session:
+            await outbox.retry_later(session, row_id, 0.0, "interrupted")
+
+    async def _failed_send(self, row: outbox.Claimed, exc: SendError, limiter: RateLimiter) -> bool:
+        who = self._pseudonym(row.channel, row.recipient)
+        if exc.gone:
+            async with writing(self.sessionmaker) as session:
+                await outbox.mark_failed(session, row.id, f"gone: {exc.reason}")
+                await outbox.fail_unfinished(session, row.channel, row.recipient, "gone")
+                await users.mark_unreachable(session, row.channel, row.recipient)
+                await session.commit()
+            log.info("%s: user %s cannot be reached (%s); unsubscribed", row.channel, who,
+                     exc.reason)
+            return False
+        if not exc.retryable or row.attempts >= self.policy.max_attempts:
+            why = exc.reason if not exc.retryable else f"retries exhausted: {exc.reason}"
+            await self._fail(row, why)
+            log.warning("%s: reply to %s failed for good: %s", row.channel, who, why)
+            return True  # the next rows of the recipient may still go
+        if exc.retry_after is not None:
+            delay = min(exc.retry_after, self.policy.max_retry_after)
+            limiter.push_back(delay)
+        else:
+            delay = self.policy.backoff(row.attempts)
+        async with writing(self.sessionmaker) as session:
+            due = await outbox.retry_later(session, row.id, delay, exc.reason)
+        log.warning("%s: send to %s failed (%s), attempt %d of %d, retry in %.1fs", row.channel,
+                    who, exc.reason, row.attempts, self.policy.max_attempts, delay)
+        self._retry_at(due)
+        return False
+
+    async def _fail(self, row: outbox.Claimed, reason: str) -> None:
+        async with writing(self.sessionmaker) as session:
+            await outbox.mark_failed(session, row.id, reason)
+            await session.commit()
+
+    def channel_names(self) -> list[str]:
+        return list(self.channels)
+

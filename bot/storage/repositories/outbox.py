@@ -1,0 +1,287 @@
+"""The outbox: every message the bot sends, as rows the sender core delivers.
+
+Rows are added in the transaction that decided to send them (`add_replies`), so nothing is sent
+that was rolled back and nothing committed is lost. One recipient's rows go out in id order and
+one at a time across every process: `claim_next` takes the recipient's oldest unfinished row only
+when no row of that recipient is being sent under a live lease. A process that dies while
+sending leaves a lease that expires; the row is then taken again (sent at least once: a send in
+flight at the moment of a kill may go out twice).
+
+Functions take a session; the writing ones commit only where they say so. On SQLite callers
+write through the write gate (`bot.storage.gate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import Reply
+from bot.storage.models import OutboxEntry
+
+QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
+DELIVERED, READ = "delivered", "read"
+UNFINISHED = (QUEUED, SENDING)
+MAX_ERROR = 200
+
+_unfinished = or_(OutboxEntry.status == QUEUED, OutboxEntry.status == SENDING)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row taken for sending."""
+
+    id: int
+    channel: str
+    recipient: str
+    reply: Reply
+    attempts: int  # including this one
+    parts_sent: int
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def add_replies(
+    session: AsyncSession,
+    *,
+    channel: str,
+    recipient: str,
+    replies: Sequence[Reply],
+    user_id: int | None = None,
+    message_id: str | None = None,
+    source: str = "reply",
+) -> list[int]:
+    """Queue replies for one recipient, in order; their row ids. Does not commit."""
+    if not replies:
+        return []
+    at = now()
+    rows = [
+        {
+            "channel": channel,
+            "recipient": recipient,
+            "user_id": user_id,
+            "source": source,
+            "message_id": message_id,
+            "payload": reply.as_dict(),
+            "status": QUEUED,
+            "attempts": 0,
+            "parts_sent": 0,
+            "due_at": at,
+            "created_at": at,
+        }
+        for reply in replies
+    ]
+    result = await session.execute(insert(OutboxEntry).returning(OutboxEntry.id), rows)
+    return sorted(result.scalars())
+
+
+async def claim_next(
+    session: AsyncSession, channel: str, recipient: str, lease: timedelta
+) -> Claimed | None:
+    """Take the recipient's oldest unfinished row if it is due and nobody is sending to them.
+
+    Returns None when there is nothing to send, the oldest row waits for a retry (`due_at`), or
+    another sender holds a live lease on a row of this recipient. Commits.
+    """
+    at = now()
+    busy = exists().where(
+        OutboxEntry.channel == channel,
+        OutboxEntry.recipient == recipient,
+        OutboxEntry.status == SENDING,
+        OutboxEntry.lease_until > at,
+    )
+    oldest = (
+        select(OutboxEntry.id)
+        .where(OutboxEntry.channel == channel, OutboxEntry.recipient == recipient, _unfinished)
+        .order_by(OutboxEntry.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            update(OutboxEntry)
+            .where(
+                OutboxEntry.id == oldest,
+                OutboxEntry.due_at <= at,
+                or_(
+                    OutboxEntry.status == QUEUED,
+                    and_(OutboxEntry.status == SENDING, OutboxEntry.lease_until <= at),
+                ),
+                ~busy,
+            )
+            .values(status=SENDING, lease_until=at + lease, attempts=OutboxEntry.attempts + 1)
+            .returning(
+                OutboxEntry.id,
+                OutboxEntry.payload,
+                OutboxEntry.attempts,
+                OutboxEntry.parts_sent,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    await session.commit()
+    if row is None:
+        return None
+    return Claimed(
+        id=row.id,
+        channel=channel,
+        recipient=recipient,
+        reply=Reply.from_dict(row.payload or {}),
+        attempts=row.attempts,
+        parts_sent=row.parts_sent,
+    )
+
+
+async def progress(session: AsyncSession, row_id: int, parts_sent: int, lease: timedelta) -> None:
+    """Note that the first `parts_sent` parts of a row went out, and renew its lease. Commits."""
+    await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.id == row_id)
+        .values(parts_sent=parts_sent, lease_until=now() + lease)
+    )
+    await session.commit()
+
+
+async def mark_sent(
+    session: AsyncSession, row_ids: Sequence[int], platform_ref: str | None = None
+) -> None:
+    """Sent: drop the payload (it may quote the user's data). Commits."""
+    if not row_ids:
+        return
+    values: dict[str, Any] = {
+        "status": SENT,
+        "payload": None,
+        "lease_until": None,
+        "sent_at": now(),
+        "error": None,
+    }
+    if platform_ref is not None:
+        values["platform_ref"] = platform_ref[:128]
+    await session.execute(
+        update(OutboxEntry).where(OutboxEntry.id.in_(list(row_ids))).values(**values)
+    )
+    await session.commit()
+
+
+async def retry_later(session: AsyncSession, row_id: int, delay: float, error: str) -> datetime:
+    """Back to the queue, due after `delay` seconds; when it is due. Commits."""
+    due = now() + timedelta(seconds=max(0.0, delay))
+    await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.id == row_id)
+        .values(status=QUEUED, due_at=due, lease_until=None, error=error[:MAX_ERROR])
+    )
+    await session.commit()
+    return due
+
+
+async def mark_failed(session: AsyncSession, row_id: int, error: str) -> None:
+    """Given up for good, with the reason; the payload is dropped. Does not commit."""
+    await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.id == row_id)
+        .values(status=FAILED, payload=None, lease_until=None, error=error[:MAX_ERROR])
+    )
+
+
+async def fail_unfinished(session: AsyncSession, channel: str, recipient: str, error: str) -> int:
+    """Fail every unsent row of a recipient (the contact is gone); how many. Does not commit."""
+    result = await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.channel == channel, OutboxEntry.recipient == recipient, _unfinished)
+        .values(status=FAILED, payload=None, lease_until=None, error=error[:MAX_ERROR])
+    )
+    return result.rowcount or 0
+
+
+async def due_recipients(
+    session: AsyncSession, channels: Sequence[str], limit: int = 200
+) -> list[tuple[str, str]]:
+    """(channel, recipient) pairs with a row ready to send: queued and due, or a lapsed lease."""
+    at = now()
+    rows = await session.execute(
+        select(OutboxEntry.channel, OutboxEntry.recipient)
+        .where(
+            OutboxEntry.channel.in_(list(channels)),
+            or_(
+                and_(OutboxEntry.status == QUEUED, OutboxEntry.due_at <= at),
+                and_(OutboxEntry.status == SENDING, OutboxEntry.lease_until <= at),
+            ),
+        )
+        .group_by(OutboxEntry.channel, OutboxEntry.recipient)
+        .order_by(func.min(OutboxEntry.id))
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+async def next_due(session: AsyncSession, channels: Sequence[str]) -> datetime | None:
+    """When the next queued row of `channels` becomes due (a retry's backoff), if any."""
+    return (
+        await session.execute(
+            select(func.min(OutboxEntry.due_at)).where(
+                OutboxEntry.channel.in_(list(channels)), OutboxEntry.status == QUEUED
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def unsent_replies(
+    session: AsyncSession, channel: str, message_id: str
+) -> list[tuple[int, Reply]]:
+    """The replies to one message not yet handed over (a pull channel's retried request)."""
+    rows = await session.execute(
+        select(OutboxEntry.id, OutboxEntry.payload)
+        .where(
+            OutboxEntry.channel == channel,
+            OutboxEntry.message_id == message_id,
+            _unfinished,
+            OutboxEntry.payload.is_not(None),
+        )
+        .order_by(OutboxEntry.id)
+    )
+    return [(r.id, Reply.from_dict(r.payload)) for r in rows]
+
+
+async def mark_receipt(session: AsyncSession, channel: str, platform_refs: Sequence[str],
+                       state: str) -> int:
+    """A platform's delivery or read receipt for sent rows; how many changed. Does not commit."""
+    if not platform_refs:
+        return 0
+    allowed = (SENT,) if state == DELIVERED else (SENT, DELIVERED)
+    result = await session.execute(
+        update(OutboxEntry)
+        .where(
+            OutboxEntry.channel == channel,
+            OutboxEntry.platform_ref.in_([str(r)[:128] for r in platform_refs]),
+            OutboxEntry.status.in_(allowed),
+        )
+        .values(status=state)
+    )
+    return result.rowcount or 0
+
+
+async def forget_recipient(session: AsyncSession, channel: str, recipient: str) -> None:
+    """Delete a recipient's finished rows (delete-my-data); unsent rows still go. No commit."""
+    await session.execute(
+        delete(OutboxEntry).where(
+            OutboxEntry.channel == channel,
+            OutboxEntry.recipient == recipient,
+            ~_unfinished,
+        )
+    )
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    """Rows per status (health, tests, benchmarks)."""
+    rows = await session.execute(
+        select(OutboxEntry.status, func.count()).group_by(OutboxEntry.status)
+    )
+    return {status: n for status, n in rows}
