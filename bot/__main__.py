@@ -181,8 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-console", action="store_true")
     r.set_defaults(func=cmd_run)
 
+    from bot.i18n import LANGUAGES
+
     c = sub.add_parser("chat", help="chat with the bot on this terminal")
-    c.add_argument("--lang", choices=["vi", "hre", "cua", "sed"])
+    c.add_argument("--lang", choices=list(LANGUAGES))
     c.set_defaults(func=cmd_chat)
 
     a = sub.add_parser("ask", help='evaluation: JSON lines {"text","lang"} in, JSON lines out')
@@ -206,9 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--root", default=".")
     i.set_defaults(func=cmd_i18n)
 
+    from bot.content import load_items
     from nlu.cli import register as register_nlu
 
-    register_nlu(sub)
+    register_nlu(sub, load_documents=load_items)
     try:
         from bot.channels.telegram_cli import register as register_telegram
     except ImportError:

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from bot.i18n import LANGUAGES
+
 ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -211,8 +213,8 @@ def _validate(s: Settings, errors: list[str]) -> None:
             errors.append(f"nlu.{key}: expected a number between 0 and 1, got {v}")
     if s.nlu.engine == "rasa" and not s.nlu.rasa_url.startswith(("http://", "https://")):
         errors.append("nlu.rasa_url: expected an http(s) URL of the Rasa server")
-    if s.default_language not in ("vi", "hre", "cua", "sed"):
-        errors.append("default_language: expected one of vi, hre, cua, sed")
+    if s.default_language not in LANGUAGES:
+        errors.append(f"default_language: expected one of {', '.join(LANGUAGES)}")
     if s.limits.flood_messages < 1 or s.limits.flood_window_seconds <= 0:
         errors.append("limits: flood_messages must be >= 1 and flood_window_seconds > 0")
     if s.telegram.webhook_url and not s.telegram.webhook_url.startswith("https://"):

@@ -15,24 +15,9 @@ from typing import Any
 
 import yaml
 
-LANGUAGES = ("vi", "hre", "cua", "sed")
-INTENTS = (
-    "greet",
-    "goodbye",
-    "thank",
-    "help",
-    "ask_policy",
-    "ask_product",
-    "ask_training",
-    "report",
-    "feedback",
-    "subscribe",
-    "unsubscribe",
-    "set_language",
-    "human",
-    "my_data",
-    "out_of_scope",
-)
+from bot.i18n import LANGUAGES
+from nlu.intents import INTENTS
+
 MEDIA_KINDS = ("photo", "voice", "document")
 ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 MAX_ANSWER_CHARS = 1200
@@ -264,6 +249,11 @@ def load_areas(root: Path, problems: list[Problem]) -> list[Area]:
     for node in roots:
         walk(node, None)
     return out
+
+
+def load_items(root: str | Path) -> list[Item]:
+    """The valid items under `root`: the content loader the `nlu` commands are given."""
+    return load_content(root).items
 
 
 def load_content(root: str | Path) -> Content:

@@ -12,9 +12,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from bot.content import LANGUAGES, Content, Problem, load_content
-from bot.i18n import LANGUAGES as LANGUAGE_NAMES
-from bot.i18n import coverage
+from bot.content import Content, Problem, load_content
+from bot.i18n import LANGUAGES, coverage
 
 REVIEW_EVERY = timedelta(days=365)
 
@@ -67,6 +66,6 @@ def run_check(root: Path, locales_dir: Path, out: TextIO) -> int:
         done, total = ui.get(lang, (0, 0))
         items_cov = f"{text}/{n} text, {audio} audio"
         pct = f"{(100 * done / total):.0f}%" if total else "no catalog"
-        out.write(f"  {lang:4} {LANGUAGE_NAMES[lang]:12} {items_cov:24} {done}/{total} ({pct})\n")
+        out.write(f"  {lang:4} {LANGUAGES[lang]:12} {items_cov:24} {done}/{total} ({pct})\n")
     out.write(f"\n{len(errors)} errors, {len(warnings)} warnings\n")
     return 1 if errors else 0

@@ -1,4 +1,5 @@
-"""`python -m nlu train | predict | test | eval` (the same commands as `python -m bot nlu ...`)."""
+"""`python -m nlu train | predict | test | eval`: the commands of `python -m bot nlu ...`, less
+what reads content items (`predict --content`, `eval`), which needs the bot's content loader."""
 
 import sys
 

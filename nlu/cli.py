@@ -1,7 +1,9 @@
-"""`nlu train | predict | test | eval` commands, for `python -m bot nlu ...` and `python -m nlu ...`.
+"""`nlu train | predict | test | eval` commands: `python -m bot nlu ...` and `python -m nlu ...`.
 
-`register(subparsers)` adds the `nlu` command group to an argparse parser; each command's function
-takes the parsed arguments and returns an exit status.
+`register(subparsers, load_documents=...)` adds the `nlu` command group to an argparse parser; each
+command's function takes the parsed arguments and returns an exit status. Reading content items is
+the application's business, not the NLU's: `predict --content` and `eval` use the loader given to
+`register` (the bot passes its content loader), and without one they say so and exit.
 """
 
 from __future__ import annotations
@@ -9,11 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nlu.engine import DEFAULT_DATA, DEFAULT_MODEL
+from nlu.retrieval import Document
 
 EXIT_DATA = 2
+
+# A content folder -> its valid items.
+DocumentLoader = Callable[[Path], Sequence[Document]]
 
 
 def _add_tables(p: argparse.ArgumentParser) -> None:
@@ -25,8 +32,10 @@ def _add_tables(p: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the `nlu` command group to `subparsers`."""
+def register(
+    subparsers: argparse._SubParsersAction, load_documents: DocumentLoader | None = None
+) -> argparse.ArgumentParser:
+    """Add the `nlu` command group to `subparsers`; `load_documents` reads a content folder."""
     nlu = subparsers.add_parser("nlu", help="train, try and test the built-in NLU")
     sub = nlu.add_subparsers(dest="nlu_command", required=True)
 
@@ -59,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="content folder: also output answer_id and candidates",
     )
     _add_tables(p)
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=cmd_predict, load_documents=load_documents)
 
     s = sub.add_parser("test", help="per-intent precision, recall and F1 on Rasa NLU data")
     s.add_argument("--data", type=Path, nargs="+", default=[DEFAULT_DATA])
@@ -88,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     e.add_argument("--errors", action="store_true", help="list the cases that failed")
     e.add_argument("--json", action="store_true")
     _add_tables(e)
-    e.set_defaults(func=cmd_eval)
+    e.set_defaults(func=cmd_eval, load_documents=load_documents)
     return nlu
 
 
@@ -107,18 +116,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _documents(args: argparse.Namespace, command: str) -> Sequence[Document] | None:
+    """The items of `args.content`, or None (said on stderr) when no loader was given."""
+    if args.load_documents is None:
+        print(
+            f"nlu {command}: reading content items needs the application's content loader; "
+            f"run `python -m bot nlu {command} ...`",
+            file=sys.stderr,
+        )
+        return None
+    return args.load_documents(args.content)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from nlu.model import IntentModel, ModelError
     from nlu.normalize import Normalizer
 
     try:
         if args.content is not None:
-            from bot.content import load_content
             from nlu.engine import BuiltinEngine
 
-            engine = BuiltinEngine.load(
-                args.model, load_content(args.content), tables_dir=args.tables
-            )
+            documents = _documents(args, "predict")
+            if documents is None:
+                return EXIT_DATA
+            engine = BuiltinEngine.load(args.model, documents, tables_dir=args.tables)
             model = None
         else:
             model = IntentModel.load(args.model, Normalizer.from_tables(args.tables))
@@ -191,15 +212,16 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bot.content import load_content
     from nlu.engine import BuiltinEngine
     from nlu.evaluate import case_summary, load_cases, run_cases
     from nlu.model import ModelError
 
     try:
-        content = load_content(args.content)
-        engine = BuiltinEngine.load(args.model, content, tables_dir=args.tables)
-        results = run_cases(engine, load_cases(args.cases), content, strip=args.strip_diacritics)
+        documents = _documents(args, "eval")
+        if documents is None:
+            return EXIT_DATA
+        engine = BuiltinEngine.load(args.model, documents, tables_dir=args.tables)
+        results = run_cases(engine, load_cases(args.cases), documents, strip=args.strip_diacritics)
     except (ModelError, ValueError, OSError) as exc:
         print(f"nlu eval: {exc}", file=sys.stderr)
         return EXIT_DATA
@@ -211,7 +233,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     print(
         f"cases {summary['cases']}  intent accuracy {summary['intent_accuracy']:.3f}  "
-        f"answer accuracy {summary['answer_accuracy']:.3f} ({summary['answer_cases']} with expected text)"
+        f"answer accuracy {summary['answer_accuracy']:.3f} "
+        f"({summary['answer_cases']} with expected text)"
     )
     if args.errors:
         for r in failed:
@@ -226,8 +249,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, load_documents: DocumentLoader | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nlu", description="Làng Số built-in NLU")
-    register(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True), load_documents)
     args = parser.parse_args(["nlu", *(argv if argv is not None else sys.argv[1:])])
     return int(args.func(args) or 0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from nlu.rasa_format import TrainingData
 if TYPE_CHECKING:
     from nlu.engine import BuiltinEngine
     from nlu.model import FitOptions
+    from nlu.retrieval import Document
 
 
 def intent_report(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
@@ -161,10 +162,14 @@ def load_cases(path: str | Path) -> list[dict[str, Any]]:
 
 
 def run_cases(
-    engine: BuiltinEngine, cases: Sequence[dict[str, Any]], content, *, strip: bool = False
-) -> list[CaseResult]:  # noqa: ANN001
-    """Run each case through `engine`; answers are looked up in `content` (a bot.content.Content)."""
-    items = content.by_id()
+    engine: BuiltinEngine,
+    cases: Sequence[dict[str, Any]],
+    documents: Iterable[Document],
+    *,
+    strip: bool = False,
+) -> list[CaseResult]:
+    """Run each case through `engine`; answers are looked up among `documents` by id."""
+    items = {d.id: d for d in documents}
     out: list[CaseResult] = []
     for case in cases:
         text = str(case["text"])
@@ -176,7 +181,8 @@ def run_cases(
         answer_ok = None
         if expect:
             item = items.get(result.answer_id) if result.answer_id else None
-            reply = f"{item.answer_for(lang)[0]}\n{item.source}" if item else ""
+            # The bot's reply: the answer in the case's language, else Vietnamese, and its source.
+            reply = f"{item.answer.get(lang) or item.answer['vi']}\n{item.source}" if item else ""
             answer_ok = bool(item) and expectations_met(expect, reply)
         out.append(
             CaseResult(

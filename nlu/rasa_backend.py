@@ -1,14 +1,15 @@
-"""Rasa as an optional intent classifier (`nlu.engine: rasa` in config.yml).
+"""Rasa as an optional intent classifier (`nlu.engine: rasa` in the bot's config.yml).
 
-Each message is sent as typed to a Rasa 3 server's `POST {rasa_url}/model/parse` (a model trained
-on the same `nlu/data`, see `nlu/rasa-config.yml` and docs/rasa.md); Rasa learnt the examples as
-written, teencode and dialect included, and on the dev set it does as well or better given the
-raw text than the built-in normaliser's output (`send="normalized"`, see `make bench-rasa`). Only the intent comes from Rasa: the FAQ retrieval over the content, the
-thresholds and the rules that join intent and retrieval are the built-in engine's own
-(`nlu.engine.BuiltinEngine`), so the two backends differ in the intent classifier alone.
+Each message is sent as typed to a Rasa 3 server's `POST {url}/model/parse` (a model trained on
+the same `nlu/data`, see `nlu/rasa-config.yml` and docs/rasa.md); Rasa learnt the examples as
+written, teencode and dialect included, and on the dev set it does as well or better given the raw
+text than the built-in normaliser's output (`send="normalized"`, see `make bench-rasa`). Only the
+intent comes from Rasa: the FAQ retrieval over the content, the thresholds and the rules that join
+intent and retrieval are the built-in engine's own (`nlu.engine.Combiner`), so the two backends
+differ in the intent classifier alone.
 
-When Rasa is down, slow (past `nlu.rasa_timeout`) or answers something that is not a parse result,
-a warning is logged (never the user's text) and the result is low confidence: the bot says it did
+When Rasa is down, slow (past `timeout`) or answers something that is not a parse result, a
+warning is logged (never the user's text) and the result is low confidence: the bot says it did
 not understand, offers the closest topics from retrieval and a person, and goes on.
 """
 
@@ -17,48 +18,29 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
-from nlu.engine import BuiltinEngine, NluResult
+from nlu.engine import DEFAULT_DATA, Combiner, NluResult
+from nlu.intents import INTENTS
 from nlu.model import Prediction
-from nlu.normalize import Normalized, Normalizer
-from nlu.retrieval import Retriever
-
-if TYPE_CHECKING:
-    import bot.config
-    import bot.content
+from nlu.normalize import Normalizer
+from nlu.retrieval import Document, Retriever
 
 log = logging.getLogger(__name__)
 
-# The intents the bot knows (bot.content.INTENTS); anything else Rasa names counts as out of scope.
-KNOWN_INTENTS = frozenset((
-    "greet", "goodbye", "thank", "help", "ask_policy", "ask_product", "ask_training", "report",
-    "feedback", "subscribe", "unsubscribe", "set_language", "human", "my_data", "out_of_scope",
-))
+# Anything else Rasa names counts as out of scope.
+KNOWN_INTENTS = frozenset(INTENTS)
 SEND_MODES = ("raw", "normalized")
+# What a failed call or an empty answer stands for: nothing known, so never a sure result.
+NOTHING = Prediction("out_of_scope", 0.0, 0.0, (("out_of_scope", 0.0),))
 
 
 class RasaError(Exception):
     """Rasa did not give a usable parse result; the message says why (never the user's text)."""
-
-
-class _RasaIntents:
-    """Stands in for the built-in `IntentModel` inside `BuiltinEngine`: its prediction is the one
-    Rasa just returned. `parse` sets it and calls the synchronous `parse_sync` right away, with no
-    await in between, so concurrent messages on the event loop cannot see each other's."""
-
-    def __init__(self, normalizer: Normalizer) -> None:
-        self.normalizer = normalizer
-        self.pending: Prediction | None = None
-
-    def predict_norm(self, norm: Normalized) -> Prediction:  # noqa: ARG002 - same signature as IntentModel
-        pred, self.pending = self.pending, None
-        if pred is None:  # not reached through RasaEngine.parse
-            return Prediction("out_of_scope", 0.0, 0.0, (("out_of_scope", 0.0),))
-        return pred
 
 
 def prediction_from_rasa(body: Any) -> Prediction:
@@ -71,7 +53,7 @@ def prediction_from_rasa(body: Any) -> Prediction:
     name = intent.get("name")
     conf = intent.get("confidence")
     if name is None:  # Rasa's answer to empty text, or a model trained without intents
-        return Prediction("out_of_scope", 0.0, 0.0, (("out_of_scope", 0.0),))
+        return NOTHING
     if not isinstance(name, str) or isinstance(conf, bool) or not isinstance(conf, (int, float)):
         raise RasaError("`intent.name` / `intent.confidence` have the wrong types")
     conf = float(conf)
@@ -79,7 +61,9 @@ def prediction_from_rasa(body: Any) -> Prediction:
         raise RasaError(f"`intent.confidence` {conf} is outside 0..1")
     ranking: list[tuple[str, float]] = []
     for entry in body.get("intent_ranking") or ():
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("confidence"), (int, float)):
+        if not isinstance(entry, dict):
+            continue
+        if isinstance(entry.get("name"), str) and isinstance(entry.get("confidence"), (int, float)):
             ranking.append((entry["name"], float(entry["confidence"])))
     if not ranking or ranking[0][0] != name:
         ranking.insert(0, (name, conf))
@@ -87,9 +71,9 @@ def prediction_from_rasa(body: Any) -> Prediction:
         # e.g. `nlu_fallback` from a FallbackClassifier, or a model trained on other data: take
         # the best intent the bot knows, at the confidence Rasa gave it, as low as it is.
         known = [(n, c) for n, c in ranking if n in KNOWN_INTENTS]
-        name, conf = known[0] if known else ("out_of_scope", 0.0)
         if not known:
-            return Prediction(name, 0.0, 0.0, ((name, 0.0),))
+            return NOTHING
+        name, conf = known[0]
     ranking = [(n, c) for n, c in ranking if n in KNOWN_INTENTS]
     # The built-in rules add retrieval evidence to every intent of the ranking; an intent Rasa left
     # out (a `ranking_length` below the number of intents) counts as 0, as it nearly is.
@@ -103,37 +87,43 @@ class RasaEngine:
 
     def __init__(
         self,
-        settings: bot.config.NluSettings,
-        content: bot.content.Content,
+        url: str,
+        documents: Iterable[Document],
         *,
+        timeout: float = 3.0,
+        data: str | Path | None = DEFAULT_DATA,
+        intent_threshold: float = 0.45,
+        answer_threshold: float = 0.3,
         send: str = "raw",
         tables_dir: str | Path | None = None,
         base_dir: str | Path | None = None,
     ) -> None:
-        """`send`: "raw" sends the message as typed; "normalized" sends the built-in normaliser's
-        text (abbreviations, teencode and dialect expanded, lowercased, emoji dropped). `base_dir` resolves a
-        relative `settings.data` (the training data, read for its synonyms only)."""
+        """`url`: the Rasa server; `timeout`: seconds for one call; `data`: the training data, read
+        for its synonyms only, a relative path being under `base_dir` (default: the working
+        directory) or this checkout. `send`: "raw" sends the message as typed; "normalized" sends
+        the built-in normaliser's text (abbreviations, teencode and dialect expanded, lowercased,
+        emoji dropped)."""
         if send not in SEND_MODES:
             raise ValueError(f"send must be one of {SEND_MODES}, got {send!r}")
-        self.settings = settings
-        self.url = settings.rasa_url.rstrip("/") + "/model/parse"
-        self.timeout = aiohttp.ClientTimeout(total=float(settings.rasa_timeout))
+        self.base_url = url.rstrip("/")
+        self.url = self.base_url + "/model/parse"
+        self.timeout = aiohttp.ClientTimeout(total=float(timeout))
         self.send = send
-        normalizer = Normalizer.from_tables(tables_dir).with_synonyms(_synonyms(settings.data, base_dir))
+        normalizer = Normalizer.from_tables(tables_dir).with_synonyms(_synonyms(data, base_dir))
         self.normalizer = normalizer
-        self._intents = _RasaIntents(normalizer)
-        self._core = BuiltinEngine(
-            self._intents,  # type: ignore[arg-type]
-            Retriever.from_content(content, normalizer),
-            intent_threshold=settings.intent_threshold,
-            answer_threshold=settings.answer_threshold,
+        self.combiner = Combiner(
+            Retriever.from_documents(documents, normalizer),
+            intent_threshold=intent_threshold,
+            answer_threshold=answer_threshold,
         )
         self._session: aiohttp.ClientSession | None = None
         self.failures = 0  # consecutive failed calls; logged, and reset by the next good answer
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout, headers={"Accept": "application/json"})
+            self._session = aiohttp.ClientSession(
+                timeout=self.timeout, headers={"Accept": "application/json"}
+            )
         return self._session
 
     async def rasa_parse(self, text: str) -> Prediction:
@@ -164,23 +154,18 @@ class RasaEngine:
             self.failures += 1
             log.warning("Rasa NLU at %s failed (%s; %d in a row): answering as not understood",
                         self.url, exc, self.failures)
-            pred = Prediction("out_of_scope", 0.0, 0.0, (("out_of_scope", 0.0),))
+            pred = NOTHING  # known 0: the result is low confidence, without an answer
         else:
             if self.failures:
                 log.info("Rasa NLU at %s answers again after %d failures", self.url, self.failures)
             self.failures = 0
             log.debug("Rasa parse in %.1f ms", (time.perf_counter() - started) * 1000)
-        # No await between setting the prediction and the synchronous combination.
-        self._intents.pending = pred
-        result = self._core.parse_sync(text, lang)
-        if pred.known == 0.0 and not result.low_confidence:  # defensive: a failure is never sure
-            result = NluResult(result.intent, result.confidence, result.candidates, None, True, result.normalized)
-        return result
+        return self.combiner.combine(norm, pred)
 
     async def status(self) -> dict[str, Any]:
         """Rasa's `GET /status` (the loaded model), for diagnostics; raises `RasaError`."""
         try:
-            async with self._client().get(self.settings.rasa_url.rstrip("/") + "/status") as resp:
+            async with self._client().get(self.base_url + "/status") as resp:
                 if resp.status != 200:
                     raise RasaError(f"HTTP {resp.status}")
                 return await resp.json(content_type=None)
@@ -196,7 +181,8 @@ class RasaEngine:
 
 
 def _safe(exc: BaseException) -> str:
-    """An aiohttp error as text, short; these name the URL and the OS error, never the request body."""
+    """An aiohttp error as text, short; these name the URL and the OS error, never the request
+    body."""
     return str(exc)[:200]
 
 
@@ -207,17 +193,20 @@ def _synonyms(data: str | Path | None, base_dir: str | Path | None) -> dict[str,
         return {}
     path = Path(data)
     if not path.is_absolute():
-        # config.yml's paths are relative to the project: the working directory the bot runs in,
+        # The bot's config.yml paths are relative to the project (the bot passes its directory),
         # else this checkout.
-        tries = [Path(base_dir or Path.cwd()) / path, Path(__file__).resolve().parent.parent / path]
+        checkout = Path(__file__).resolve().parent.parent
+        tries = [Path(base_dir or Path.cwd()) / path, checkout / path]
         path = next((p for p in tries if p.exists()), tries[0])
     if not path.exists():
-        log.warning("nlu.data %s not found: retrieval for the Rasa backend runs without its synonyms", path)
+        log.warning("nlu.data %s not found: retrieval for the Rasa backend runs without its "
+                    "synonyms", path)
         return {}
     try:
         from nlu.rasa_format import load_paths
 
         return dict(load_paths([path]).synonyms)
     except Exception as exc:  # noqa: BLE001 - the bot must start; `nlu train` reports data errors
-        log.warning("nlu.data %s unreadable (%s): retrieval for the Rasa backend runs without its synonyms", path, exc)
+        log.warning("nlu.data %s unreadable (%s): retrieval for the Rasa backend runs without "
+                    "its synonyms", path, exc)
         return {}

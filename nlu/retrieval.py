@@ -12,14 +12,35 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from nlu.normalize import Normalized
 
 GROUPS = ("w", "b", "c")  # folded words, word pairs, character 3-5-grams
+
+
+class Document(Protocol):
+    """What the NLU reads of a content item. The bot's `Item` is one; the NLU never imports the
+    bot's content model, so it can index any such items."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def intent(self) -> str: ...
+    @property
+    def title(self) -> Mapping[str, str]: ...  # language -> title
+    @property
+    def questions(self) -> Sequence[str]: ...
+    @property
+    def keywords(self) -> Sequence[str]: ...
+    @property
+    def answer(self) -> Mapping[str, str]: ...  # language -> answer text, "vi" always present
+    @property
+    def source(self) -> str: ...  # where the answer's facts come from, shown with it
 
 
 @dataclass(frozen=True)
@@ -106,7 +127,7 @@ class _Group:
 
 
 class Retriever:
-    """Ranks content items for a message. Build it from `Content` with `Retriever.from_content`."""
+    """Ranks content items for a message. Build it from `Document`s with `from_documents`."""
 
     def __init__(
         self,
@@ -172,13 +193,16 @@ class Retriever:
                 self._kw_by_first.setdefault(kw[0], []).append((item, kw))
 
     @classmethod
-    def from_content(
-        cls, content, normalize: Callable[[str], Normalized], params: RetrievalParams | None = None
-    ) -> Retriever:  # noqa: ANN001 - bot.content.Content
+    def from_documents(
+        cls,
+        documents: Iterable[Document],
+        normalize: Callable[[str], Normalized],
+        params: RetrievalParams | None = None,
+    ) -> Retriever:
         rows = []
-        for item in content.items:
-            texts = [*item.questions, *item.title.values()]
-            rows.append((item.id, item.intent, texts, item.keywords, item.answer.get("vi", "")))
+        for doc in documents:
+            texts = [*doc.questions, *doc.title.values()]
+            rows.append((doc.id, doc.intent, texts, doc.keywords, doc.answer.get("vi", "")))
         return cls(rows, normalize, params)
 
     def __len__(self) -> int:

@@ -159,6 +159,29 @@ class Sender:
         """Be told when a row is rescheduled (the dispatcher wakes for it)."""
         self._retry_at = callback
 
+    async def enqueue(
+        self,
+        channel: str,
+        recipient: str,
+        replies: Sequence[Reply],
+        *,
+        source: str = "reply",
+        user_id: int | None = None,
+    ) -> list[int]:
+        """Queue messages outside a turn (a staff reply, a notice) in their own transaction."""
+        async with writing(self.sessionmaker) as session:
+            ids = await outbox.add_replies(session, channel=channel, recipient=recipient,
+                                           replies=replies, user_id=user_id, source=source)
+            await session.commit()
+        return ids
+
+    async def send_now(self, channel: str, recipient: str, replies: Sequence[Reply],
+                       **kw: Any) -> list[int]:
+        """`enqueue`, then `flush` at once; the row ids (a retry, if any, follows later)."""
+        ids = await self.enqueue(channel, recipient, replies, **kw)
+        await self.flush(channel, recipient)
+        return ids
+
     def busy(self, channel: str, recipient: str) -> bool:
         return (channel, recipient) in self._flushing._entries
 

@@ -11,13 +11,15 @@ import pytest
 from telegram import Bot, Update
 from telegram import error as tg_error
 
-from bot.channels.sending import RetryAfter, SendFailed, Transient, Unreachable
+from bot.channels.base import split_text as split_any
 from bot.channels.telegram import (
+    TEXT_LIMIT,
+    Part,
     api_base_url,
     classify,
     file_base_url,
     keyboard,
-    split_text,
+    reply_parts,
     to_incoming,
     utf16_len,
     webhook_path,
@@ -26,6 +28,11 @@ from bot.config import TelegramSettings
 from bot.messages import Button, Contact, Location, Reply
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "telegram"
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """The shared splitter as Telegram uses it: UTF-16 code units."""
+    return split_any(text, limit, utf16_len)
 BOT = Bot("123:abc")
 
 
@@ -173,23 +180,39 @@ def test_button_payload_limit() -> None:
         Button("too long", "ư" * 33)  # 66 bytes
 
 
+# label, error, (retryable, gone, retry_after)
 ERROR_CASES = [
-    ("flood control", tg_error.RetryAfter(7), RetryAfter),
-    ("flood control as timedelta", tg_error.RetryAfter(timedelta(seconds=3)), RetryAfter),
-    ("blocked", tg_error.Forbidden("Forbidden: bot was blocked by the user"), Unreachable),
-    ("bad request is final", tg_error.BadRequest("Bad Request: chat not found"), SendFailed),
-    ("timeout", tg_error.TimedOut(), Transient),
-    ("5xx", tg_error.NetworkError("Bad Gateway (502)"), Transient),
-    ("token", tg_error.InvalidToken(), SendFailed),
+    ("flood control", tg_error.RetryAfter(7), (True, False, 7)),
+    ("flood control as timedelta", tg_error.RetryAfter(timedelta(seconds=3)), (True, False, 3)),
+    ("blocked", tg_error.Forbidden("Forbidden: bot was blocked by the user"), (False, True, None)),
+    ("bad request is final", tg_error.BadRequest("Bad Request: chat not found"),
+     (False, False, None)),
+    ("timeout", tg_error.TimedOut(), (True, False, None)),
+    ("5xx", tg_error.NetworkError("Bad Gateway (502)"), (True, False, None)),
+    ("token", tg_error.InvalidToken(), (False, False, None)),
 ]
 
 
 @pytest.mark.parametrize(("label", "exc", "expected"), ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
-def test_classify(label: str, exc: Exception, expected: type) -> None:
-    mapped = classify(exc)
-    assert type(mapped) is expected
-    if isinstance(mapped, RetryAfter):
-        assert mapped.seconds == (7 if label == "flood control" else 3)
+def test_classify(label: str, exc: Exception, expected: tuple) -> None:
+    mapped = classify(exc, token="123:abc")
+    assert (mapped.retryable, mapped.gone, mapped.retry_after) == expected
+    assert "123:abc" not in mapped.reason
+
+
+def test_reply_parts_caption_media_and_split_text() -> None:
+    buttons = (Button("Tiếp", "/help"),)
+    assert reply_parts(Reply("Quế", photo="media/a.jpg", buttons=buttons)) == [
+        Part("photo", "media/a.jpg", "Quế", buttons)]
+    long = "Giới thiệu sản phẩm. " * 80  # over the 1024-unit caption limit
+    parts = reply_parts(Reply(long, photo="media/a.jpg", buttons=buttons))
+    assert [(p.kind, p.caption, p.buttons) for p in parts] == [
+        ("photo", None, ()), ("text", None, buttons)]
+    many = reply_parts(Reply("đoạn văn. " * 1000, buttons=buttons))
+    assert len(many) > 1 and [p.buttons for p in many][-1] == buttons
+    assert all(p.buttons == () for p in many[:-1])
+    assert reply_parts(Reply("", buttons=buttons)) == [Part("text", "…", None, buttons)]
+    assert reply_parts(Reply("")) == []
 
 
 URL_CASES = [

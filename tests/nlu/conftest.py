@@ -41,4 +41,4 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def engine(model_path: Path, content: Content) -> BuiltinEngine:
-    return BuiltinEngine.load(model_path, content, tables_dir=TABLES)
+    return BuiltinEngine.load(model_path, content.items, tables_dir=TABLES)

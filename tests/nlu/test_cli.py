@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.content import load_items
 from nlu.cli import main
 from nlu.evaluate import expectations_met, intent_report, stratified_folds
 
@@ -72,7 +73,8 @@ def test_predict_json_lines(trained: Path, capsys, monkeypatch) -> None:
 
 def test_predict_with_content_adds_the_answer(trained: Path, capsys, monkeypatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO('{"text": "du an 9"}\n'))
-    assert main(["predict", "--model", str(trained), "--content", str(CONTENT), *T]) == 0
+    argv = ["predict", "--model", str(trained), "--content", str(CONTENT), *T]
+    assert main(argv, load_documents=load_items) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["answer_id"] == "policy.project_9"
 
@@ -114,7 +116,8 @@ def test_eval_scores_cases(trained: Path, capsys) -> None:
                 "--json",
                 "--errors",
                 *T,
-            ]
+            ],
+            load_documents=load_items,
         )
         == 0
     )
@@ -137,11 +140,28 @@ def test_missing_model_exit_code(tmp_path: Path, capsys) -> None:
                 str(tmp_path / "none.npz"),
                 "--content",
                 str(CONTENT),
-            ]
+            ],
+            load_documents=load_items,
         )
         == 2
     )
     assert "nlu train" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["eval", "predict"])
+def test_content_commands_need_a_loader(trained: Path, capsys, command: str) -> None:
+    """`nlu` reads no content itself: alone (`python -m nlu`) it says where these commands run."""
+    first = [str(DATA / "cases.yml")] if command == "eval" else []
+    argv = [command, *first, "--model", str(trained), "--content", str(CONTENT), *T]
+    assert main(argv) == 2
+    assert f"python -m bot nlu {command}" in capsys.readouterr().err
+
+
+def test_the_bot_gives_its_content_loader() -> None:
+    from bot.__main__ import build_parser
+
+    for argv in (["nlu", "eval", "cases.yml"], ["nlu", "predict", "--content", "content"]):
+        assert build_parser().parse_args(argv).load_documents is load_items
 
 
 def test_module_entry_point(trained: Path) -> None:

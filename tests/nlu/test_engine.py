@@ -133,17 +133,19 @@ def test_policy_question_without_a_matching_item_is_low_confidence(engine: Built
 
 def test_thresholds_are_respected(model_path: Path, content: Content) -> None:
     strict = BuiltinEngine.load(
-        model_path, content, tables_dir=TABLES, answer_threshold=0.99, strong_threshold=0.99
+        model_path, content.items, tables_dir=TABLES, answer_threshold=0.99, strong_threshold=0.99
     )
     r = strict.parse_sync("nhà bị dột có được hỗ trợ gì không")
     assert r.answer_id is None
-    unsure = BuiltinEngine.load(model_path, content, tables_dir=TABLES, intent_threshold=0.999)
+    unsure = BuiltinEngine.load(
+        model_path, content.items, tables_dir=TABLES, intent_threshold=0.999
+    )
     assert unsure.parse_sync("chào bạn nhé").low_confidence
 
 
 def test_missing_model_says_how_to_train(tmp_path: Path, content: Content) -> None:
     with pytest.raises(ModelError, match=r"python -m bot nlu train"):
-        BuiltinEngine.load(tmp_path / "var" / "nlu" / "model.npz", content)
+        BuiltinEngine.load(tmp_path / "var" / "nlu" / "model.npz", content.items)
 
 
 def test_changed_tables_warn_to_retrain(
@@ -151,11 +153,11 @@ def test_changed_tables_warn_to_retrain(
 ) -> None:
     (tmp_path / "abbreviations.yml").write_text("abbreviations: {ko: không}\n", encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="nlu.engine"):
-        BuiltinEngine.load(model_path, content, tables_dir=tmp_path)
+        BuiltinEngine.load(model_path, content.items, tables_dir=tmp_path)
     assert "retrain" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="nlu.engine"):
-        BuiltinEngine.load(model_path, content, tables_dir=TABLES)
+        BuiltinEngine.load(model_path, content.items, tables_dir=TABLES)
     assert "retrain" not in caplog.text
 
 

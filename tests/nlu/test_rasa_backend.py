@@ -14,12 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
-from bot.config import NluSettings, load_settings
-from bot.content import INTENTS, load_content
+from bot.config import load_settings
+from bot.content import load_content
 from nlu.engine import BuiltinEngine, NluResult
-from nlu.rasa_backend import KNOWN_INTENTS, RasaEngine, RasaError, prediction_from_rasa
-from tests.fakes.rasa_server import FakeRasa
+from nlu.intents import INTENTS
+from nlu.rasa_backend import RasaEngine, RasaError, prediction_from_rasa
+from tests.fakes.rasa_server import INTENT_NAMES, FakeRasa
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUSING = "nhà em dột nát hết rồi, xin hỗ trợ làm nhà được mấy triệu"
@@ -35,7 +37,7 @@ def content():
 
 @pytest.fixture(scope="module")
 def builtin(content, nlu_model) -> BuiltinEngine:
-    return BuiltinEngine.load(nlu_model, content)
+    return BuiltinEngine.load(nlu_model, content.items)
 
 
 @pytest.fixture
@@ -44,13 +46,9 @@ async def fake():
         yield server
 
 
-def rasa_settings(url: str, **kw) -> NluSettings:
-    return NluSettings(engine="rasa", rasa_url=url, **kw)
-
-
 @pytest.fixture
 async def engine(fake, content):
-    eng = RasaEngine(rasa_settings(fake.url, rasa_timeout=2.0), content)
+    eng = RasaEngine(fake.url, content.items, timeout=2.0)
     yield eng
     await eng.close()
 
@@ -96,14 +94,14 @@ async def test_intent_and_confidence_come_from_rasa(engine, fake):
 
 
 async def test_normalized_mode_sends_the_normalised_text(fake, content):
-    eng = RasaEngine(rasa_settings(fake.url), content, send="normalized")
+    eng = RasaEngine(fake.url, content.items, send="normalized")
     try:
         await eng.parse("Xin chào!!", "vi")
     finally:
         await eng.close()
     assert fake.received == ["xin chào"]
     with pytest.raises(ValueError):
-        RasaEngine(rasa_settings(fake.url), content, send="folded")
+        RasaEngine(fake.url, content.items, send="folded")
 
 
 async def test_low_rasa_confidence_is_low_confidence(engine, fake):
@@ -122,8 +120,8 @@ async def test_out_of_scope_never_gets_an_answer(engine, fake):
     assert result.intent == "out_of_scope" and result.answer_id is None
 
 
-def test_known_intents_are_the_bots():
-    assert KNOWN_INTENTS == set(INTENTS)
+def test_the_fake_knows_the_intents_rasa_is_trained_on():
+    assert set(INTENT_NAMES) == set(INTENTS)
 
 
 def test_unknown_intent_names_map_to_known_ones():
@@ -206,6 +204,39 @@ async def test_concurrent_messages_keep_their_own_intents(engine, fake):
     assert [r.intent for r in results] == ["greet", "goodbye", "thank"] * 10
 
 
+class StaggeredRasa(FakeRasa):
+    """The fake, answering each text after its own delay: a message asked first can be answered
+    last, so its parse resumes while another one's is under way."""
+
+    def __init__(self, delays: dict[str, float]) -> None:
+        super().__init__()
+        self.delays = delays
+        self.answered: list[str] = []
+
+    async def _parse(self, request: web.Request) -> web.StreamResponse:
+        text = (await request.json())["text"]  # aiohttp keeps the body for the real handler
+        await asyncio.sleep(self.delays.get(text, 0.0))
+        self.answered.append(text)
+        return await super()._parse(request)
+
+
+async def test_concurrent_parses_each_combine_their_own_prediction(content):
+    """Two parses waiting on Rasa at once, answered in the other order: each result is built from
+    its own message's prediction (no prediction is left on the engine for the next to pick up)."""
+    async with StaggeredRasa({HOUSING: 0.3, "xin chào": 0.0}) as fake:
+        fake.intents = {"làm nhà": ("ask_policy", 0.93), "xin chào": ("greet", 0.97)}
+        eng = RasaEngine(fake.url, content.items, timeout=2.0)
+        try:
+            housing, hello = await asyncio.gather(eng.parse(HOUSING, "vi"),
+                                                  eng.parse("xin chào", "vi"))
+        finally:
+            await eng.close()
+    assert fake.answered == ["xin chào", HOUSING], "the second message was answered first"
+    assert (hello.intent, hello.confidence, hello.answer_id) == ("greet", 0.97, None)
+    assert housing.intent == "ask_policy" and not housing.low_confidence
+    assert content.by_id()[housing.answer_id].intent == "ask_policy"
+
+
 # -- Rasa down, slow or broken --------------------------------------------------------------------
 
 
@@ -228,7 +259,7 @@ async def test_broken_rasa_falls_back_politely(engine, fake, fault, caplog):
 
 async def test_rasa_down_falls_back_and_recovers(content, caplog):
     port = free_port()
-    eng = RasaEngine(rasa_settings(f"http://127.0.0.1:{port}", rasa_timeout=2.0), content)
+    eng = RasaEngine(f"http://127.0.0.1:{port}", content.items, timeout=2.0)
     try:
         with caplog.at_level(logging.WARNING, logger="nlu.rasa_backend"):
             started = time.perf_counter()
@@ -248,7 +279,7 @@ async def test_rasa_down_falls_back_and_recovers(content, caplog):
 
 async def test_timeout_is_honoured(fake, content):
     fake.fault, fake.delay = "slow", 10.0
-    eng = RasaEngine(rasa_settings(fake.url, rasa_timeout=0.3), content)
+    eng = RasaEngine(fake.url, content.items, timeout=0.3)
     try:
         started = time.perf_counter()
         result = await eng.parse(HOUSING, "vi")

@@ -11,7 +11,7 @@ from nlu.retrieval import Retriever
 
 @pytest.fixture(scope="module")
 def retriever(content: Content, normalizer: Normalizer) -> Retriever:
-    return Retriever.from_content(content, normalizer)
+    return Retriever.from_documents(content.items, normalizer)
 
 
 @pytest.mark.parametrize("n", range(1, 11))
@@ -94,7 +94,7 @@ def test_shipped_content_answers_each_project_by_number() -> None:
     root = Path(__file__).resolve().parents[2]
     normalizer = Normalizer.from_tables()
     shipped = load_content(root / "content")
-    r = Retriever.from_content(shipped, normalizer)
+    r = Retriever.from_documents(shipped.items, normalizer)
     titles = {i.id: i.title_for("vi") for i in shipped.items}
     for n in range(1, 11):
         for text in (f"dự án {n} là gì", f"du an so {n}", f"da{n}"):

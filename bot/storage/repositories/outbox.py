@@ -2,8 +2,8 @@
 
 Rows are added in the transaction that decided to send them (`add_replies`), so nothing is sent
 that was rolled back and nothing committed is lost. One recipient's rows go out in id order and
-one at a time across every process: `claim_next` takes the recipient's oldest unfinished row only
-when no row of that recipient is being sent under a live lease. A process that dies while
+one at a time across every process: `claim_next` takes only the recipient's oldest unfinished
+row, and only when it is queued and due, or its sender's lease has lapsed. A process that dies while
 sending leaves a lease that expires; the row is then taken again (sent at least once: a send in
 flight at the moment of a kill may go out twice).
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Reply
@@ -91,12 +91,8 @@ async def claim_next(
     another sender holds a live lease on a row of this recipient. Commits.
     """
     at = now()
-    busy = exists().where(
-        OutboxEntry.channel == channel,
-        OutboxEntry.recipient == recipient,
-        OutboxEntry.status == SENDING,
-        OutboxEntry.lease_until > at,
-    )
+    # The oldest unfinished row, whatever its state: while it is being sent (a live lease) or
+    # waits for its retry, nothing later of this recipient may go.
     oldest = (
         select(OutboxEntry.id)
         .where(OutboxEntry.channel == channel, OutboxEntry.recipient == recipient, _unfinished)
@@ -114,7 +110,6 @@ async def claim_next(
                     OutboxEntry.status == QUEUED,
                     and_(OutboxEntry.status == SENDING, OutboxEntry.lease_until <= at),
                 ),
-                ~busy,
             )
             .values(status=SENDING, lease_until=at + lease, attempts=OutboxEntry.attempts + 1)
             .returning(
@@ -277,6 +272,24 @@ async def forget_recipient(session: AsyncSession, channel: str, recipient: str) 
             ~_unfinished,
         )
     )
+
+
+async def states(session: AsyncSession, row_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+    """(status, error) of rows."""
+    rows = await session.execute(
+        select(OutboxEntry.id, OutboxEntry.status, OutboxEntry.error).where(
+            OutboxEntry.id.in_(list(row_ids))
+        )
+    )
+    return {r.id: (r.status, r.error) for r in rows}
+
+
+async def unfinished_count(session: AsyncSession, channels: Sequence[str] | None = None) -> int:
+    """Rows still to send (queued or being sent)."""
+    query = select(func.count()).select_from(OutboxEntry).where(_unfinished)
+    if channels is not None:
+        query = query.where(OutboxEntry.channel.in_(list(channels)))
+    return (await session.execute(query)).scalar_one()
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
