@@ -71,6 +71,22 @@ async def app_parts(settings: Settings, db_url: str) -> AsyncIterator[tuple]:
 
 
 @pytest.fixture
+async def server(app_parts: tuple) -> AsyncIterator:
+    """The bot's web app (chat page, API, /healthz) on a real loopback port."""
+    from aiohttp.test_utils import TestServer
+
+    from bot.app import build_web_app, build_worker
+
+    services, engine, pipeline = app_parts
+    srv = TestServer(build_web_app(services, engine, build_worker(pipeline)), host="127.0.0.1")
+    await srv.start_server()
+    try:
+        yield srv
+    finally:
+        await srv.close()
+
+
+@pytest.fixture
 def pipeline(app_parts: tuple):
     return app_parts[2]
 
