@@ -1,10 +1,8 @@
-"""Dialogue actions: what the bot does for each intent or command, and the registry that finds them.
+"""Dialogue actions: what the bot does for each intent or command.
 
 An action gets the `Context` (message, user, language, reply collector) and never the transport.
+Actions register with `@action("intent")` in the one registry of actions and flows
+(bot.core.registry) when this package is imported: bot/app.py imports it once, at wiring time.
 """
 
-# Importing the modules registers their actions.
-from actions import answers, conversation, privacy, reports, subscriptions  # noqa: E402,F401
-from actions.base import ACTIONS, action, run_intent
-
-__all__ = ["ACTIONS", "action", "run_intent"]
+from actions import answers, conversation, privacy, reports, subscriptions  # noqa: F401

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from actions.base import action
 from actions.conversation import fallback, help_menu
 from bot.content import Item
+from bot.core.context import Context
+from bot.core.registry import action
 from bot.i18n import LANGUAGES
 from bot.messages import Button
-from bot.core.context import Context
-
-CONTENT_INTENTS = ("ask_policy", "ask_product", "ask_training")
+from nlu.intents import QUESTION_INTENTS
 
 
 def answer_item(ctx: Context, item: Item) -> None:
@@ -18,7 +17,9 @@ def answer_item(ctx: Context, item: Item) -> None:
     if used != ctx.lang:
         told = list(ctx.state.get("fallback_told", []))
         if ctx.lang not in told:
-            ctx.say(ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(name=LANGUAGES[ctx.lang]))
+            ctx.say(ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(
+                name=LANGUAGES[ctx.lang]
+            ))
             ctx.set_state(fallback_told=[*told, ctx.lang])
     source = ctx._("Nguồn: {source}").format(source=item.source)
     buttons: list[Button] = []
@@ -33,18 +34,27 @@ def answer_item(ctx: Context, item: Item) -> None:
 
 
 async def answer_by_id(ctx: Context, item_id: str) -> None:
+    """Answer with one content item; an id that is not (or no longer) there gets the help menu."""
     item = ctx.content.by_id().get(item_id)
     if item is None:
         await help_menu(ctx)
         return
-    ctx.turn.intent = ctx.turn.intent or item.intent
     answer_item(ctx, item)
 
 
-@action(*CONTENT_INTENTS)
+@action("answer")
+async def answer_chosen(ctx: Context) -> None:
+    """A topic chosen from buttons ("/answer <item id>"); the turn reports the item's intent."""
+    item = ctx.content.by_id().get(ctx.arg)
+    if item is not None:
+        ctx.turn.intent = item.intent
+    await answer_by_id(ctx, ctx.arg)
+
+
+@action(*QUESTION_INTENTS)
 async def answer_question(ctx: Context) -> None:
     result = ctx.nlu
     if result is not None and result.answer_id:
         await answer_by_id(ctx, result.answer_id)
         return
-    await fallback(ctx, [c.item_id for c in (result.candidates if result else ())])
+    await fallback(ctx)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-from actions.base import action
 from actions.menus import language_buttons, main_menu
+from bot.core.context import Context
+from bot.core.registry import action
 from bot.i18n import LANGUAGES
 from bot.messages import Button
-
-from bot.core.context import Context
 from nlu.normalize import fold
 
 # Folded words naming a language, matched as whole words.
@@ -36,12 +35,15 @@ async def set_language(ctx: Context, lang: str) -> None:
         ctx.user.locale = lang
     ctx.lang, ctx.lang_known = lang, True
     ctx.t = ctx.services.catalogs.for_lang(lang)
-    ctx.say(ctx._("Đã chọn ngôn ngữ: {name}.").format(name=LANGUAGES[lang]) + " " + ctx._("Bạn muốn hỏi gì?"),
-            buttons=main_menu(ctx))
+    chosen = ctx._("Đã chọn ngôn ngữ: {name}.").format(name=LANGUAGES[lang])
+    ctx.say(chosen + " " + ctx._("Bạn muốn hỏi gì?"), buttons=main_menu(ctx))
     if lang != "vi" and not ctx.t.has("Bạn muốn hỏi gì?"):
-        ctx.say(ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(name=LANGUAGES[lang]))
+        ctx.say(ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(
+            name=LANGUAGES[lang]
+        ))
 
 
+@action("ask_language")
 async def ask_language(ctx: Context) -> None:
     ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)["lang_asked"] = True
     ctx.say(ctx._("Mời bạn chọn ngôn ngữ:"), buttons=language_buttons())
@@ -49,13 +51,18 @@ async def ask_language(ctx: Context) -> None:
 
 @action("set_language")
 async def change_language(ctx: Context) -> None:
-    lang = language_named(ctx.msg.text) if ctx.msg.text and not ctx.msg.text.startswith("/") else None
+    """The language a button ("/lang hre") or the text names; else offer the choice."""
+    text = ctx.msg.text
+    lang = ctx.arg if ctx.arg in LANGUAGES else None
+    if lang is None and text and not text.startswith("/"):
+        lang = language_named(text)
     if lang:
         await set_language(ctx, lang)
     else:
         await ask_language(ctx)
 
 
+@action("start")
 async def start(ctx: Context) -> None:
     """First contact (/start or a first greeting): welcome and the language choice."""
     ctx.say(ctx._("Chào bạn! Đây là Làng Số, trợ lý của tỉnh Quảng Ngãi về Chương trình MTQG 1719 "
@@ -65,10 +72,12 @@ async def start(ctx: Context) -> None:
 
 @action("greet")
 async def greet(ctx: Context) -> None:
-    if not ctx.lang_known and not ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id).get("lang_asked"):
+    memory = ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)
+    if not ctx.lang_known and not memory.get("lang_asked"):
         await start(ctx)
         return
-    ctx.say(ctx._("Chào bạn! Bạn cần hỏi gì? Bạn có thể gõ câu hỏi hoặc chọn:"), buttons=main_menu(ctx))
+    ctx.say(ctx._("Chào bạn! Bạn cần hỏi gì? Bạn có thể gõ câu hỏi hoặc chọn:"),
+            buttons=main_menu(ctx))
 
 
 @action("goodbye")
@@ -87,7 +96,8 @@ async def help_menu(ctx: Context) -> None:
     ctx.say(
         "\n".join([
             _("Tôi có thể giúp bạn:"),
-            _("- Hỏi về chính sách hỗ trợ của Chương trình MTQG 1719 (nhà ở, nước sinh hoạt, học nghề, bảo hiểm y tế...)"),
+            _("- Hỏi về chính sách hỗ trợ của Chương trình MTQG 1719 "
+              "(nhà ở, nước sinh hoạt, học nghề, bảo hiểm y tế...)"),
             _("- Tìm hiểu sản phẩm địa phương (quế Trà Bồng, thổ cẩm, OCOP...)"),
             _("- Nhận thông báo lớp tập huấn: gõ /subscribe, ngừng nhận: /stop"),
             _("- Gửi phản ánh, kiến nghị kèm ảnh hoặc vị trí: /phananh"),
@@ -122,16 +132,20 @@ async def human(ctx: Context) -> None:
 @action("out_of_scope")
 async def out_of_scope(ctx: Context) -> None:
     ctx.say(
-        ctx._("Xin lỗi, việc này tôi không giúp được. Tôi có thể giúp về chính sách hỗ trợ đồng bào dân tộc "
-              "thiểu số, sản phẩm địa phương, lớp tập huấn, phản ánh và báo cáo."),
+        ctx._("Xin lỗi, việc này tôi không giúp được. Tôi có thể giúp về chính sách hỗ trợ "
+              "đồng bào dân tộc thiểu số, sản phẩm địa phương, lớp tập huấn, "
+              "phản ánh và báo cáo."),
         buttons=main_menu(ctx),
     )
 
 
-async def fallback(ctx: Context, candidates: list[str]) -> None:
-    """Low confidence: say so, offer the closest topics and a person."""
+@action("fallback")
+async def fallback(ctx: Context) -> None:
+    """Not understood (or no answer found): say so, offer the NLU's closest topics and a person."""
     items = ctx.content.by_id()
-    buttons = [Button(items[i].title_for(ctx.lang)[:60], f"/answer {i}") for i in candidates[:3] if i in items]
+    candidates = [c.item_id for c in ctx.nlu.candidates] if ctx.nlu is not None else []
+    buttons = [Button(items[i].title_for(ctx.lang)[:60], f"/answer {i}")
+               for i in candidates[:3] if i in items]
     buttons.append(Button(ctx._("Gặp cán bộ"), "/human"))
     text = ctx._("Xin lỗi, tôi chưa hiểu ý bạn.")
     if len(buttons) > 1:
@@ -143,9 +157,13 @@ async def fallback(ctx: Context, candidates: list[str]) -> None:
 
 @action("topic_menu")
 async def topic_menu(ctx: Context) -> None:
-    """List the topics of one intent as buttons (from the main menu)."""
+    """List the topics of one intent as buttons ("/topic ask_policy", from the main menu).
+
+    The turn reports the intent listed, or "help" when it has no topics (the help menu instead).
+    """
     intent = ctx.arg or "ask_policy"
     items = [i for i in ctx.content.items if i.intent == intent][:10]
+    ctx.turn.intent = intent if items else "help"
     if not items:
         await help_menu(ctx)
         return

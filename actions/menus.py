@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.core.context import Context
 from bot.i18n import LANGUAGES
 from bot.messages import Button
-from bot.core.context import Context
 
 
 def language_buttons() -> list[Button]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import actions  # noqa: F401 - registers the actions
 from bot.channels.base import Channel
 from bot.config import Settings
 from bot.content import Content, load_content
@@ -41,19 +42,23 @@ ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 __all__ = ["StartupError", "build_services", "build_pipeline", "build_worker", "build_web_app"]
 
 
-def build_nlu(settings: Settings, content: Content):  # noqa: ANN201 - an NluEngine
-    if settings.nlu.engine == "rasa":
+def build_nlu(settings: Settings, content: Content):  # noqa: ANN201 - an nlu.engine.NluEngine
+    """The configured NLU engine over the content's items (`nlu` takes values, not settings)."""
+    cfg = settings.nlu
+    if cfg.engine == "rasa":
         from nlu.rasa_backend import RasaEngine
 
-        return RasaEngine(settings.nlu, content)
+        return RasaEngine(cfg.rasa_url, content.items, timeout=cfg.rasa_timeout, data=cfg.data,
+                          base_dir=settings.base_dir, intent_threshold=cfg.intent_threshold,
+                          answer_threshold=cfg.answer_threshold)
     from nlu.engine import BuiltinEngine
 
-    model = settings.path(settings.nlu.model)
+    model = settings.path(cfg.model)
     if not model.is_file():
         raise StartupError(f"nlu.model: {model} not found; build it with `python -m bot nlu train` "
                            "(make setup does)")
-    return BuiltinEngine.load(model, content, intent_threshold=settings.nlu.intent_threshold,
-                              answer_threshold=settings.nlu.answer_threshold)
+    return BuiltinEngine.load(model, content.items, intent_threshold=cfg.intent_threshold,
+                              answer_threshold=cfg.answer_threshold)
 
 
 def build_services(settings: Settings, database_url: str | None = None) -> tuple[Services, AsyncEngine]:

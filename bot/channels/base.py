@@ -19,22 +19,30 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
 from bot.messages import Inbound, Reply
 from bot.outbox.sender import Limits, SendError
 
-if TYPE_CHECKING:
-    from bot.inbound.worker import InboundWorker
+__all__ = ["Channel", "Limits", "Receiver", "SendError", "split_text"]
 
-__all__ = ["Channel", "Limits", "SendError", "split_text"]
+
+class Receiver(Protocol):
+    """Where a channel hands what it receives (`bot.inbound.worker.InboundWorker`)."""
+
+    async def accept(self, channel: str, payloads: Sequence[dict[str, Any]]) -> int:
+        """Record the payloads before they are acknowledged; raises when they could not be."""
+
+    async def wait_for_room(self) -> None:
+        """Wait while too many messages are being handled (a poller's back-pressure)."""
 
 
 @runtime_checkable
 class Channel(Protocol):
-    """A push channel adapter."""
+    """A push channel adapter: what bot.inbound.worker.Channel and bot.outbox.sender.PushChannel
+    need of it, and its lifecycle."""
 
     name: str
     limits: Limits
@@ -42,7 +50,7 @@ class Channel(Protocol):
     def register_routes(self, app: web.Application) -> None:
         """Add webhook routes (before the app starts); nothing for polling channels."""
 
-    async def start(self, worker: InboundWorker) -> None:
+    async def start(self, worker: Receiver) -> None:
         """Begin receiving (start polling, or check the webhook); payloads go to `worker`."""
 
     async def stop(self) -> None:

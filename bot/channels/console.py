@@ -10,9 +10,9 @@ import sys
 import uuid
 from typing import TextIO
 
-from bot.messages import IncomingMessage, render_numbered
 from bot.core.pipeline import TurnFailed
 from bot.inbound.worker import InboundWorker
+from bot.messages import IncomingMessage, render_numbered
 
 CHANNEL = "console"
 

@@ -1,7 +1,7 @@
 """The Telegram channel: python-telegram-bot 22 for the Bot API; parse, verify and send only.
 
 Receiving. Long polling when no webhook URL is configured, a webhook route on our own aiohttp app
-when one is. Either way updates go to the inbound worker (`InboundWorker.accept`), which records
+when one is. Either way updates go to the inbound worker (`Receiver.accept`), which records
 them in the inbox *before* Telegram is told we have them: the webhook answers 200 only after the
 insert committed, and polling only sends the next `offset` (which is what confirms earlier
 updates to Telegram) once every update of the batch is recorded. The worker handles them after,
@@ -36,7 +36,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram import error as tg_error
 from telegram.ext import Application, ExtBot
 
-from bot.channels.base import Limits, SendError, split_text
+from bot.channels.base import Limits, Receiver, SendError, split_text
 from bot.errors import StartupError
 from bot.messages import (
     Button,
@@ -51,7 +51,6 @@ from bot.messages import (
 
 if TYPE_CHECKING:
     from bot.config import TelegramSettings
-    from bot.inbound.worker import InboundWorker
 
 CHANNEL = "telegram"
 log = logging.getLogger("bot.channels.telegram")
@@ -308,7 +307,7 @@ class TelegramChannel:
         self.application = build_application(settings, request_timeout, poll_timeout)
         self.bot: ExtBot = self.application.bot
         self.poll_timeout = poll_timeout
-        self.worker: InboundWorker | None = None
+        self.worker: Receiver | None = None
         self._poller: asyncio.Task | None = None
         self._callbacks: set[asyncio.Task] = set()
         self._init_lock = asyncio.Lock()
@@ -342,7 +341,7 @@ class TelegramChannel:
                                    "TELEGRAM_API_BASE_URL and the network") from None
             self._initialized = True
 
-    async def start(self, worker: InboundWorker) -> None:
+    async def start(self, worker: Receiver) -> None:
         """Check the token, then poll (or check that Telegram has our webhook)."""
         self.worker = worker
         self._stopping = False

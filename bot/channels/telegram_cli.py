@@ -15,22 +15,14 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from bot.config import Settings, TelegramSettings, load_settings
+from bot.core.commands import telegram_menu
 
 EXIT_CONFIG = 2
 EXIT_API = 1
 
-# The command menu: (command, Vietnamese description). Same intents as typed text (bot.dialogue).
-COMMANDS = [
-    ("start", "Bắt đầu, chọn ngôn ngữ"),
-    ("help", "Tôi giúp được gì"),
-    ("language", "Đổi ngôn ngữ"),
-    ("subscribe", "Nhận thông báo, lớp tập huấn"),
-    ("stop", "Ngừng nhận thông báo"),
-    ("phananh", "Gửi phản ánh, kiến nghị"),
-    ("baocao", "Cán bộ xã gửi báo cáo"),
-    ("dulieu", "Xem dữ liệu của bạn"),
-    ("xoadulieu", "Xóa dữ liệu của bạn"),
-]
+# The command menu: (command, Vietnamese description), from the one command table the dialogue
+# reads too (bot.core.commands).
+COMMANDS = telegram_menu()
 
 
 class CliError(Exception):

@@ -29,13 +29,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Limits, SendError, split_text
+from bot.channels.base import Limits, Receiver, SendError, split_text
 from bot.channels.zalo_tokens import TokenError, TokenRefreshUnavailable, ZaloTokens
 from bot.config import ZaloSettings
 from bot.messages import (
@@ -48,9 +48,6 @@ from bot.messages import (
     Reply,
     render_numbered,
 )
-
-if TYPE_CHECKING:
-    from bot.inbound.worker import InboundWorker
 
 log = logging.getLogger("bot.zalo")
 
@@ -271,7 +268,7 @@ class ZaloChannel:
         self.rate_limit_pause = rate_limit_pause
         self.send_timeout = aiohttp.ClientTimeout(total=send_timeout, connect=min(5.0, send_timeout))
         self.tokens = ZaloTokens(settings, sessionmaker, self._client)
-        self.worker: InboundWorker | None = None
+        self.worker: Receiver | None = None
         self._http: aiohttp.ClientSession | None = None
         self._attachments: dict[tuple[str, str], tuple[str, float]] = {}
 
@@ -280,7 +277,7 @@ class ZaloChannel:
     def register_routes(self, app: web.Application) -> None:
         app.router.add_post(WEBHOOK_PATH, self.webhook)
 
-    async def start(self, worker: InboundWorker) -> None:
+    async def start(self, worker: Receiver) -> None:
         self.worker = worker
         self._client()
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import ZaloSettings
 from bot.storage.models import ChannelToken
+from bot.storage.repositories import tokens
 
 log = logging.getLogger("bot.zalo.tokens")
 
@@ -125,31 +125,20 @@ class ZaloTokens:
 
     async def _load_or_seed(self) -> TokenPair | None:
         async with self.sessionmaker() as session:
-            row = await session.get(ChannelToken, CHANNEL)
+            row = await tokens.get(session, CHANNEL)
             if row is not None:
                 return _pair(row)
             s = self.settings
             if not (s.access_token or s.refresh_token):
                 return None
-            row = ChannelToken(channel=CHANNEL, access_token=s.access_token, refresh_token=s.refresh_token,
-                               access_expires_at=None, refresh_expires_at=None, updated_at=self.clock())
-            session.add(row)
-            try:
-                await session.commit()
-            except Exception:  # noqa: BLE001 - another process seeded it first: use theirs
-                await session.rollback()
-                row = await session.get(ChannelToken, CHANNEL)
-                if row is None:
-                    raise
+            row = await tokens.seed(session, CHANNEL, s.access_token, s.refresh_token, self.clock())
             log.info("zalo: token pair seeded from the settings (ZALO_ACCESS_TOKEN / ZALO_REFRESH_TOKEN)")
             return _pair(row)
 
     async def _refresh_locked(self, bad: str | None) -> str:
         """Refresh under the row lock and commit the new pair before returning its access token."""
         async with self.sessionmaker() as session:
-            row = (await session.execute(
-                select(ChannelToken).where(ChannelToken.channel == CHANNEL).with_for_update()
-            )).scalar_one_or_none()
+            row = await tokens.lock(session, CHANNEL)
             if row is None:
                 raise TokenError("zalo: no access token: set ZALO_ACCESS_TOKEN and ZALO_REFRESH_TOKEN "
                                  "(see docs/zalo.md, 'Tokens')")
@@ -173,11 +162,8 @@ class ZaloTokens:
                     last_reason = got
                     continue
                 now = self.clock()
-                row.access_token = got["access_token"]
-                row.refresh_token = got["refresh_token"]
-                row.access_expires_at = now + timedelta(seconds=got["expires_in"])
-                row.refresh_expires_at = now + REFRESH_TOKEN_TTL
-                row.updated_at = now
+                tokens.store(row, got["access_token"], got["refresh_token"],
+                             now + timedelta(seconds=got["expires_in"]), now + REFRESH_TOKEN_TTL, now)
                 new = _pair(row)
                 try:
                     await session.commit()
@@ -192,7 +178,7 @@ class ZaloTokens:
             await session.rollback()
         # Refused: if another process refreshed meanwhile (it spent the token we read), use its pair.
         async with self.sessionmaker() as session:
-            row = await session.get(ChannelToken, CHANNEL)
+            row = await tokens.get(session, CHANNEL)
             if row is not None and row.access_token != bad and _pair(row).fresh(self.clock(), self.ahead):
                 self._pair = _pair(row)
                 return row.access_token

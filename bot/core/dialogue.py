@@ -1,8 +1,9 @@
 """The dialogue stage: numbered answers and buttons, commands, an active flow step, else NLU.
 
-Commands (typed "/start" or a button's payload) reach the same intents as typed text. Numbered
-options are how buttons degrade on channels without them: the last options offered are kept in the
-user's dialogue state, so "1" or "2" picks one.
+Commands (typed "/start" or a button's payload, bot.core.commands) reach the same intents as typed
+text. Numbered options are how buttons degrade on channels without them: the last options offered
+are kept in the user's dialogue state, so "1" or "2" picks one. Actions and flows are found in
+the registry (bot.core.registry), never imported from the `actions` package above this layer.
 """
 
 from __future__ import annotations
@@ -10,33 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from actions import run_intent
-from actions.answers import answer_by_id
-from actions.conversation import ask_language, fallback, set_language, start, topic_menu
-from actions.privacy import answer_consent, confirm_delete, delete_data
-from bot.i18n import LANGUAGES
-from bot.core.middlewares import MAX_TEXT_CHARS
+from bot.core.commands import BY_NAME
 from bot.core.context import Context
-from nlu.normalize import fold
+from bot.core.middlewares import MAX_TEXT_CHARS
+from bot.core.registry import REGISTRY, end_flow, understand
 
-# Command -> intent. Telegram's menu commands, and button payloads.
-COMMAND_INTENTS = {
-    "/help": "help",
-    "/menu": "help",
-    "/language": "set_language",
-    "/ngonngu": "set_language",
-    "/subscribe": "subscribe",
-    "/dangky": "subscribe",
-    "/stop": "unsubscribe",
-    "/unsubscribe": "unsubscribe",
-    "/baocao": "report",
-    "/phananh": "feedback",
-    "/dulieu": "my_data",
-    "/human": "human",
-    "/canbo": "human",
-}
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
-YES_NO = {"yes": True, "no": False}
 
 
 def clean_text(text: str) -> str:
@@ -58,52 +38,15 @@ async def run_command(ctx: Context, command: str) -> bool:
     name, _, arg = command.strip().partition(" ")
     name = name.split("@", 1)[0].lower()  # Telegram adds @botname in groups
     ctx.arg = arg.strip()
-    if name == "/start":
-        ctx.turn.intent = "greet"
-        ctx.set_state(flow=None)
-        await start(ctx)
-    elif name == "/lang" and ctx.arg in LANGUAGES:
-        ctx.turn.intent = "set_language"
-        await set_language(ctx, ctx.arg)
-    elif name == "/consent" and ctx.arg in YES_NO:
-        await answer_consent(ctx, YES_NO[ctx.arg])
-    elif name == "/delete" and ctx.arg in YES_NO:
-        ctx.turn.intent = "my_data"
-        await confirm_delete(ctx, YES_NO[ctx.arg])
-    elif name == "/xoadulieu":
-        ctx.turn.intent = "my_data"
-        await delete_data(ctx)
-    elif name == "/answer" and ctx.arg:
-        await answer_by_id(ctx, ctx.arg)
-    elif name == "/topic":
-        ctx.turn.intent = ctx.arg if ctx.arg in ("ask_policy", "ask_product", "ask_training") else "help"
-        await topic_menu(ctx)
-    elif name in COMMAND_INTENTS:
-        ctx.set_state(flow=None)
-        await run_intent(ctx, COMMAND_INTENTS[name])
-    else:
+    if REGISTRY.owns(name):
+        return await REGISTRY.take_command(ctx, name, ctx.arg)
+    known = BY_NAME.get(name)
+    if known is None:
         return False
+    if known.ends_flow:
+        end_flow(ctx)
+    await REGISTRY.run_intent(ctx, known.intent)
     return True
-
-
-async def flow_step(ctx: Context, text: str) -> bool:
-    """Typed answers to an active flow (consent, delete confirmation); False to leave the flow."""
-    flow = ctx.state.get("flow") or {}
-    if not flow:
-        return False
-    from actions.privacy import NO, YES
-
-    answer = " ".join(fold(text).lower().strip(" .!").split())
-    if answer in YES or answer in NO:
-        if flow.get("name") == "consent":
-            await answer_consent(ctx, answer in YES)
-            return True
-        if flow.get("name") == "delete":
-            ctx.turn.intent = "my_data"
-            await confirm_delete(ctx, answer in YES)
-            return True
-    ctx.set_state(flow=None)  # they moved on: treat the text as a new message
-    return False
 
 
 async def dialogue(ctx: Context) -> None:
@@ -117,26 +60,23 @@ async def dialogue(ctx: Context) -> None:
             ctx.turn.intent = "help"
             ctx.say(ctx._("Tôi không biết lệnh này. Gõ /help để xem các lệnh."))
             handled = True
-    if not handled and text and await flow_step(ctx, text):
+    if not handled and text and await REGISTRY.take_text(ctx, text):
         handled = True
     if not handled:
         if not text:
             ctx.turn.intent = "help"
             if msg.media or msg.location:
-                ctx.say(ctx._("Tôi đã nhận ảnh hoặc vị trí, nhưng chưa biết để làm gì. Muốn gửi phản ánh, gõ /phananh."))
+                ctx.say(ctx._("Tôi đã nhận ảnh hoặc vị trí, nhưng chưa biết để làm gì. "
+                              "Muốn gửi phản ánh, gõ /phananh."))
             else:
                 ctx.say(ctx._("Tôi chỉ đọc được tin nhắn chữ. Bạn gõ câu hỏi nhé, hoặc gõ /help."))
         else:
-            ctx.nlu = result = await ctx.services.nlu.parse(text, ctx.lang)
-            ctx.turn.intent, ctx.turn.confidence = result.intent, result.confidence
-            if result.low_confidence:
-                await fallback(ctx, [c.item_id for c in result.candidates])
-            else:
-                await run_intent(ctx, result.intent)
+            result = await understand(ctx, text)
+            await REGISTRY.run_intent(ctx, "fallback" if result.low_confidence else result.intent)
             if not ctx.lang_known and ctx.user is not None:
                 memory = ctx.services.memory.get(msg.channel, msg.sender_id)
                 if not memory.get("lang_asked"):
-                    await ask_language(ctx)
+                    await REGISTRY.run_intent(ctx, "ask_language")
     if ctx.user is not None:
         last = ctx.turn.replies[-1] if ctx.turn.replies else None
         ctx.set_state(options=[b.payload for b in last.buttons] if last and last.buttons else None)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from bot.i18n import LANGUAGES, N_
 from bot.core.context import Context
 from bot.core.pipeline import Next
+from bot.i18n import LANGUAGES, N_
 from bot.storage.repositories import inbox, users
 
 MAX_TEXT_CHARS = 2000  # longer texts are cut: nobody types more on a phone, and it bounds NLU cost

@@ -30,17 +30,23 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from bot.channels.base import Channel
 from bot.core.context import Turn
 from bot.core.pipeline import Pipeline, TurnFailed
-from bot.messages import ContactGone, IncomingMessage, Receipt
+from bot.messages import ContactGone, Inbound, IncomingMessage
 from bot.outbox.dispatcher import Dispatcher
-from bot.outbox.sender import Sender
+from bot.outbox.sender import PushChannel, Sender
 from bot.storage.repositories import inbox, outbox, users
 
 log = logging.getLogger("bot.inbound")
+
+
+class Channel(PushChannel, Protocol):
+    """What the worker needs of a channel adapter (bot.channels.base.Channel has it): read a
+    recorded payload, and (for the sender core) send."""
+
+    def parse(self, payload: dict[str, Any]) -> Inbound | None: ...
 
 
 class InboundWorker:
@@ -133,7 +139,7 @@ class InboundWorker:
         return sum(new)
 
     @staticmethod
-    def _parse(adapter: Channel, payload: Any) -> IncomingMessage | ContactGone | Receipt | None:
+    def _parse(adapter: Channel, payload: Any) -> Inbound | None:
         try:
             return adapter.parse(payload) if isinstance(payload, dict) else None
         except Exception as exc:  # a payload the adapter cannot read: nothing to answer

@@ -2,7 +2,8 @@
 """Zalo OA channel end to end: signed webhook events in, replies out through the fake OA API.
 
 Every case runs the real pipeline on SQLite and on PostgreSQL (`db_url`), the bot's webhook on a
-real port, and the fake Zalo API as a real HTTP server.
+real port, the inbound worker and the sender core as `serve` wires them, and the fake Zalo API
+as a real HTTP server.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from typing import Any
 
 import pytest
 
-from bot.channels.zalo import event_key, signature_ok, split_text, to_message
-from bot.messages import Button, Location, Reply
+from bot.channels.zalo import event_key, parse_event, signature_ok, split_text, to_message
+from bot.messages import Button, ContactGone, Location, Receipt, Reply
+from bot.storage.repositories import inbox, outbox
 from tests.channels.conftest_zalo import (  # noqa: F401 - fixtures
+    FAST_RETRIES,
     SlowPipeline,
     ZaloBot,
     inbox_rows,
-    make_channel,
+    outbox_rows,
+    send_only,
     sessionmaker,
     start_bot,
     subscribe,
@@ -29,7 +33,17 @@ from tests.channels.conftest_zalo import (  # noqa: F401 - fixtures
     zalo_api,
     zalo_bot,
 )
-from tests.fakes.zalo_api import APP_ID, OA_SECRET_KEY, FakeZaloApi, event, sign
+from tests.fakes.zalo_api import (
+    APP_ID,
+    OA_ID,
+    OA_SECRET_KEY,
+    SEND,
+    FakeZaloApi,
+    Fault,
+    event,
+    receipt,
+    sign,
+)
 
 GREETING = ["Đây là Làng Số", "Mời bạn chọn ngôn ngữ:\n1. Tiếng Việt\n2. Hrê"]
 GOT_MEDIA = ["Tôi đã nhận ảnh hoặc vị trí"]
@@ -77,6 +91,19 @@ def json_array(ev: dict) -> dict:
     return {"body": b"[1, 2]", "signature": "mac=" + "0" * 64}
 
 
+def renamed(name: str) -> Callable[[dict], dict]:
+    """Another event name (signed as sent): an event the bot does not handle."""
+    def tweak(ev: dict) -> dict:
+        ev["event_name"] = name
+        return {}
+    return tweak
+
+
+def seen_receipt(user: str) -> dict:
+    """A read receipt naming a message id the OA never sent (or whose row is gone)."""
+    return receipt("user_seen_message", user, ["0" * 32])
+
+
 @dataclass
 class Case:
     label: str
@@ -88,28 +115,34 @@ class Case:
     subscribed: bool = False
     after: tuple[bool | None, bool | None] | None = None  # (reachable, subscribed) afterwards
     recorded: bool = True
+    build: Callable[[str], dict] | None = None  # user -> event, instead of `event(kind, ...)`
 
 
+HELLO = {"text": "xin chào"}
 CASES = [
-    Case("text", "user_send_text", 200, GREETING, {"text": "xin chào"}),
+    Case("text", "user_send_text", 200, GREETING, HELLO),
     Case("image", "user_send_image", 200, GOT_MEDIA),
     Case("location", "user_send_location", 200, GOT_MEDIA),
     Case("audio", "user_send_audio", 200, GOT_MEDIA),
     Case("sticker", "user_send_sticker", 200, TEXT_ONLY),
     Case("follow", "follow", 200, GREETING),
     Case("unfollow unsubscribes", "unfollow", 200, [], subscribed=True, after=(False, False)),
-    Case("unknown event ignored", "user_seen_message", 200, [], recorded=False),
-    Case("forged signature", "user_send_text", 403, [], {"text": "xin chào"}, forged, recorded=False),
-    Case("missing signature", "user_send_text", 403, [], {"text": "xin chào"}, unsigned, recorded=False),
-    Case("signed with another secret", "user_send_text", 403, [], {"text": "xin chào"}, signed_with_other_secret,
+    Case("unknown event ignored", "user_send_text", 200, [], HELLO,
+         renamed("oa_send_text"), recorded=False),
+    Case("read receipt naming no row: recorded, nothing sent", "user_seen_message", 200, [],
+         build=seen_receipt),
+    Case("forged signature", "user_send_text", 403, [], HELLO, forged, recorded=False),
+    Case("missing signature", "user_send_text", 403, [], HELLO, unsigned, recorded=False),
+    Case("signed with another secret", "user_send_text", 403, [], HELLO,
+         signed_with_other_secret, recorded=False),
+    Case("body changed after signing", "user_send_text", 403, [], HELLO, tampered,
          recorded=False),
-    Case("body changed after signing", "user_send_text", 403, [], {"text": "xin chào"}, tampered, recorded=False),
-    Case("stale timestamp", "user_send_text", 403, [], {"text": "xin chào"}, shifted(-301), recorded=False),
-    Case("timestamp from the future", "user_send_text", 403, [], {"text": "xin chào"}, shifted(+301),
+    Case("stale timestamp", "user_send_text", 403, [], HELLO, shifted(-301), recorded=False),
+    Case("timestamp from the future", "user_send_text", 403, [], HELLO, shifted(+301),
          recorded=False),
-    Case("another app", "user_send_text", 403, [], {"text": "xin chào"}, other_app, recorded=False),
-    Case("bad JSON", "user_send_text", 400, [], {"text": "xin chào"}, bad_json, recorded=False),
-    Case("JSON that is not an object", "user_send_text", 400, [], {"text": "xin chào"}, json_array,
+    Case("another app", "user_send_text", 403, [], HELLO, other_app, recorded=False),
+    Case("bad JSON", "user_send_text", 400, [], HELLO, bad_json, recorded=False),
+    Case("JSON that is not an object", "user_send_text", 400, [], HELLO, json_array,
          recorded=False),
 ]
 
@@ -119,7 +152,7 @@ async def test_webhook_cases(case: Case, zalo_bot: ZaloBot, services: Any) -> No
     user = f"user-{abs(hash(case.label)) % 10**8}"
     if case.subscribed:
         await subscribe(services.sessionmaker, "zalo", user)
-    ev = event(case.kind, user, **case.message)
+    ev = case.build(user) if case.build else event(case.kind, user, **case.message)
     kw = case.tweak(ev) if case.tweak else {}
     status, _ = await zalo_bot.post(ev, **kw)
     assert status == case.status
@@ -131,7 +164,8 @@ async def test_webhook_cases(case: Case, zalo_bot: ZaloBot, services: Any) -> No
         assert fragment in got.text
     rows = await inbox_rows(services.sessionmaker)
     if case.recorded:
-        assert [(r.message_id, r.status, r.payload) for r in rows] == [(event_key(ev), "done", None)]
+        assert [(r.message_id, r.status, r.payload) for r in rows] == [
+            (event_key(ev), "done", None)]
     else:
         assert rows == []  # refused or ignored requests leave nothing behind
     if case.after is not None:
@@ -169,7 +203,8 @@ async def test_follow_without_msg_id_is_deduplicated_by_user_and_time(zalo_bot: 
     assert len(zalo_bot.fake.texts("u-follow")) == len(GREETING)
 
 
-async def test_answers_at_once_when_processing_is_slow(zalo_api: FakeZaloApi, services: Any, pipeline: Any) -> None:
+async def test_answers_at_once_when_processing_is_slow(zalo_api: FakeZaloApi, services: Any,
+                                                       pipeline: Any) -> None:
     """The event is recorded and answered 200 first; the reply follows when processing is done."""
     bot = await start_bot(zalo_api, SlowPipeline(pipeline, 3.0), services.sessionmaker)
     try:
@@ -187,15 +222,119 @@ async def test_answers_at_once_when_processing_is_slow(zalo_api: FakeZaloApi, se
 
 async def test_one_users_events_are_processed_in_order(zalo_api: FakeZaloApi, services: Any,
                                                        pipeline: Any) -> None:
-    bot = await start_bot(zalo_api, SlowPipeline(pipeline, 0.2), services.sessionmaker)
+    """The first message takes longer than the second: the second still waits for it (a "1"
+    handled first would find no options offered)."""
+    slow_first = SlowPipeline(pipeline, 0.5, slow=lambda msg: msg.text == "xin chào")
+    bot = await start_bot(zalo_api, slow_first, services.sessionmaker)
     try:
         await bot.post(event("user_send_text", "u-order", text="xin chào"))
         await bot.post(event("user_send_text", "u-order", text="1"))
         await bot.settle()
         texts = zalo_api.texts("u-order")
+        assert len(texts) == len(GREETING) + 1
         assert texts[-1].startswith("Đã chọn ngôn ngữ: Tiếng Việt")
     finally:
         await bot.close()
+
+
+# --------------------------------------------------------------------------- after the turn
+
+
+async def outbox_states(sm: Any, user: str) -> list[tuple[str, str | None]]:
+    return [(r.status, r.platform_ref) for r in await outbox_rows(sm, user)]
+
+
+async def test_receipts_mark_the_outbox_rows_delivered_then_read(zalo_bot: ZaloBot,
+                                                                 services: Any) -> None:
+    user, sm = "u-receipt", services.sessionmaker
+    await zalo_bot.post(event("user_send_text", user, text="xin chào"))
+    await zalo_bot.settle()
+    first, second = [s for s in zalo_bot.fake.sent if s.user_id == user]
+    ids = [first.message_id, second.message_id]
+    assert await outbox_states(sm, user) == [("sent", ids[0]), ("sent", ids[1])]
+    ms = int(time.time() * 1000)
+
+    ev = receipt("user_received_message", user, ids, timestamp=str(ms))
+    assert (await zalo_bot.post(ev))[0] == 200
+    await zalo_bot.settle()
+    assert await outbox_states(sm, user) == [("delivered", ids[0]), ("delivered", ids[1])]
+
+    assert (await zalo_bot.post(receipt("user_seen_message", user, ids[:1],
+                                        timestamp=str(ms + 1))))[0] == 200
+    await zalo_bot.settle()
+    assert await outbox_states(sm, user) == [("read", ids[0]), ("delivered", ids[1])]
+
+    # A delivery receipt arriving late does not take "read" back; a read one skips "delivered".
+    await zalo_bot.post(receipt("user_received_message", user, ids, timestamp=str(ms + 2)))
+    await zalo_bot.post(receipt("user_seen_message", user, ids[1:], timestamp=str(ms + 3)))
+    await zalo_bot.settle()
+    assert await outbox_states(sm, user) == [("read", ids[0]), ("read", ids[1])]
+
+    # Receipts are recorded and handled once; they are not answered.
+    assert len(zalo_bot.fake.sent) == 2
+    rows = await inbox_rows(sm)
+    assert [(r.status, r.payload) for r in rows] == [("done", None)] * 5
+
+
+async def test_a_receipt_marks_only_the_rows_it_names(zalo_bot: ZaloBot,
+                                                                  services: Any) -> None:
+    """Two users, one receipt: only the named row moves; a repeated receipt changes nothing."""
+    sm = services.sessionmaker
+    for user in ("u-r1", "u-r2"):
+        await zalo_bot.post(event("user_send_sticker", user))
+    await zalo_bot.settle()
+    (one,) = [s for s in zalo_bot.fake.sent if s.user_id == "u-r1"]
+    ev = receipt("user_seen_message", "u-r1", [one.message_id])
+    await zalo_bot.post(ev)
+    await zalo_bot.post(ev)  # Zalo retrying it
+    await zalo_bot.settle()
+    assert [s for s, _ in await outbox_states(sm, "u-r1")] == ["read"]
+    assert [s for s, _ in await outbox_states(sm, "u-r2")] == ["sent"]
+    assert len(await inbox_rows(sm)) == 3
+
+
+async def test_unfollow_fails_unsent_replies_and_unsubscribes(zalo_api: FakeZaloApi,
+                                                             services: Any, pipeline: Any) -> None:
+    """Replies waiting to go (rate limited: due in FAST_RETRIES.max_retry_after seconds) when the
+    user unfollows are failed at once, not sent later; the user is unreachable, unsubscribed."""
+    user, sm = "u-unfollow", services.sessionmaker
+    await subscribe(sm, "zalo", user)
+    bot = await start_bot(zalo_api, pipeline, sm, rate_limit_pause=60.0)
+    try:
+        zalo_api.fail(SEND, Fault(error=-32, message="Your application reached limit call api"))
+        ids = await bot.worker.sender.send_now("zalo", user, [Reply("Thông báo một"),
+                                                              Reply("Thông báo hai")])
+        async with sm() as session:
+            assert [st for st, _ in (await outbox.states(session, ids)).values()] == ["queued"] * 2
+        assert (await bot.post(event("unfollow", user)))[0] == 200
+        # Well before the rows fall due: only the unfollow can have finished them.
+        await bot.settle(timeout=FAST_RETRIES.max_retry_after - 1)
+        async with sm() as session:
+            assert await outbox.states(session, ids) == {i: ("failed", "gone") for i in ids}
+        assert await user_state(sm, "zalo", user) == (False, False)
+        assert zalo_api.calls[SEND] == 1 and zalo_api.sent == []
+    finally:
+        await bot.close()
+    (row,) = await inbox_rows(sm)
+    assert (row.status, row.payload) == ("done", None)
+
+
+async def test_a_5xx_after_the_turn_committed_is_retried_and_delivered_once(
+        zalo_bot: ZaloBot, services: Any) -> None:
+    """The turn committed its reply; the send gets a 502. The row is sent again, the turn is not
+    run again: one reply at Zalo in the end."""
+    user = "u-5xx"
+    zalo_bot.fake.fail(SEND, Fault(status=502))
+    await zalo_bot.post(event("user_send_sticker", user))
+    await zalo_bot.settle()
+    texts = zalo_bot.fake.texts(user)
+    assert len(texts) == 1 and TEXT_ONLY[0] in texts[0]
+    assert zalo_bot.fake.calls[SEND] == 2
+    (row,) = await inbox_rows(services.sessionmaker)
+    assert (row.status, row.attempts) == ("done", 1)  # handled once
+    (out,) = await outbox_rows(services.sessionmaker, user)
+    assert (out.status, out.attempts, out.error, out.payload) == ("sent", 2, None, None)
+    assert out.platform_ref == zalo_bot.fake.sent[0].message_id
 
 
 # --------------------------------------------------------------------------- replies
@@ -218,14 +357,17 @@ def texts_are(*expected: str) -> Callable[[list, FakeZaloApi], None]:
 def long_text_split(sent: list, fake: FakeZaloApi) -> None:
     assert len(sent) == 3
     assert all(0 < len(s.text) <= 2000 for s in sent)
-    assert " ".join(s.text for s in sent).split() == LONG.split()
-    assert all(s.text.endswith(".") for s in sent[:-1])  # cut at a sentence, not in a word
+    # Cut at spaces only (no word broken, nothing lost), and late in each window (no stubs).
+    # The shared split_text (bot/channels/base.py) no longer prefers a sentence end over a space.
+    assert " ".join(s.text for s in sent) == LONG
+    assert all(len(s.text) > 1000 for s in sent[:-1])
 
 
 def photo_url(sent: list, fake: FakeZaloApi) -> None:
     text, image = sent
     assert (text.text, text.attachment) == ("Ảnh minh hoạ", None)
-    assert image.attachment == {"type": "template", "payload": {"template_type": "media", "elements": [
+    assert image.attachment == {"type": "template", "payload": {"template_type": "media",
+                                                                "elements": [
         {"media_type": "image", "url": "https://example.org/a.jpg"}]}}
 
 
@@ -244,33 +386,34 @@ def document_file(sent: list, fake: FakeZaloApi) -> None:
 LONG = " ".join(f"Câu số {i} nói về chính sách hỗ trợ đồng bào." for i in range(110))
 REPLY_CASES = [
     ReplyCase("text", Reply(text="Xin chào"), texts_are("Xin chào")),
-    ReplyCase("buttons as numbered options", Reply(text="Chọn:", buttons=(Button("Có", "/yes"), Button("Không", "/no"))),
+    ReplyCase("buttons as numbered options",
+              Reply(text="Chọn:", buttons=(Button("Có", "/yes"), Button("Không", "/no"))),
               texts_are("Chọn:\n1. Có\n2. Không")),
     ReplyCase("long text split under 2000 characters", Reply(text=LONG), long_text_split),
-    ReplyCase("photo by URL", Reply(text="Ảnh minh hoạ", photo="https://example.org/a.jpg"), photo_url),
+    ReplyCase("photo by URL", Reply(text="Ảnh minh hoạ", photo="https://example.org/a.jpg"),
+              photo_url),
     ReplyCase("photo from content, uploaded", Reply(photo="media/map.png"), photo_file),
-    ReplyCase("document from content, uploaded", Reply(document="media/guide.pdf"), document_file),
-    ReplyCase("voice file: not supported by Zalo, skipped", Reply(voice="media/hello.ogg"), texts_are()),
+    ReplyCase("document from content, uploaded", Reply(document="media/guide.pdf"),
+              document_file),
+    ReplyCase("voice file: not supported by Zalo, skipped", Reply(voice="media/hello.ogg"),
+              texts_are()),
 ]
 
 
 @pytest.mark.parametrize("case", REPLY_CASES, ids=[c.label for c in REPLY_CASES])
-async def test_replies(case: ReplyCase, zalo_api: FakeZaloApi, sessionmaker: Any, tmp_path: Any) -> None:
+async def test_replies(case: ReplyCase, zalo_api: FakeZaloApi, sessionmaker: Any,
+                       tmp_path: Any) -> None:
     media = tmp_path / "media"
     media.mkdir()
     (media / "map.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     (media / "guide.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
     (media / "hello.ogg").write_bytes(b"OggS")
-    channel = make_channel(zalo_api, None, sessionmaker, content_dir=tmp_path)
-    await channel.start()
-    try:
-        await channel.send("u-reply", case.reply)
+    async with send_only(zalo_api, sessionmaker, content_dir=tmp_path) as zs:
+        assert await zs.send("u-reply", case.reply) == ("sent", None)
         if case.reply.photo and not case.reply.photo.startswith("http"):
-            await channel.send("u-reply", case.reply)  # sent twice, uploaded once
+            assert await zs.send("u-reply", case.reply) == ("sent", None)  # uploaded once
             assert len(zalo_api.uploads) == 1
             zalo_api.sent.pop()
-    finally:
-        await channel.stop()
     case.expect([s for s in zalo_api.sent if s.user_id == "u-reply"], zalo_api)
 
 
@@ -295,7 +438,8 @@ def test_events_become_neutral_messages() -> None:
     loc = event("user_send_location", "u1")
     assert to_message(loc, "k").location == Location(15.1205, 108.7923)
     img = to_message(event("user_send_image", "u1"), "k")
-    assert [(m.kind, m.ref) for m in img.media] == [("photo", "https://photo-stal-19.zadn.vn/photo.jpg")]
+    assert [(m.kind, m.ref) for m in img.media] == [
+        ("photo", "https://photo-stal-19.zadn.vn/photo.jpg")]
     voice = to_message(event("user_send_audio", "u1"), "k")
     assert [m.kind for m in voice.media] == ["voice"]
     sticker = to_message(event("user_send_sticker", "u1"), "k")
@@ -304,8 +448,25 @@ def test_events_become_neutral_messages() -> None:
     assert (follow.sender_id, follow.payload) == ("u2", "/start")
     assert to_message(event("unfollow", "u2"), "k") is None
     broken = event("user_send_location", "u1")
-    broken["message"]["attachments"][0]["payload"]["coordinates"] = {"latitude": "north", "longitude": "1"}
+    broken["message"]["attachments"][0]["payload"]["coordinates"] = {"latitude": "north",
+                                                                     "longitude": "1"}
     assert to_message(broken, "k").location is None
+
+
+def test_events_the_worker_handles_besides_messages() -> None:
+    """What `parse` gives the worker: the contact gone, receipts naming our message ids (the
+    user is the receipt's recipient, not the OA that sent), None for what needs nothing."""
+    unfollow = event("unfollow", "u2")
+    assert parse_event(unfollow) == ContactGone("zalo", "u2", event_key(unfollow))
+    seen = receipt("user_seen_message", "u3", ["a1", "b2"])
+    assert parse_event(seen) == Receipt("zalo", "u3", event_key(seen), ("a1", "b2"), "read")
+    got = parse_event(receipt("user_received_message", "u3", ["a1"]))
+    assert isinstance(got, Receipt) and (got.sender_id, got.state) == ("u3", "delivered")
+    assert got.sender_id != OA_ID
+    text = event("user_send_text", "u1", text="xin chào")
+    assert parse_event(text).text == "xin chào"
+    assert parse_event(dict(text, event_name="oa_send_text")) is None
+    assert parse_event({"event_name": "user_send_text", "message": {"msg_id": "1"}}) is None
 
 
 def test_split_text_keeps_words_whole() -> None:
@@ -313,35 +474,39 @@ def test_split_text_keeps_words_whole() -> None:
     pieces = split_text("một hai ba bốn năm sáu bảy", 10)
     assert all(len(p) <= 10 for p in pieces)
     assert " ".join(pieces) == "một hai ba bốn năm sáu bảy"
-    assert split_text("   ") == []
+    assert split_text("   ", 2000) == []
 
 
-class FlakyPipeline:
-    """The real pipeline, failing its first `failures` turns (a database hiccup, a bug)."""
-
-    def __init__(self, pipeline: Any, failures: int) -> None:
-        self.inner, self.failures, self.services, self.calls = pipeline, failures, pipeline.services, 0
-
-    async def handle(self, msg: Any) -> Any:
-        self.calls += 1
-        if self.calls <= self.failures:
-            raise RuntimeError("xin chào: user text that must not be stored")
-        return await self.inner.handle(msg)
+# --------------------------------------------------------------------------- failing turns
 
 
-@pytest.mark.parametrize("failures,replied,status", [(2, True, "done"), (5, False, "failed")],
+@pytest.mark.parametrize("failures", [2, inbox.MAX_ATTEMPTS + 2],
                          ids=["fails twice then works", "fails every time"])
 async def test_failing_turns_are_retried_then_recorded_as_failed(
-        failures: int, replied: bool, status: str, zalo_api: FakeZaloApi, services: Any, pipeline: Any) -> None:
-    flaky = FlakyPipeline(pipeline, failures)
-    bot = await start_bot(zalo_api, flaky, services.sessionmaker)
-    try:
-        assert (await bot.post(event("user_send_text", "u-flaky", text="xin chào")))[0] == 200
-        await bot.settle()
-    finally:
-        await bot.close()
-    assert flaky.calls == min(failures + 1, 3)
-    assert bool(zalo_api.texts("u-flaky")) is replied
+        failures: int, zalo_bot: ZaloBot, services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real pipeline fails (its NLU raises: a bug, a hiccup): the worker tries the message
+    again with backoff, up to inbox.MAX_ATTEMPTS times, then marks it failed (never forever);
+    only the error's type is kept, never the user's text."""
+    calls: list[str] = []
+    real_parse = services.nlu.parse
+
+    async def flaky_parse(text: str, lang: str) -> Any:
+        calls.append(text)
+        if len(calls) <= failures:
+            raise RuntimeError(f"{text}: user text that must not be stored")
+        return await real_parse(text, lang)
+
+    monkeypatch.setattr(services.nlu, "parse", flaky_parse)
+    ev = event("user_send_text", "u-flaky", text="xin chào")
+    assert (await zalo_bot.post(ev))[0] == 200
+    await zalo_bot.settle()
+    tries = min(failures + 1, inbox.MAX_ATTEMPTS)
+    replied = failures < inbox.MAX_ATTEMPTS
+    assert calls == ["xin chào"] * tries
+    assert len(zalo_bot.fake.texts("u-flaky")) == (len(GREETING) if replied else 0)
     (row,) = await inbox_rows(services.sessionmaker)
-    assert (row.status, row.payload) == (status, None)
+    assert (row.status, row.attempts, row.payload) == ("done" if replied else "failed", tries, None)
     assert row.error in (None, "RuntimeError")  # the type only, never the message's text
+    if not replied:
+        assert row.error == "RuntimeError"
+        assert await outbox_rows(services.sessionmaker) == []  # a failed turn queued nothing

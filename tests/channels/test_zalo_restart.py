@@ -1,8 +1,10 @@
 # ruff: noqa: F811 - pytest fixtures imported from conftest_zalo are redefined as arguments
 """A bot process killed while processing: the recorded events are resumed when the bot starts again.
 
-The first bot runs in a child process whose processing never finishes; it is killed with SIGKILL
-after answering Zalo 200. A new bot on the same database (SQLite and PostgreSQL) then answers.
+The first bot runs in a child process (channel and inbound worker wired as `serve` wires them)
+whose processing never finishes; it is killed with SIGKILL after answering Zalo 200. A new bot on
+the same database (SQLite and PostgreSQL) then answers. In process, a turn killed halfway
+through its transaction is resumed and answered once.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.channels.conftest_zalo import inbox_rows, start_bot, zalo_api, zalo_settings  # noqa: F401
+from tests.channels.conftest_zalo import (  # noqa: F401 - fixtures
+    inbox_rows,
+    outbox_rows,
+    start_bot,
+    zalo_api,
+    zalo_settings,
+)
 from tests.fakes.zalo_api import FakeZaloApi, event, post_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHILD = r"""
 import asyncio, json, os, sys
 from aiohttp import web
-from bot.app import build_pipeline, build_services
-from bot.channels.zalo import WEBHOOK_PATH, ZaloChannel
+from bot.app import build_services, build_worker
+from bot.channels.zalo import ZaloChannel
 from bot.config import ZaloSettings, load_settings
 
 
@@ -43,14 +51,17 @@ class Stuck:
 async def main():
     settings = load_settings(os.path.join(os.environ["ROOT"], "config.yml"), env={})
     services, engine = build_services(settings, os.environ["DB_URL"])
-    channel = ZaloChannel(ZaloSettings(**json.loads(os.environ["ZALO"])), Stuck(services), services.sessionmaker)
+    channel = ZaloChannel(ZaloSettings(**json.loads(os.environ["ZALO"])), services.sessionmaker,
+                          content_dir=settings.path(settings.content_dir))
+    worker = build_worker(Stuck(services), [channel])
     app = web.Application()
     channel.register_routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    await channel.start()
+    await channel.start(worker)
+    await worker.start()
     print("ready", site._server.sockets[0].getsockname()[1], flush=True)
     await asyncio.Event().wait()
 
@@ -65,8 +76,8 @@ async def _line(stream: asyncio.StreamReader, timeout: float = 60.0) -> str:
     return line.decode().strip()
 
 
-async def test_killed_during_processing_resumes_after_restart(zalo_api: FakeZaloApi, db_url: str, services: Any,
-                                                             pipeline: Any) -> None:
+async def test_killed_during_processing_resumes_after_restart(zalo_api: FakeZaloApi, db_url: str,
+                                                             services: Any, pipeline: Any) -> None:
     env = dict(os.environ, ROOT=str(ROOT), DB_URL=db_url,
                ZALO=json.dumps(dataclasses.asdict(zalo_settings(zalo_api))))
     child = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, cwd=ROOT, env=env,
@@ -87,7 +98,7 @@ async def test_killed_during_processing_resumes_after_restart(zalo_api: FakeZalo
     assert child.returncode == -signal.SIGKILL
     assert zalo_api.sent == []
     rows = await inbox_rows(services.sessionmaker)
-    assert [(r.status, r.payload is not None) for r in rows] == [("received", True), ("received", True)]
+    assert [(r.status, r.payload is not None) for r in rows] == [("received", True)] * 2
 
     bot = await start_bot(zalo_api, pipeline, services.sessionmaker)  # start() resumes
     try:
@@ -103,3 +114,43 @@ async def test_killed_during_processing_resumes_after_restart(zalo_api: FakeZalo
         await bot.close()
     rows = await inbox_rows(services.sessionmaker)
     assert [(r.status, r.payload) for r in rows] == [("done", None), ("done", None)]
+
+
+async def test_killed_in_the_middle_of_a_turn_is_resumed_and_answered_once(
+        zalo_api: FakeZaloApi, services: Any, pipeline: Any) -> None:
+    """The inbox row is claimed inside the turn's transaction, which never commits (the task is
+    cancelled, as by kill -9): the next process resumes it, and its replies go out once."""
+    inside, never = asyncio.Event(), asyncio.Event()
+    real_parse = services.nlu.parse
+
+    async def hanging_parse(text: str, lang: str) -> Any:
+        inside.set()
+        await never.wait()
+
+    services.nlu.parse = hanging_parse
+    try:
+        first = await start_bot(zalo_api, pipeline, services.sessionmaker)
+        try:
+            assert (await first.post(event("user_send_text", "u-mid", text="xin chào")))[0] == 200
+            await asyncio.wait_for(inside.wait(), 10)  # claimed, mid-transaction
+            for task in list(first.worker._tasks):  # nothing of this process finishes
+                task.cancel()
+            await asyncio.sleep(0.1)
+        finally:
+            await first.close()
+    finally:
+        services.nlu.parse = real_parse
+    rows = await inbox_rows(services.sessionmaker)
+    assert [(r.status, r.payload is not None) for r in rows] == [("received", True)]
+    assert await outbox_rows(services.sessionmaker) == [] and zalo_api.sent == []
+
+    bot = await start_bot(zalo_api, pipeline, services.sessionmaker)  # start() resumes
+    try:
+        await bot.settle()
+    finally:
+        await bot.close()
+    texts = zalo_api.texts("u-mid")
+    assert len(texts) == 2 and "Làng Số" in texts[0]
+    assert [r.status for r in await outbox_rows(services.sessionmaker)] == ["sent", "sent"]
+    assert [(r.status, r.payload) for r in await inbox_rows(services.sessionmaker)] == [
+        ("done", None)]

@@ -12,13 +12,19 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.channels.sending import SendFailed
 from bot.channels.zalo_tokens import TokenError, ZaloTokens
 from bot.messages import Reply
 from bot.storage.db import create_engine, create_sessionmaker, upgrade
 from bot.storage.models import ChannelToken
-from tests.channels.conftest_zalo import make_channel, sessionmaker, zalo_api, zalo_settings  # noqa: F401
-from tests.fakes.zalo_api import REFRESH, FakeZaloApi, Fault
+from tests.channels.conftest_zalo import (  # noqa: F401 - fixtures
+    send_only,
+    sessionmaker,
+    zalo_api,
+    zalo_settings,
+)
+from tests.fakes.zalo_api import REFRESH, SEND, FakeZaloApi, Fault
+
+SENT = ("sent", None)
 
 
 async def store(sm: Any, access: str, refresh: str, expires_at: datetime | None) -> None:
@@ -40,12 +46,8 @@ def issued(fake: FakeZaloApi) -> int:
 
 
 async def test_settings_seed_the_store_and_are_used_until_refused(zalo_api: FakeZaloApi, sessionmaker: Any) -> None:
-    channel = make_channel(zalo_api, None, sessionmaker)
-    await channel.start()
-    try:
-        await channel.send("u1", Reply(text="một"))
-    finally:
-        await channel.stop()
+    async with send_only(zalo_api, sessionmaker) as zs:
+        assert await zs.send("u1", Reply(text="một")) == SENT
     row = await stored(sessionmaker)
     assert (row.access_token, row.refresh_token, row.access_expires_at) == (
         zalo_api.access_token, zalo_api.refresh_token, None)
@@ -64,13 +66,9 @@ async def test_refreshes_ahead_of_expiry_and_stores_the_pair_before_using_it(
         seen.append((token, row.access_token if row else None))
 
     zalo_api.on_send = look_at_the_database
-    channel = make_channel(zalo_api, None, sessionmaker)
-    await channel.start()
-    try:
-        await channel.send("u1", Reply(text="một"))
-        await channel.send("u1", Reply(text="hai"))
-    finally:
-        await channel.stop()
+    async with send_only(zalo_api, sessionmaker) as zs:
+        assert await zs.send("u1", Reply(text="một")) == SENT
+        assert await zs.send("u1", Reply(text="hai")) == SENT
     assert issued(zalo_api) == 1 and zalo_api.refresh_calls[0]["secret_key_ok"]
     assert zalo_api.refresh_calls[0]["grant_type"] == "refresh_token"
     new_access = zalo_api.access_token
@@ -90,12 +88,10 @@ async def test_concurrent_sends_trigger_exactly_one_refresh(zalo_api: FakeZaloAp
     await store(sessionmaker, zalo_api.access_token, zalo_api.refresh_token, datetime.now(UTC) - timedelta(minutes=1))
     zalo_api.expire_access_token()
     zalo_api.refresh_delay = 0.3  # every waiting send piles up behind the one refresh
-    channel = make_channel(zalo_api, None, sessionmaker)
-    await channel.start()
-    try:
-        await asyncio.gather(*(channel.send(f"u{i}", Reply(text=f"tin {i}")) for i in range(25)))
-    finally:
-        await channel.stop()
+    async with send_only(zalo_api, sessionmaker) as zs:
+        results = await asyncio.gather(*(zs.send(f"u{i}", Reply(text=f"tin {i}"))
+                                         for i in range(25)))
+    assert results == [SENT] * 25
     assert len(zalo_api.refresh_calls) == 1
     assert len(zalo_api.sent) == 25
     assert {s.access_token for s in zalo_api.sent} == {zalo_api.access_token}
@@ -105,12 +101,8 @@ async def test_invalid_token_error_refreshes_and_retries_once(zalo_api: FakeZalo
     """A token Zalo refuses before its known expiry (revoked): -216, refresh, send again."""
     await store(sessionmaker, zalo_api.access_token, zalo_api.refresh_token, datetime.now(UTC) + timedelta(hours=20))
     zalo_api.expire_access_token()
-    channel = make_channel(zalo_api, None, sessionmaker)
-    await channel.start()
-    try:
-        await channel.send("u1", Reply(text="một"))
-    finally:
-        await channel.stop()
+    async with send_only(zalo_api, sessionmaker) as zs:
+        assert await zs.send("u1", Reply(text="một")) == SENT
     assert issued(zalo_api) == 1
     assert zalo_api.texts() == ["một"]
     assert zalo_api.calls["/v3.0/oa/message/cs"] == 2
@@ -137,14 +129,12 @@ async def test_a_spent_refresh_token_fails_with_a_message_naming_the_setting(
     spent = zalo_api.refresh_token
     zalo_api.spent_refresh_tokens.add(spent)
     await store(sessionmaker, "expired-access", spent, datetime.now(UTC) - timedelta(minutes=5))
-    channel = make_channel(zalo_api, None, sessionmaker, settings=zalo_settings(zalo_api, refresh_token=spent))
-    await channel.start()
-    try:
-        with pytest.raises(SendFailed, match="ZALO_REFRESH_TOKEN"):
-            await channel.send("u1", Reply(text="một"))
-    finally:
-        await channel.stop()
-    assert zalo_api.sent == []
+    settings = zalo_settings(zalo_api, refresh_token=spent)
+    async with send_only(zalo_api, sessionmaker, settings) as zs:
+        status, error = await zs.send("u1", Reply(text="một"))
+    assert status == "failed" and "ZALO_REFRESH_TOKEN" in error
+    assert zalo_api.sent == [] and SEND not in zalo_api.calls
+    assert len(zalo_api.refresh_calls) == 1  # refused: an operator error, not retried
     assert spent not in caplog.text and "expired-access" not in caplog.text
     row = await stored(sessionmaker)
     assert row.refresh_token == spent  # nothing overwritten by a failed refresh
@@ -154,12 +144,9 @@ async def test_a_newly_authorised_refresh_token_in_the_settings_takes_over(
         zalo_api: FakeZaloApi, sessionmaker: Any) -> None:
     """The stored refresh token is spent; the operator set a new ZALO_REFRESH_TOKEN: it is used."""
     await store(sessionmaker, "old-access", "spent-refresh", datetime.now(UTC) - timedelta(minutes=5))
-    channel = make_channel(zalo_api, None, sessionmaker)  # settings carry the fake's valid refresh token
-    await channel.start()
-    try:
-        await channel.send("u1", Reply(text="một"))
-    finally:
-        await channel.stop()
+    # The settings carry the fake's valid refresh token.
+    async with send_only(zalo_api, sessionmaker) as zs:
+        assert await zs.send("u1", Reply(text="một")) == SENT
     assert zalo_api.texts() == ["một"]
     assert (await stored(sessionmaker)).access_token == zalo_api.access_token
 
@@ -199,12 +186,8 @@ async def test_refresh_endpoint_outage_is_retried(zalo_api: FakeZaloApi, session
     await store(sessionmaker, zalo_api.access_token, zalo_api.refresh_token, datetime.now(UTC) - timedelta(minutes=5))
     zalo_api.expire_access_token()
     zalo_api.fail(REFRESH, Fault(status=503), Fault(status=502))
-    channel = make_channel(zalo_api, None, sessionmaker)
-    await channel.start()
-    try:
-        await channel.send("u1", Reply(text="một"))
-    finally:
-        await channel.stop()
+    async with send_only(zalo_api, sessionmaker) as zs:
+        assert await zs.send("u1", Reply(text="một")) == SENT
     assert zalo_api.texts() == ["một"]
     assert zalo_api.calls[REFRESH] == 3 and issued(zalo_api) == 1
 
@@ -213,12 +196,9 @@ async def test_early_refresh_failing_keeps_using_the_current_token(zalo_api: Fak
     current = zalo_api.access_token
     await store(sessionmaker, current, zalo_api.refresh_token, datetime.now(UTC) + timedelta(minutes=5))
     zalo_api.fail(REFRESH, Fault(status=503))
-    channel = make_channel(zalo_api, None, sessionmaker)
-    await channel.start()
-    try:
-        await channel.send("u1", Reply(text="một"))  # refresh fails: sent with the current token
-        await channel.send("u1", Reply(text="hai"))  # refresh tried again, and works
-    finally:
-        await channel.stop()
+    async with send_only(zalo_api, sessionmaker) as zs:
+        # The refresh fails: sent with the current token; then tried again, and it works.
+        assert await zs.send("u1", Reply(text="một")) == SENT
+        assert await zs.send("u1", Reply(text="hai")) == SENT
     assert [(s.text, s.access_token == current) for s in zalo_api.sent] == [("một", True), ("hai", False)]
     assert issued(zalo_api) == 1

@@ -4,8 +4,9 @@ Serves what the bot calls:
 
 - `POST /v3.0/oa/message/cs`: checks the `access_token` header against the one valid token
   (`{"error": -216}` otherwise, like Zalo), checks the body, records the message and answers
-  `{"error": 0, "message": "Success", "data": {"message_id": ..., "user_id": ...}}`. Users in
-  `unfollowed` get `-213`, like a user who left the OA.
+  `{"error": 0, "message": "Success", "data": {"message_id": ..., "user_id": ...}}` (the message
+  id is kept in `Sent.message_id`, for receipts). Users in `unfollowed` get `-213`, like a user
+  who left the OA.
 - `POST /v2.0/oa/upload/image` and `/v2.0/oa/upload/file`: multipart uploads, answering an
   `attachment_id` or a file `token`.
 - `POST /v4/oa/access_token`: checks the `secret_key` header and the form; a refresh token works
@@ -13,8 +14,9 @@ Serves what the bot calls:
   makes the old access token invalid.
 
 And what the tests need around it: `sign()` and `post_event()` to send webhook events to the bot
-signed the way Zalo signs them, event builders from the payloads in `tests/data/zalo/`, and fault
-injection (`fail()`): a JSON error code, an HTTP status, a slow answer, an expired token.
+signed the way Zalo signs them, event builders from the payloads in `tests/data/zalo/`, `receipt()`
+for the delivery and read receipts of messages the OA sent, and fault injection (`fail()`): a JSON
+error code, an HTTP status, a slow answer, an expired token.
 """
 
 from __future__ import annotations
@@ -79,6 +81,19 @@ def event(kind: str, user: str = "2468458835296197922", *, app_id: str = APP_ID,
     return ev
 
 
+def receipt(kind: str, user: str, msg_ids: list[str], *, app_id: str = APP_ID,
+            timestamp: str | None = None) -> dict[str, Any]:
+    """A `user_received_message` or `user_seen_message` event for messages the OA sent to `user`.
+
+    As Zalo sends them for OA messages: the OA is the sender, the user the recipient, and
+    `message.msg_ids` names the message ids the send endpoint answered.
+    """
+    assert kind in ("user_received_message", "user_seen_message"), kind
+    return {"app_id": app_id, "sender": {"id": OA_ID}, "user_id_by_app": "552177279717587730",
+            "recipient": {"id": user}, "event_name": kind,
+            "message": {"msg_ids": list(msg_ids)}, "timestamp": timestamp or now_ms()}
+
+
 @dataclass
 class Fault:
     """What the next matching call gets instead of a normal answer."""
@@ -98,6 +113,7 @@ class Sent:
     message: dict[str, Any]
     access_token: str
     at: float
+    message_id: str = ""  # the id the fake answered (what receipts name)
 
     @property
     def text(self) -> str:
@@ -222,11 +238,13 @@ class FakeZaloApi:
             return web.json_response({"error": -213, "message": "User has not followed OA"})
         if self.on_send is not None:
             await self.on_send(request.headers["access_token"])
+        message_id = secrets.token_hex(16)
         async with self._arrived:
-            self.sent.append(Sent(user, message, request.headers["access_token"], time.monotonic()))
+            self.sent.append(Sent(user, message, request.headers["access_token"], time.monotonic(),
+                                  message_id))
             self._arrived.notify_all()
         return web.json_response({"error": 0, "message": "Success",
-                                  "data": {"message_id": secrets.token_hex(16), "user_id": user}})
+                                  "data": {"message_id": message_id, "user_id": user}})
 
     def _attachment_ok(self, att: Any) -> bool:
         if not isinstance(att, dict):

@@ -101,7 +101,7 @@ async def test_two_processes_on_one_postgresql_keep_one_users_order(db_url: str,
     would send webhooks); each is recorded before its 200, and the replies come back in the
     order the messages were recorded, whichever process handled them."""
     chat = 5_512_888_001
-    count = 20  # 10 per process: under the per-user flood limit (12 in 30 s)
+    count = 40
     async with FakeTelegramAPI() as api:
         api.slow("sendMessage", delay=0.05, times=10_000)  # sends overlap with later turns
         bots = []
@@ -109,7 +109,7 @@ async def test_two_processes_on_one_postgresql_keep_one_users_order(db_url: str,
             port = free_port()
             # Behind the load balancer: Telegram calls the public https URL, which reaches both.
             env = bot_env(api, db_url, TELEGRAM_WEBHOOK_URL="https://bot.example.org/telegram/webhook",
-                          TELEGRAM_WEBHOOK_SECRET=SECRET)
+                          TELEGRAM_WEBHOOK_SECRET=SECRET, FLOOD_MESSAGES="1000")
             bots.append(await BotProcess(env, tmp_path / f"bot-{name}.log", port=port).start())
         try:
             texts = [SEQUENCE[i % len(SEQUENCE)] for i in range(count)]
@@ -121,15 +121,20 @@ async def test_two_processes_on_one_postgresql_keep_one_users_order(db_url: str,
                                          headers={"Content-Type": "application/json",
                                                   "X-Telegram-Bot-Api-Secret-Token": SECRET}) as resp:
                         assert resp.status == 200, await resp.text()
-            await wait_until(lambda: len(api.calls_of("sendMessage", chat, ok=True)) >= count, 60,
-                             f"{count} replies")
+            try:
+                await wait_until(lambda: len(api.calls_of("sendMessage", chat, ok=True)) >= count,
+                                 60, f"{count} replies")
+            except AssertionError:
+                left = [(r.id, r.status, r.attempts, r.error) for r in await rows(db_url, OutboxEntry)]
+                raise AssertionError(f"replies missing; outbox: {left}") from None
             await asyncio.sleep(0.5)
         finally:
             for bot in bots:
                 await bot.terminate()
     replies = [c.params["text"] for c in api.calls_of("sendMessage", chat, ok=True)]
     got = [next((cmd for cmd, marker in MARKERS.items() if marker in r), r[:40]) for r in replies]
-    assert got == texts
+    detail = [(r.id, r.message_id, r.status, r.attempts) for r in await rows(db_url, OutboxEntry)]
+    assert got == texts, f"replies in this order: {got}; outbox: {detail}"
     handled = await rows(db_url, InboxEntry)
     assert len(handled) == count and {r.status for r in handled} == {"done"}
     logs = bots[0].tail(400) + bots[1].tail(400)

@@ -1,14 +1,19 @@
-"""Users and their consents: the queries the middlewares, actions, sender and dashboard share."""
+"""Users and their consents: queries shared by middlewares, actions, flows, sender, dashboard.
+
+Functions take a session and do not commit: inside a turn the pipeline commits, with the inbox
+row and the replies.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.dialect import dialect_insert
 from bot.storage.models import Consent, Subscription, User
+from bot.storage.repositories import outbox
 
 
 async def upsert(session: AsyncSession, channel: str, external_id: str) -> User:
@@ -38,6 +43,38 @@ async def consented_purposes(session: AsyncSession, user_id: int, notice_version
         )
     )
     return set(rows.scalars())
+
+
+def add_consent(
+    session: AsyncSession, user_id: int, purpose: str, channel: str, notice_version: int
+) -> Consent:
+    """Record a consent given now: which notice was shown, on which channel, for what."""
+    consent = Consent(user_id=user_id, purpose=purpose, channel=channel,
+                      notice_version=notice_version, given_at=datetime.now(UTC))
+    session.add(consent)
+    return consent
+
+
+async def active_consents(session: AsyncSession, user_id: int) -> list[Consent]:
+    """The user's consents not withdrawn, under any notice version: what "my data" lists."""
+    rows = await session.execute(
+        select(Consent).where(Consent.user_id == user_id, Consent.withdrawn_at.is_(None))
+    )
+    return list(rows.scalars())
+
+
+async def delete_everything(session: AsyncSession, user: User) -> None:
+    """Delete the user: their consents, subscriptions and the replies already sent to them.
+
+    Unsent outbox rows stay so that they still go out. The rows hang off the user row with ON
+    DELETE CASCADE; they are deleted explicitly too, for SQLite files created without foreign
+    keys enforced. `user` is detached from the session afterwards.
+    """
+    await session.execute(delete(Consent).where(Consent.user_id == user.id))
+    await session.execute(delete(Subscription).where(Subscription.user_id == user.id))
+    await outbox.forget_recipient(session, user.channel, user.external_id)
+    await session.execute(delete(User).where(User.id == user.id))
+    session.expunge(user)
 
 
 async def mark_unreachable(session: AsyncSession, channel: str, external_id: str) -> bool:

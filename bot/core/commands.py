@@ -1,0 +1,48 @@
+"""The one table of slash commands: what each runs, and which ones Telegram's menu shows.
+
+A command (typed "/subscribe", or a button's payload) runs the action registered for its intent
+(bot.core.registry), the same one typed text reaches through the NLU. Commands owned by a flow
+("/consent yes", "/delete no") are declared by the flow itself. The menu descriptions are
+Vietnamese only: Telegram shows one menu for every user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "/subscribe"
+    intent: str  # the action it runs; the command's argument is in `Context.arg`
+    description: str = ""  # for the Telegram menu
+    menu: bool = False  # shown in the Telegram menu, in table order
+    ends_flow: bool = True  # False: a button that may be pressed while a flow waits
+
+
+COMMANDS = (
+    Command("/start", "start", "Bắt đầu, chọn ngôn ngữ", menu=True),
+    Command("/help", "help", "Tôi giúp được gì", menu=True),
+    Command("/menu", "help"),
+    Command("/language", "set_language", "Đổi ngôn ngữ", menu=True),
+    Command("/ngonngu", "set_language"),
+    Command("/lang", "set_language", ends_flow=False),  # "/lang hre": the language buttons
+    Command("/subscribe", "subscribe", "Nhận thông báo, lớp tập huấn", menu=True),
+    Command("/dangky", "subscribe"),
+    Command("/stop", "unsubscribe", "Ngừng nhận thông báo", menu=True),
+    Command("/unsubscribe", "unsubscribe"),
+    Command("/phananh", "feedback", "Gửi phản ánh, kiến nghị", menu=True),
+    Command("/baocao", "report", "Cán bộ xã gửi báo cáo", menu=True),
+    Command("/dulieu", "my_data", "Xem dữ liệu của bạn", menu=True),
+    Command("/xoadulieu", "delete_data", "Xóa dữ liệu của bạn", menu=True),
+    Command("/human", "human"),
+    Command("/canbo", "human"),
+    Command("/answer", "answer", ends_flow=False),  # "/answer <item id>": a topic button
+    Command("/topic", "topic_menu", ends_flow=False),  # "/topic ask_policy": the main menu
+)
+BY_NAME = {c.name: c for c in COMMANDS}
+
+
+def telegram_menu() -> list[tuple[str, str]]:
+    """(command without "/", description) for Telegram's setMyCommands, in table order."""
+    return [(c.name.removeprefix("/"), c.description) for c in COMMANDS if c.menu]
