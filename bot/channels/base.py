@@ -66,14 +66,19 @@ class Channel(Protocol):
         """Send one part; the platform's message id, if any. Raises SendError."""
 
 
+# Where a long text may be cut, best first: (separator, how much of it stays with the first part).
+CUTS = (("\n\n", 0), ("\n", 0), (". ", 1), ("? ", 1), ("! ", 1), (" ", 0))
+
+
 def split_text(text: str, limit: int, units: Callable[[str], int] = len) -> list[str]:
-    """Cut a long text into messages of at most `limit` units, at paragraph, line or word breaks.
+    """Cut a long text into messages of at most `limit` units, at paragraph, line, sentence or
+    word breaks.
 
     `units` measures a text as the platform counts it (characters; UTF-16 code units for
     Telegram). A cut is made at the last blank line in the allowed window, else the last line
-    break, else the last space, so no word is broken; a run without any space longer than
-    `limit` is the only thing cut mid-word (never between a letter and its combining marks).
-    Whitespace at the cuts is dropped.
+    break, else the last sentence end, else the last space, so no word is broken; a run without
+    any space longer than `limit` is the only thing cut mid-word (never between a letter and its
+    combining marks). Whitespace at the cuts is dropped.
     """
     text = text.strip()
     parts: list[str] = []
@@ -83,18 +88,7 @@ def split_text(text: str, limit: int, units: Callable[[str], int] = len) -> list
             parts.append(text)
             break
         window = text[: n + 1]  # a separator right after the limit is a clean cut too
-        cut = -1
-        for sep in ("\n\n", "\n", " "):
-            pos = window.rfind(sep)
-            if pos >= n // 2:  # not so early that the part is a stub
-                cut = pos
-                break
-        if cut < 0:
-            for sep in ("\n\n", "\n", " "):
-                pos = window.rfind(sep)
-                if pos > 0:
-                    cut = pos
-                    break
+        cut = _cut(window, n, minimum=n // 2) or _cut(window, n, minimum=1)
         if cut <= 0:
             cut = n
             while cut > 1 and unicodedata.combining(text[cut]):
@@ -104,6 +98,15 @@ def split_text(text: str, limit: int, units: Callable[[str], int] = len) -> list
             parts.append(head)
         text = text[cut:].strip()
     return parts
+
+
+def _cut(window: str, n: int, minimum: int) -> int:
+    """Where to cut `window` (the best separator at or after `minimum`), or 0."""
+    for sep, keep in CUTS:
+        pos = window.rfind(sep)
+        if pos >= minimum and pos + keep <= n:
+            return pos + keep
+    return 0
 
 
 def _prefix_within(text: str, limit: int, units: Callable[[str], int]) -> int:
