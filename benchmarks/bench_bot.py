@@ -1,8 +1,13 @@
 """The running bot: idle RSS, start time to a healthy /healthz, per-message latency in process.
 
 Latency goes through the whole pipeline (inbox claim, user, consent, locale, flood limit, NLU,
-action, commit) on a SQLite file, and is compared with a baseline measured in the same process: one
-bare database transaction (open a session, SELECT 1, commit), the floor any message pays.
+action, the replies written as outbox rows, commit) on a SQLite file, and is compared with a
+baseline measured in the same process: one bare database transaction (open a session, SELECT 1,
+commit), the floor any message pays.
+
+What the outbox costs per reply (benchmarks/outbox_cost.py), in the same process: turns with the
+outbox write against the same turns with it skipped, and the post-commit flush (claim + mark sent,
+delivery stubbed) per reply.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks import outbox_cost
 from benchmarks.stats import free_port, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,13 +98,14 @@ async def latency(db_url: str, n: int = 600, repeats: int = 3) -> dict:
             base.append((time.perf_counter() - t0) * 1000)
         runs_msg.append(per_msg)
         runs_base.append(base)
+    cost = await outbox_cost.measure(services, pipeline, MESSAGES, n=n // 2, repeats=repeats)
     await engine.dispose()
     p50 = statistics.median(percentile(r, 0.5) for r in runs_msg)
     p99 = statistics.median(percentile(r, 0.99) for r in runs_msg)
     b50 = statistics.median(percentile(r, 0.5) for r in runs_base)
     b99 = statistics.median(percentile(r, 0.99) for r in runs_base)
     return {"messages": n * repeats, "p50_ms": p50, "p99_ms": p99, "baseline_p50_ms": b50, "baseline_p99_ms": b99,
-            "ratio_p50": p50 / b50, "ratio_p99": p99 / b99}
+            "ratio_p50": p50 / b50, "ratio_p99": p99 / b99, "outbox": cost}
 
 
 def main() -> dict:
@@ -117,6 +124,13 @@ def main() -> dict:
         f"| start to healthy `/healthz` (after setup) | {result['start_to_healthy_s']:.2f} s | < 3 s |",
         f"| per message, whole pipeline in process, p50 | {lat['p50_ms']:.2f} ms ({lat['ratio_p50']:.1f}x baseline {lat['baseline_p50_ms']:.2f} ms) | |",
         f"| per message, whole pipeline in process, p99 | {lat['p99_ms']:.2f} ms ({lat['ratio_p99']:.1f}x baseline {lat['baseline_p99_ms']:.2f} ms) | < 10 ms |",
+        "",
+        f"What the outbox costs per reply ({lat['outbox']['turns']} turns of each kind, interleaved, "
+        f"median over {lat['outbox']['repeats']} repeats):",
+        "",
+        "| measure | p50 | p99 |",
+        "|---|---|---|",
+        *outbox_cost.markdown_rows(lat["outbox"]),
     ])
     result["markdown"] = md
     return result

@@ -75,7 +75,7 @@ def main() -> int:
         big_report = train([big], tmp_path / "big.npz")
 
         content = load_content(ROOT / "content")
-        engine = BuiltinEngine.load(model, content)
+        engine = BuiltinEngine.load(model, content.items)
         normalizer = Normalizer.from_tables()
         table = {m: m for m in MESSAGES}
         for text in MESSAGES:  # warm caches the way a running bot has them

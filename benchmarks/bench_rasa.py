@@ -2,7 +2,8 @@
 
 Needs the Rasa virtualenv (`bash scripts/rasa-venv.sh` makes var/rasa-venv). Then:
 1. trains the built-in engine on nlu/data in process (timed), and Rasa NLU on the same data with
-   nlu/rasa-config.yml (`rasa train nlu`, timed), and records both model sizes;
+   nlu/rasa-config.yml (`rasa train nlu`, timed, after the built-in measurements of 3 and 4), and
+   records both model sizes;
 2. starts `rasa run --enable-api` on 127.0.0.1 (a free port), waits for it, and measures its memory
    (RSS of the server and its children) next to a fresh process holding the built-in engine;
 3. runs every case of the dev set (../shared/eval/dev.yml), as typed and with diacritics stripped,
@@ -335,7 +336,7 @@ proc = psutil.Process()
 import bot.content, nlu.engine  # the imports any bot process has anyway
 gc.collect(); base = proc.memory_info().rss
 content = bot.content.load_content(sys.argv[1])
-engine = nlu.engine.BuiltinEngine.load(sys.argv[2], content)
+engine = nlu.engine.BuiltinEngine.load(sys.argv[2], content.items)
 for t in json.loads(sys.argv[3]):
     engine.parse_sync(t, "vi")
 gc.collect(); rss = proc.memory_info().rss
@@ -411,16 +412,32 @@ def markdown(r: dict[str, Any]) -> str:
     return head + "\n".join(f"| {a} | {x} | {y} |" for a, x, y in rows) + "\n"
 
 
+def rasa_engine(settings, content, send: str):  # noqa: ANN001, ANN201 - an nlu.rasa_backend.RasaEngine
+    """A RasaEngine as `bot.app.build_nlu` builds it, sending the text as typed or normalised."""
+    from nlu.rasa_backend import RasaEngine
+
+    cfg = settings.nlu
+    return RasaEngine(cfg.rasa_url, content.items, timeout=cfg.rasa_timeout, data=cfg.data,
+                      base_dir=settings.base_dir, intent_threshold=cfg.intent_threshold,
+                      answer_threshold=cfg.answer_threshold, send=send)
+
+
+def rasa_binary(venv: str | Path) -> Path:
+    """The `rasa` executable of the Rasa virtualenv; a clear exit when it is not there."""
+    rasa_bin = Path(venv) / "bin" / "rasa"
+    if not rasa_bin.exists():
+        raise SystemExit(f"bench-rasa: {rasa_bin} not found, and the rest of this benchmark needs a Rasa "
+                         "3.6 server: run `bash scripts/rasa-venv.sh` first (make bench-rasa does), or "
+                         "pass --rasa-venv")
+    return rasa_bin
+
+
 async def async_main(args: argparse.Namespace) -> dict[str, Any]:
     from bot.config import load_settings
     from bot.content import load_content
     from nlu.engine import BuiltinEngine
-    from nlu.rasa_backend import RasaEngine
 
     t0 = time.perf_counter()
-    rasa_bin = Path(args.rasa_venv) / "bin" / "rasa"
-    if not rasa_bin.exists():
-        raise SystemExit(f"{rasa_bin} not found: run `bash scripts/rasa-venv.sh` first (make bench-rasa does)")
     dev = Path(args.dev)
     cases = yaml.safe_load(dev.read_text(encoding="utf-8"))["cases"]
     if args.limit:
@@ -438,10 +455,9 @@ async def async_main(args: argparse.Namespace) -> dict[str, Any]:
         "rasa_config": str(Path(args.config).resolve().relative_to(ROOT)),
     }
 
-    # 1. training
+    # 1. training the built-in engine (Rasa is trained in 3, where it is first needed)
     builtin_model = work / "builtin-model.npz"
     b_train = train_builtin(data, builtin_model)
-    r_train = train_rasa(rasa_bin, data, Path(args.config), work / "models", args.train_timeout, args.reuse_model)
 
     settings = load_settings(ROOT / "config.yml", env={})
     b_settings = replace(settings, nlu=replace(settings.nlu, engine="builtin", model=str(builtin_model)))
@@ -450,7 +466,7 @@ async def async_main(args: argparse.Namespace) -> dict[str, Any]:
     # 2. built-in: accuracy, latency, memory (in process; memory in a fresh process)
     log("built-in engine: dev set through the pipeline ...")
     b_eval = await evaluate_engine(b_settings, None, cases)
-    builtin = BuiltinEngine.load(builtin_model, content, intent_threshold=settings.nlu.intent_threshold,
+    builtin = BuiltinEngine.load(builtin_model, content.items, intent_threshold=settings.nlu.intent_threshold,
                                  answer_threshold=settings.nlu.answer_threshold)
     lat_b, cpu_b = latency_builtin(builtin, texts, args.builtin_repeats)
     b_mem = builtin_memory(builtin_model, texts)
@@ -459,7 +475,9 @@ async def async_main(args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": {**summarize(lat_b), "cpu": summarize(cpu_b), "where": "in process, BuiltinEngine.parse_sync"},
     }
 
-    # 3. Rasa: serve, accuracy, latency, memory — always stopped at the end
+    # 3. Rasa: train, serve, accuracy, latency, memory — always stopped at the end
+    rasa_bin = rasa_binary(args.rasa_venv)
+    r_train = train_rasa(rasa_bin, data, Path(args.config), work / "models", args.train_timeout, args.reuse_model)
     port = args.port or free_port()
     proc = None
     try:
@@ -470,13 +488,13 @@ async def async_main(args: argparse.Namespace) -> dict[str, Any]:
                                                    rasa_timeout=args.rasa_timeout))
         modes = {}
         for send in ("raw", "normalized"):
-            eng = RasaEngine(r_settings.nlu, content, send=send)
+            eng = rasa_engine(r_settings, content, send)
             await eng.parse("xin chào", "vi")  # warm-up
             log(f"Rasa ({send} text): dev set through the pipeline ...")
             ev = await evaluate_engine(r_settings, eng, cases)
             modes[send] = {"eval": ev, "failures": eng.failures}
             await eng.close()
-        eng = RasaEngine(r_settings.nlu, content)
+        eng = rasa_engine(r_settings, content, "raw")
         try:
             log("Rasa: latency ...")
             http, full, failures = await latency_rasa(eng, texts, args.rasa_repeats)

@@ -1,9 +1,10 @@
 """Telegram end to end through python-telegram-bot and the fake Bot API: messages/s and reply latency.
 
 Everything runs on loopback in one process: the fake Bot API (`tests/fakes/telegram_api.py`, a real
-HTTP server), the bot's TelegramChannel (PTB 22 + the real pipeline on a SQLite file, or on
-`--database-url` / `--postgres`) in polling mode and in webhook mode (our aiohttp route, the fake
-POSTing updates with the secret header like Telegram does).
+HTTP server), the bot's TelegramChannel (PTB 22) wired as `bot.app.serve` wires it (the inbound
+worker, the real pipeline writing replies as outbox rows, the sender core sending them after the
+commit) on a SQLite file, or on `--database-url` / `--postgres`, in polling mode and in webhook
+mode (our aiohttp route, the fake POSTing updates with the secret header like Telegram does).
 
 Each message is an update put in front of the bot (polling: queued for getUpdates; webhook:
 POSTed) from a new chat, so replies are matched by chat id and the path measured is a first message
@@ -14,8 +15,12 @@ send about 30 messages/s, so this is the busiest a real bot gets); a closed loop
 `--concurrency` messages in flight (capacity: messages/s; its latency is mostly queueing).
 
 Baselines, measured in the same process: `pipeline.handle` alone (no transport), and one
-`bot.send_message` through PTB to the fake (the sending leg). The sending rate limit (30/s overall,
-1/s per chat by default) would dominate; it is lifted here to measure the bot itself.
+`bot.send_message` through PTB to the fake (the sending leg), alternating with one queued reply
+sent by the sender core (`Sender.flush`: claim the outbox row, the same send, mark it sent). What
+the outbox costs per reply (benchmarks/outbox_cost.py): turns with the outbox write against the
+same turns with it skipped, and the post-commit flush with the delivery stubbed. The sending rate
+limit (30/s overall, 1/s per chat by default) would dominate; it is lifted here to measure the bot
+itself.
 
 Run: `python -m benchmarks.bench_telegram [--messages 600] [--concurrency 16] [--postgres | --database-url URL]`.
 Prints a markdown table, then the figures as JSON. Every wait is bounded.
@@ -35,6 +40,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from benchmarks import outbox_cost
 from benchmarks.stats import free_port, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,10 +80,10 @@ class Mode:
                 fut.set_result(call.at)
 
     async def start(self) -> None:
-        from bot.app import build_web_app
-        from bot.channels.sending import RetryPolicy
+        from bot.app import build_web_app, build_worker
         from bot.channels.telegram import TelegramChannel
         from bot.channels.telegram_cli import delete_webhook, set_webhook
+        from bot.outbox.sender import RetryPolicy
 
         url, port = "", free_port()
         if self.name == "webhook":
@@ -85,10 +91,12 @@ class Mode:
         tg = dataclasses.replace(self.settings.telegram, token=self.api.token, api_base_url=self.api.base_url,
                                  webhook_url=url, webhook_secret=SECRET if url else "",
                                  rate_per_second=100_000.0, rate_per_chat_seconds=0.0)
-        self.channel = TelegramChannel(tg, self.pipeline, self.services.sessionmaker,
-                                       retry_policy=RetryPolicy(attempts=3, base_delay=0.05), poll_timeout=10)
+        self.channel = TelegramChannel(tg, content_dir=self.settings.path(self.settings.content_dir),
+                                       poll_timeout=10)
+        self.worker = build_worker(self.pipeline, [self.channel],
+                                   RetryPolicy(max_attempts=3, base_delay=0.05))
         if url:
-            app = build_web_app(self.services, self.engine, self.pipeline, [self.channel])
+            app = build_web_app(self.services, self.engine, self.worker, [self.channel])
             app.on_cleanup.clear()
             self.runner = web.AppRunner(app, access_log=None)
             await self.runner.setup()
@@ -96,10 +104,12 @@ class Mode:
             await set_webhook(tg)
         else:
             await delete_webhook(tg)
-        await self.channel.start()
+        await self.channel.start(self.worker)
+        await self.worker.start()
 
     async def stop(self) -> None:
         self.api.listeners.remove(self._on_call)
+        await self.worker.stop()
         await self.channel.stop()
         if self.runner is not None:
             await self.runner.cleanup()
@@ -155,8 +165,10 @@ async def run(messages: int, concurrency: int, database_url: str | None, rate: f
     from telegram import Bot
 
     from bot.app import build_pipeline, build_services
+    from bot.channels.telegram import TelegramChannel
     from bot.config import load_settings
-    from bot.messages import IncomingMessage
+    from bot.messages import IncomingMessage, Reply
+    from bot.outbox.sender import RetryPolicy, Sender
     from bot.storage.db import upgrade_async
     from tests.fakes.telegram_api import FakeTelegramAPI
 
@@ -208,14 +220,36 @@ async def run(messages: int, concurrency: int, database_url: str | None, rate: f
             await pipeline.handle(msg)
             handle_ms.append((time.perf_counter() - t0) * 1000)
         send_ms: list[float] = []
-        async with Bot(api.token, base_url=api.base_url) as bot:
-            for i in range(max(50, messages // 4)):
-                t0 = time.perf_counter()
-                await bot.send_message(9_000_000_000 + i, "xin chào")
-                send_ms.append((time.perf_counter() - t0) * 1000)
+        flush_ms: list[float] = []
+        # The sending leg through the sender core: one queued reply, then `Sender.flush` (claim,
+        # sendMessage through PTB, mark sent), alternating with a bare PTB send to the same fake.
+        tg = dataclasses.replace(settings.telegram, token=api.token, api_base_url=api.base_url,
+                                 webhook_url="", webhook_secret="", rate_per_second=100_000.0,
+                                 rate_per_chat_seconds=0.0)
+        send_channel = TelegramChannel(tg, content_dir=settings.path(settings.content_dir))
+        sender = Sender(services.sessionmaker, RetryPolicy(max_attempts=3, base_delay=0.05))
+        sender.add_channel(send_channel)
+        try:
+            async with Bot(api.token, base_url=api.base_url) as bot:
+                await sender.send_now("telegram", "8999999999", [Reply(text="xin chào")])  # warm-up
+                for i in range(max(50, messages // 4)):
+                    t0 = time.perf_counter()
+                    await bot.send_message(9_000_000_000 + i, "xin chào")
+                    send_ms.append((time.perf_counter() - t0) * 1000)
+                    chat = str(9_100_000_000 + i)
+                    await sender.enqueue("telegram", chat, [Reply(text="xin chào")])
+                    t0 = time.perf_counter()
+                    if await sender.flush("telegram", chat) != 1:
+                        raise RuntimeError("the sender core did not send the queued reply")
+                    flush_ms.append((time.perf_counter() - t0) * 1000)
+        finally:
+            await send_channel.stop()
         results["baseline_pipeline_handle"] = summary(handle_ms)
         results["baseline_pipeline_handle_per_s"] = 1000 / (sum(handle_ms) / len(handle_ms))
         results["baseline_ptb_send_message"] = summary(send_ms)
+        results["flush_one_reply_through_ptb"] = summary(flush_ms)
+        results["outbox"] = await outbox_cost.measure(services, pipeline, MESSAGES, n=max(50, messages // 4),
+                                                      repeats=3)
     finally:
         await api.stop()
         await engine.dispose()
@@ -225,6 +259,7 @@ async def run(messages: int, concurrency: int, database_url: str | None, rate: f
 
 def markdown(r: dict) -> str:
     h, s, c, rate = r["baseline_pipeline_handle"], r["baseline_ptb_send_message"], r["concurrency"], r["offered_rate"]
+    f, o = r["flush_one_reply_through_ptb"], r["outbox"]
 
     def pp(x: dict) -> str:
         return f"{x['p50_ms']:.1f} / {x['p99_ms']:.1f} ms"
@@ -250,6 +285,15 @@ def markdown(r: dict) -> str:
         "|---|---|---|",
         f"| pipeline.handle alone | {pp(h)} | {r['baseline_pipeline_handle_per_s']:.0f} messages/s one at a time |",
         f"| one sendMessage through PTB to the fake | {pp(s)} | |",
+        f"| one queued reply sent by the sender core (claim, sendMessage through PTB, mark sent) "
+        f"| {pp(f)} ({f['p50_ms'] / s['p50_ms']:.1f}x the bare send at p50) | |",
+        "",
+        f"What the outbox costs per reply ({o['turns']} turns of each kind, interleaved, median over "
+        f"{o['repeats']} repeats):",
+        "",
+        "| measure | p50 | p99 |",
+        "|---|---|---|",
+        *outbox_cost.markdown_rows(o),
     ]
     return "\n".join(rows)
 

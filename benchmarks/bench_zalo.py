@@ -1,8 +1,9 @@
 """Zalo OA webhooks through the fake OA API: events per second, time to 200, time to reply.
 
 Everything runs on loopback in one process: the fake Zalo API (`tests/fakes/zalo_api.py`, a real
-HTTP server), the bot's webhook (ZaloChannel + the real pipeline on a SQLite file, or on
-`--database-url`) and a client posting signed events with bounded concurrency. Each event comes
+HTTP server), the bot's webhook (ZaloChannel wired as `bot.app.serve` wires it: the inbound
+worker, the real pipeline writing replies as outbox rows, the sender core sending them after the
+commit; on a SQLite file, or on `--database-url`) and a client posting signed events with bounded concurrency. Each event comes
 from a distinct user, so a reply is matched to its event by user id; a first message from a new
 user is the most expensive path (a user row is created, the welcome is sent).
 
@@ -58,6 +59,21 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
     return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
+async def settle(worker, timeout: float) -> None:  # noqa: ANN001
+    """Wait until the worker handled every accepted event and its channels' outbox is empty."""
+    from bot.storage.repositories import outbox
+
+    names = list(worker.channels)
+    async with asyncio.timeout(timeout):
+        while True:
+            await worker.drain()
+            async with worker.services.sessionmaker() as session:
+                left = await outbox.unfinished_count(session, names)
+            if not left and not worker._tasks:
+                return
+            await asyncio.sleep(0.02)
+
+
 async def bounded(n: int, concurrency: int, job) -> float:  # noqa: ANN001
     """Run job(i) for i in range(n), at most `concurrency` at once; wall seconds."""
     sem = asyncio.Semaphore(concurrency)
@@ -72,10 +88,11 @@ async def bounded(n: int, concurrency: int, job) -> float:  # noqa: ANN001
 
 
 async def run(events: int, concurrency: int, database_url: str | None) -> dict:
-    from bot.app import build_pipeline, build_services
+    from bot.app import build_pipeline, build_services, build_worker
     from bot.channels.zalo import WEBHOOK_PATH, ZaloChannel
     from bot.config import ZaloSettings, load_settings
     from bot.messages import IncomingMessage
+    from bot.outbox.sender import RetryPolicy
     from bot.storage.db import upgrade_async
     from tests.fakes.zalo_api import APP_ID, OA_SECRET_KEY, SEND, FakeZaloApi, event, sign
 
@@ -90,11 +107,13 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
     zs = ZaloSettings(app_id=APP_ID, oa_secret_key=OA_SECRET_KEY, app_secret=fake.app_secret,
                       access_token=fake.access_token, refresh_token=fake.refresh_token, api_base_url=fake.url,
                       oauth_base_url=fake.url, rate_per_second=100_000.0)
-    channel = ZaloChannel(zs, pipeline, services.sessionmaker)
+    channel = ZaloChannel(zs, services.sessionmaker, content_dir=settings.path(settings.content_dir))
+    worker = build_worker(pipeline, [channel], RetryPolicy(max_attempts=3, base_delay=0.05))
     app = web.Application()
     channel.register_routes(app)
     bot_runner, bot_port = await serve(app)
-    await channel.start()
+    await channel.start(worker)
+    await worker.start()
 
     async def bare(request: web.Request) -> web.Response:
         await request.read()
@@ -117,7 +136,7 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
             async with http.post(f"http://127.0.0.1:{bot_port}{WEBHOOK_PATH}", data=raw, headers={
                     "X-ZEvent-Signature": sign(APP_ID, raw, ev["timestamp"], OA_SECRET_KEY)}) as r:
                 await r.read()
-        await channel.drain(120)
+        await settle(worker, 120)
         fake.sent.clear()
 
         bodies = []
@@ -140,7 +159,7 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
         # origin, so reply times are taken from a monotonic start too.
         mono0, perf0 = time.monotonic(), time.perf_counter()
         ingest_s = await bounded(events, concurrency, post)
-        await channel.drain(600)
+        await settle(worker, 600)
         done_s = time.perf_counter() - perf0
         for s in fake.sent:
             if s.user_id in posted and s.user_id not in first_reply:
@@ -178,6 +197,7 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
             handle_ms.append((time.perf_counter() - t0) * 1000)
     finally:
         await http.close()
+        await worker.stop()
         await channel.stop()
         await bot_runner.cleanup()
         await base_runner.cleanup()

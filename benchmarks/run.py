@@ -24,6 +24,7 @@ BENCHES = [
     ("bench_nlu", "Built-in NLU: training, model size, predict latency"),
     ("bench_telegram", "Telegram through python-telegram-bot and the fake Bot API"),
     ("bench_zalo", "Zalo OA webhooks through the fake Zalo API"),
+    ("bench_durability", "Durability: the bot SIGKILLed under load, replies lost and sent twice"),
 ]
 RASA_BEGIN, RASA_END = "<!-- rasa:begin -->", "<!-- rasa:end -->"
 

@@ -26,7 +26,6 @@ message id gets the replies that were stored but not handed over.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -38,6 +37,7 @@ from bot.messages import ContactGone, Inbound, IncomingMessage
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.sender import PushChannel, Sender
 from bot.storage.repositories import inbox, outbox, users
+from bot.tasks import finish, stop_task
 
 log = logging.getLogger("bot.inbound")
 
@@ -93,17 +93,9 @@ class InboundWorker:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Let running messages finish for `grace` seconds; the rest stay recorded."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=2)
+        await stop_task(self._sweeper)
+        self._sweeper = None
+        await finish(self._tasks, grace)
         await self.dispatcher.stop()
 
     async def drain(self, timeout: float | None = None) -> None:

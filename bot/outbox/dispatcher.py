@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from bot.outbox.sender import Sender
 from bot.storage.repositories import outbox
+from bot.tasks import finish, stop_task
 
 log = logging.getLogger("bot.outbox.dispatcher")
 
@@ -39,17 +40,9 @@ class Dispatcher:
             self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
     async def stop(self, grace: float = 5.0) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._flushes:
-            _done, pending = await asyncio.wait(set(self._flushes), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=2)
+        await stop_task(self._task)
+        self._task = None
+        await finish(self._flushes, grace)
 
     def wake_at(self, at: datetime) -> None:
         """A row becomes due at `at`: make sure the loop looks then."""
