@@ -1,14 +1,15 @@
 """What the outbox costs per reply, measured in the same process (bench_bot, bench_telegram).
 
-Since the restructure a turn writes its replies as outbox rows in its own transaction, and the
-sender core delivers them right after the commit (`Sender.flush`: claim the row, deliver, mark it
-sent, then look for the next one). Two figures, each against a baseline taken in the same loop:
+Since the restructure a turn writes its replies as outbox rows in its own transaction, already
+taken for sending when nothing older of the user waits, and the sender core delivers them right
+after the commit (`Sender.deliver`: deliver, mark sent, then a read for anything else ready).
+Two figures, each against a baseline taken in the same loop:
 
 - the turn with its outbox write against the same turn with the write skipped
-  (`bot.storage.repositories.outbox.add_replies` patched to return [], so nothing is inserted);
+  (`bot.storage.repositories.outbox.add_replies` patched to insert nothing);
   the turns alternate, message by message, so drift and noise hit both alike;
 - the post-commit flush per reply through a channel whose delivery does nothing
-  (`NullChannel`): the outbox's own part of sending, claim + mark sent (+ the final empty claim),
+  (`NullChannel`): the outbox's own part of sending, mark sent + the read for what is next,
   divided by the replies the turn queued.
 
 Latency percentiles are taken per repeat and the median over repeats is reported.
@@ -54,23 +55,25 @@ async def measure(services: Any, pipeline: Any, texts: Sequence[str], n: int = 3
 
     sender = Sender(services.sessionmaker, RetryPolicy())
     sender.add_channel(NullChannel(channel))
+    lease = pipeline.reply_lease
+    pipeline.reply_lease = sender.policy.lease  # as the inbound worker sets it
     real_add = outbox.add_replies
-    real_claim, real_mark_sent = outbox.claim_next, outbox.mark_sent
-    phases: dict[str, list[float]] = {"claim": [], "empty_claim": [], "mark_sent": []}
+    real_ready, real_mark_sent = outbox.ready, outbox.mark_sent_many
+    phases: dict[str, list[float]] = {"ready": [], "mark_sent": []}
 
-    async def timed_claim(*args: Any, **kw: Any) -> Any:
+    async def timed_ready(*args: Any, **kw: Any) -> Any:
         t0 = time.perf_counter()
-        row = await real_claim(*args, **kw)
-        phases["claim" if row is not None else "empty_claim"].append((time.perf_counter() - t0) * 1000)
-        return row
+        found = await real_ready(*args, **kw)
+        phases["ready"].append((time.perf_counter() - t0) * 1000)
+        return found
 
     async def timed_mark_sent(*args: Any, **kw: Any) -> None:
         t0 = time.perf_counter()
         await real_mark_sent(*args, **kw)
         phases["mark_sent"].append((time.perf_counter() - t0) * 1000)
 
-    async def no_outbox_write(_session: Any, **_kw: Any) -> list[int]:
-        return []
+    async def no_outbox_write(_session: Any, **_kw: Any) -> Any:
+        return outbox.Queued([], [])
 
     with_runs: list[list[float]] = []
     without_runs: list[list[float]] = []
@@ -86,13 +89,13 @@ async def measure(services: Any, pipeline: Any, texts: Sequence[str], n: int = 3
                               text=texts[i % len(texts)], locale_hint="vi")
         t0 = time.perf_counter()
         turn = await pipeline.handle(msg)
-        outbox.claim_next, outbox.mark_sent = timed_claim, timed_mark_sent
+        outbox.ready, outbox.mark_sent_many = timed_ready, timed_mark_sent
         try:
             t1 = time.perf_counter()
-            flushed = await sender.flush(channel, msg.sender_id)
+            flushed = await sender.deliver(turn.claimed)
             t2 = time.perf_counter()
         finally:
-            outbox.claim_next, outbox.mark_sent = real_claim, real_mark_sent
+            outbox.ready, outbox.mark_sent_many = real_ready, real_mark_sent
         replies += len(turn.outbox_ids)
         sent += flushed
         return (t1 - t0) * 1000, (t2 - t1) * 1000, len(turn.outbox_ids)
@@ -128,6 +131,7 @@ async def measure(services: Any, pipeline: Any, texts: Sequence[str], n: int = 3
         flush_reply_runs.append(fr)
         flush_turn_runs.append(ft)
 
+    pipeline.reply_lease = lease
     w50, w99 = _p(with_runs, 0.5), _p(with_runs, 0.99)
     b50, b99 = _p(without_runs, 0.5), _p(without_runs, 0.99)
     return {
@@ -157,9 +161,9 @@ def markdown_rows(o: dict) -> list[str]:
         f"| {o['turn_without_outbox_p99_ms']:.2f} ms |",
         f"| ratio (outbox write {o['outbox_write_added_p50_ms']:+.2f} ms at p50) | {o['outbox_write_ratio_p50']:.2f}x "
         f"| {o['outbox_write_ratio_p99']:.2f}x |",
-        f"| post-commit flush per reply, delivery stubbed (claim + mark sent; "
+        f"| post-commit send per reply, delivery stubbed (mark sent + a read for the next; "
         f"{o['replies_per_turn']:.2f} replies per turn) | {o['flush_per_reply_p50_ms']:.2f} ms "
         f"| {o['flush_per_reply_p99_ms']:.2f} ms |",
-        f"| of which, p50 per call: claim {ph['claim']:.2f} ms, mark sent {ph['mark_sent']:.2f} ms, "
-        f"the last (empty) claim {ph['empty_claim']:.2f} ms | | |",
+        f"| of which, p50 per call: mark sent {ph['mark_sent']:.2f} ms, "
+        f"the read for what is next {ph['ready']:.2f} ms | | |",
     ]

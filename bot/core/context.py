@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import Translator
 from bot.messages import Button, IncomingMessage, Reply
 from bot.storage.models import User
-from bot.storage.repositories import users
+from bot.storage.repositories import outbox, users
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -30,6 +30,7 @@ class Turn:
     duplicate: bool = False
     lang: str | None = None  # the user's language after this message, when known
     outbox_ids: list[int] = field(default_factory=list)  # the replies' outbox rows, in order
+    claimed: list[outbox.Claimed] = field(default_factory=list)  # taken for the fast path
 
 
 @dataclass

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import secrets
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 
 class SessionMemory:
@@ -41,3 +42,19 @@ class SessionMemory:
 
     def forget(self, channel: str, sender_id: str) -> None:
         self._data.pop((channel, sender_id), None)
+
+    def snapshot(self, channel: str, sender_id: str) -> dict | None:
+        """A copy of the user's memory before a turn, to put back if the turn is rolled back
+        (so a retried turn sees what the first try saw: no language question marked as asked,
+        no flood-limit slot spent)."""
+        entry = self._data.get((channel, sender_id))
+        if entry is None:
+            return None
+        return {k: deque(v) if isinstance(v, deque) else copy.copy(v) for k, v in entry.items()}
+
+    def restore(self, channel: str, sender_id: str, saved: dict | None) -> None:
+        """Put back what `snapshot` took (None: the user had no memory before the turn)."""
+        if saved is None:
+            self._data.pop((channel, sender_id), None)
+        else:
+            self._data[(channel, sender_id)] = saved

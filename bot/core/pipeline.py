@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,6 +62,9 @@ class Pipeline:
         self.services = services
         self.middlewares = middlewares
         self.dialogue = dialogue
+        # Set by the inbound worker: replies are written already taken for sending, for this
+        # long, so the sender core sends them after the commit without claiming them first.
+        self.reply_lease: timedelta | None = None
         if max_transactions is not None:
             services.writes.limit(max_transactions)
 
@@ -74,6 +78,7 @@ class Pipeline:
         ordering = services.ordering
         async with ordering.hold(msg.channel, msg.sender_id), services.writes.transaction():
             started = time.perf_counter()  # the turn itself, not the wait for it
+            memory = services.memory.snapshot(msg.channel, msg.sender_id)
             async with services.sessionmaker() as session:
                 ctx = Context(msg=msg, session=session, services=services)
                 try:
@@ -81,17 +86,20 @@ class Pipeline:
                     await self._run(0, ctx)
                     ctx.turn.lang = ctx.lang if ctx.lang_known else None
                     if ctx.turn.replies and not ctx.turn.duplicate:
-                        ctx.turn.outbox_ids = await outbox.add_replies(
+                        queued = await outbox.add_replies(
                             session,
                             channel=msg.channel,
                             recipient=msg.sender_id,
                             user_id=ctx.user.id if ctx.user is not None else None,
                             message_id=msg.message_id,
                             replies=ctx.turn.replies,
+                            lease=self.reply_lease,
                         )
+                        ctx.turn.outbox_ids, ctx.turn.claimed = queued.ids, queued.claimed
                     await session.commit()
                 except Exception as exc:
                     await session.rollback()
+                    services.memory.restore(msg.channel, msg.sender_id, memory)
                     log.error("message failed channel=%s error=%s", msg.channel, type(exc).__name__)
                     counted, given_up = await self._note_failure(session, msg, exc)
                     raise TurnFailed(exc, counted=counted, given_up=given_up) from exc

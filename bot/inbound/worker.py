@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -49,6 +50,17 @@ class Channel(PushChannel, Protocol):
     def parse(self, payload: dict[str, Any]) -> Inbound | None: ...
 
 
+@dataclass(frozen=True)
+class Handled:
+    """What handling a recorded message left to send: rows queued, and rows already taken."""
+
+    queued: bool
+    claimed: list[outbox.Claimed]
+
+
+NOTHING = Handled(queued=False, claimed=[])
+
+
 class InboundWorker:
     """Receives for every channel: record, in order per user, handle, then send."""
 
@@ -59,13 +71,14 @@ class InboundWorker:
         *,
         max_in_flight: int = 256,
         retry_delay: float = 0.2,
-        sweep_interval: float = 30.0,
-        stale_after: float = 60.0,
+        sweep_interval: float = 60.0,
+        stale_after: float = 300.0,
         dispatcher: Dispatcher | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.services = pipeline.services
         self.sender = sender
+        pipeline.reply_lease = sender.policy.lease  # replies go out at once, unclaimed
         self.dispatcher = dispatcher or Dispatcher(sender)
         self.channels: dict[str, Channel] = {}
         self.max_in_flight = max_in_flight
@@ -86,6 +99,11 @@ class InboundWorker:
 
     async def start(self) -> None:
         """Resume what an earlier run left, then sweep and dispatch in the background."""
+        if self.services.writes.sqlite:  # one process per SQLite file: every lease is a dead one's
+            async with self.services.writing() as session:
+                released = await outbox.release_leases(session)
+            if released:
+                log.info("%d reply(ies) a stopped process was sending go out again", released)
         await self.resume()
         self.dispatcher.start()
         if self._sweeper is None:
@@ -161,7 +179,7 @@ class InboundWorker:
             if sender is None:  # recorded without a sender: nothing to order it against
                 await self._handle_recorded(channel, message_id)
                 return
-            sent_any = False
+            queued, claimed = False, []
             async with self.services.ordering.hold(channel, sender):
                 while True:
                     async with self.services.sessionmaker() as session:
@@ -172,9 +190,8 @@ class InboundWorker:
                     outcome = await self._handle(channel, *entry)
                     if outcome is None:
                         return  # the database is away: the sweep takes it up again
-                    sent_any = sent_any or outcome
-            if sent_any:
-                await self.sender.flush(channel, sender)
+                    queued, claimed = queued or outcome.queued, claimed + outcome.claimed
+            await self._send(channel, sender, queued, claimed)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # e.g. the database is down: the sweep or the next start resumes
@@ -187,17 +204,26 @@ class InboundWorker:
         if row is None or row.status not in inbox.UNFINISHED:
             return
         event = self._parse(self.channels[channel], payload)
-        if event is not None and await self._handle(channel, message_id, payload):
-            await self.sender.flush(channel, event.sender_id)
+        outcome = await self._handle(channel, message_id, payload)
+        if event is not None and outcome is not None:
+            await self._send(channel, event.sender_id, outcome.queued, outcome.claimed)
 
-    async def _handle(self, channel: str, message_id: str, payload: Any) -> bool | None:
-        """Handle one recorded message: True when it queued replies, None when it must wait."""
+    async def _send(self, channel: str, recipient: str, queued: bool,
+                    claimed: list[outbox.Claimed]) -> None:
+        """Right after the commit: the rows the turns took go out at once; else anything queued."""
+        if claimed:
+            await self.sender.deliver(claimed)
+        elif queued:
+            await self.sender.flush(channel, recipient)
+
+    async def _handle(self, channel: str, message_id: str, payload: Any) -> Handled | None:
+        """Handle one recorded message; None when it must wait (the database is away)."""
         event = self._parse(self.channels[channel], payload)
         if event is None or event.message_id != message_id:
             async with self.services.writing() as session:
                 await inbox.mark(session, channel, message_id, "failed", "unreadable payload")
                 await session.commit()
-            return False
+            return NOTHING
         if isinstance(event, IncomingMessage):
             return await self._turn(event)
         async with self.services.writing() as session:
@@ -210,31 +236,33 @@ class InboundWorker:
                 else:
                     await outbox.mark_receipt(session, channel, event.platform_refs, event.state)
             await session.commit()
-        return False
+        return NOTHING
 
-    async def _turn(self, msg: IncomingMessage) -> bool | None:
+    async def _turn(self, msg: IncomingMessage) -> Handled | None:
         for attempt in range(inbox.MAX_ATTEMPTS):
             try:
                 turn = await self.pipeline.handle(msg)
             except TurnFailed as failed:
                 if failed.given_up:
-                    return False
+                    return NOTHING
                 if not failed.counted:
                     return None
                 await asyncio.sleep(self.retry_delay * (2**attempt))
                 continue
-            return bool(turn.outbox_ids)
+            return Handled(queued=bool(turn.outbox_ids), claimed=turn.claimed)
         return None  # still failing: the sweep takes it up again (its attempts are counted)
 
     async def resume(self, received_before: datetime | None = None) -> int:
-        """Schedule recorded, unfinished messages of our channels; how many were taken."""
+        """Schedule recorded, unfinished messages of our channels that are not being handled
+        here already; how many were taken."""
         if not self.channels:
             return 0
         count, after = 0, 0
         while True:
             async with self.services.writing() as session:  # taking them counts an attempt
                 rows = await inbox.pending(session, list(self.channels), limit=500,
-                                           after_id=after, received_before=received_before)
+                                           after_id=after, received_before=received_before,
+                                           exclude=set(self._inflight))
                 taken = [(r.id, r.channel, r.sender, r.message_id) for r in rows]
             if not taken:
                 break

@@ -200,8 +200,8 @@ async def test_a_contact_gone_event_unsubscribes_and_fails_unsent_rows(pipeline:
         session.add(user)
         await session.flush()
         session.add(Subscription(user_id=user.id, channel="fake", active=True))
-        [row] = await outbox.add_replies(session, channel="fake", recipient="u7",
-                                         replies=[Reply("thông báo")])
+        [row] = (await outbox.add_replies(session, channel="fake", recipient="u7",
+                                          replies=[Reply("thông báo")])).ids
         await session.execute(update(OutboxEntry).values(due_at=datetime.now(UTC) + timedelta(hours=1)))
         await session.commit()
     worker, channel = make(pipeline)
@@ -253,3 +253,56 @@ async def test_pull_channels_get_their_replies_and_a_retry_gets_the_unsent_ones(
     assert retried.duplicate and "Tôi không biết lệnh này" in retried.replies[0].text
     async with services.sessionmaker() as session:
         assert set((await session.execute(select(OutboxEntry.status))).scalars()) == {"sent"}
+
+
+async def test_the_sweep_leaves_alone_what_is_waiting_in_line(pipeline: Any, services: Any) -> None:
+    """Messages that wait behind a slow turn are not left behind: a sweep that runs meanwhile
+    neither spends their attempts nor gives them up."""
+    real = services.nlu.parse
+
+    async def slow(text: str, lang: str) -> Any:
+        await asyncio.sleep(0.3)
+        return await real(text, lang)
+
+    services.nlu.parse = slow
+    worker, channel = make(pipeline)
+    worker.sweep_interval, worker.stale_after = 0.1, 0.1
+    await worker.start()
+    try:
+        await worker.accept("fake", [{"id": f"q{i}", "from": "u9", "text": "xin chào"}
+                                     for i in range(8)])
+        await settle(worker, timeout=30)
+    finally:
+        await worker.stop()
+        services.nlu.parse = real
+    async with services.sessionmaker() as session:
+        rows = (await session.execute(select(InboxEntry.status, InboxEntry.attempts)
+                                      .where(InboxEntry.sender.is_(None)))).all()
+    assert [tuple(r) for r in rows] == [("done", 1)] * 8
+    assert len({r for r, _text in channel.delivered}) == 1 and len(channel.delivered) >= 8
+
+
+async def test_a_rolled_back_turn_leaves_the_users_memory_as_it_was(pipeline: Any,
+                                                                    services: Any) -> None:
+    """The first try of a new user's question fails after the dialogue asked for the language:
+    the retry asks again (the rolled-back try left nothing behind, in the database or memory)."""
+    real, failures = outbox.add_replies, []
+
+    async def fail_once(*args: Any, **kw: Any) -> Any:
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("database went away")
+        return await real(*args, **kw)
+
+    worker, channel = make(pipeline)
+    worker.retry_delay = 0.01
+    outbox.add_replies = fail_once
+    try:
+        await worker.start()
+        await worker.accept("fake", [{"id": "lang1", "from": "u10", "text": "hỗ trợ làm nhà"}])
+        await settle(worker)
+    finally:
+        outbox.add_replies = real
+        await worker.stop()
+    assert failures == [1]
+    assert any("Mời bạn chọn ngôn ngữ" in t for t in channel.texts("u10")), channel.texts("u10")

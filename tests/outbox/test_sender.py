@@ -175,8 +175,8 @@ async def test_a_reply_of_several_parts_resumes_at_the_part_not_sent(sm: Any) ->
 async def test_rows_left_queued_by_a_dead_process_are_sent_by_the_dispatcher(sm: Any) -> None:
     """A process committed a turn (its rows are queued) and died before sending them."""
     async with sm() as session:
-        ids = await outbox.add_replies(session, channel="fake", recipient="u1",
-                                       replies=[Reply("một"), Reply("hai")])
+        ids = (await outbox.add_replies(session, channel="fake", recipient="u1",
+                                        replies=[Reply("một"), Reply("hai")])).ids
         await session.commit()
     channel = ScriptedChannel()
     _, dispatcher = core(sm, channel)
@@ -191,8 +191,8 @@ async def test_rows_left_queued_by_a_dead_process_are_sent_by_the_dispatcher(sm:
 async def test_a_lapsed_lease_is_taken_again(sm: Any) -> None:
     """A process died while sending (its row is `sending`): after the lease it is sent again."""
     async with sm() as session:
-        [row] = await outbox.add_replies(session, channel="fake", recipient="u1",
-                                         replies=[Reply("một")])
+        [row] = (await outbox.add_replies(session, channel="fake", recipient="u1",
+                                          replies=[Reply("một")])).ids
         await session.commit()
         claimed = await outbox.claim_next(session, "fake", "u1", timedelta(seconds=0.4))
     assert claimed is not None and claimed.id == row

@@ -15,11 +15,11 @@ the write gate (`bot.storage.gate`, `Services.writing()`). The inbound worker
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.dialect import dialect_insert
@@ -139,11 +139,14 @@ async def pending(
     limit: int = 100,
     after_id: int = 0,
     received_before: datetime | None = None,
+    exclude: Collection[tuple[str, str]] = (),
 ) -> list[InboxEntry]:
     """Take recorded, unfinished messages of `channels` to resume them, oldest first.
 
     At start every unfinished row is taken; the worker's periodic sweep passes
-    `received_before` to take only rows left behind (by a failure or another process's crash).
+    `received_before` to take only rows left behind (by a failure or another process's crash),
+    and `exclude`s the (channel, message id) it is already handling: a message waiting in line
+    is not left behind, and must not have its attempts spent.
 
     Each returned row counts an attempt and is marked `processing`, so a message that kills the
     process whenever it is handled is not resumed at every start forever: a row that has had
@@ -151,19 +154,19 @@ async def pending(
     Page with `after_id`, the id of the last row returned before. Commits.
     """
     now = datetime.now(UTC)
+    scope = [InboxEntry.channel.in_(list(channels)), _unfinished]
+    if received_before is not None:
+        scope.append(InboxEntry.received_at < received_before)
+    if exclude:
+        scope.append(~tuple_(InboxEntry.channel, InboxEntry.message_id).in_(list(exclude)))
     await session.execute(
         update(InboxEntry)
-        .where(InboxEntry.channel.in_(list(channels)), _unfinished,
-               InboxEntry.attempts >= MAX_ATTEMPTS)
+        .where(*scope, InboxEntry.attempts >= MAX_ATTEMPTS)
         .values(status="failed", payload=None, sender=None, processed_at=now,
                 error=func.coalesce(InboxEntry.error, INTERRUPTED)),
         execution_options={"synchronize_session": False},
     )
-    query = select(InboxEntry).where(
-        InboxEntry.channel.in_(list(channels)), _unfinished, InboxEntry.id > after_id
-    )
-    if received_before is not None:
-        query = query.where(InboxEntry.received_at < received_before)
+    query = select(InboxEntry).where(*scope, InboxEntry.id > after_id)
     rows = list((await session.execute(query.order_by(InboxEntry.id).limit(limit))).scalars())
     if rows:
         await session.execute(

@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Reply
@@ -44,6 +43,14 @@ class Claimed:
     parts_sent: int
 
 
+@dataclass(frozen=True)
+class Queued:
+    """What `add_replies` wrote: the row ids in order, and the rows already taken for sending."""
+
+    ids: list[int]
+    claimed: list[Claimed]
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -57,11 +64,18 @@ async def add_replies(
     user_id: int | None = None,
     message_id: str | None = None,
     source: str = "reply",
-) -> list[int]:
-    """Queue replies for one recipient, in order; their row ids. Does not commit."""
+    lease: timedelta | None = None,
+) -> Queued:
+    """Queue replies for one recipient, in order. Does not commit.
+
+    With `lease`, and when nothing older of the recipient is still to send, the rows are written
+    already taken for sending (the fast path: the caller sends them right after the commit, and
+    no claim is needed): `Queued.claimed` holds them. Otherwise they wait for `claim_next`.
+    """
     if not replies:
-        return []
+        return Queued([], [])
     at = now()
+    take = lease is not None and not await has_unfinished(session, channel, recipient)
     rows = [
         {
             "channel": channel,
@@ -70,16 +84,45 @@ async def add_replies(
             "source": source,
             "message_id": message_id,
             "payload": reply.as_dict(),
-            "status": QUEUED,
-            "attempts": 0,
+            "status": SENDING if take else QUEUED,
+            "attempts": 1 if take else 0,
+            "lease_until": at + lease if take and lease is not None else None,
             "parts_sent": 0,
             "due_at": at,
             "created_at": at,
         }
         for reply in replies
     ]
-    result = await session.execute(insert(OutboxEntry).returning(OutboxEntry.id), rows)
-    return sorted(result.scalars())
+    result = await session.execute(
+        insert(OutboxEntry).returning(OutboxEntry.id, sort_by_parameter_order=True), rows
+    )
+    ids = list(result.scalars())
+    if not take:
+        return Queued(ids, [])
+    return Queued(ids, [Claimed(id=i, channel=channel, recipient=recipient, reply=r, attempts=1,
+                                parts_sent=0) for i, r in zip(ids, replies, strict=True)])
+
+
+async def has_unfinished(session: AsyncSession, channel: str, recipient: str) -> bool:
+    """Whether the recipient has a row still queued or being sent."""
+    return bool((await session.execute(select(exists().where(
+        OutboxEntry.channel == channel, OutboxEntry.recipient == recipient, _unfinished
+    )))).scalar())
+
+
+async def ready(session: AsyncSession, channel: str, recipient: str) -> bool:
+    """Whether `claim_next` would take a row now (a read: no write lock when there is none)."""
+    at = now()
+    oldest = (
+        select(OutboxEntry.status, OutboxEntry.due_at, OutboxEntry.lease_until)
+        .where(OutboxEntry.channel == channel, OutboxEntry.recipient == recipient, _unfinished)
+        .order_by(OutboxEntry.id)
+        .limit(1)
+    )
+    row = (await session.execute(oldest)).first()
+    if row is None or row.due_at > at:
+        return False
+    return row.status == QUEUED or (row.lease_until is not None and row.lease_until <= at)
 
 
 async def claim_next(
@@ -148,21 +191,44 @@ async def mark_sent(
     session: AsyncSession, row_ids: Sequence[int], platform_ref: str | None = None
 ) -> None:
     """Sent: drop the payload (it may quote the user's data). Commits."""
-    if not row_ids:
+    await mark_sent_many(session, [(row_id, platform_ref) for row_id in row_ids])
+
+
+_table = OutboxEntry.__table__
+# A Core statement: a list of parameters makes it one executemany (the ORM form would be a
+# bulk update by primary key, which cannot keep a stored platform_ref).
+_MARK_SENT = (
+    update(_table)
+    .where(_table.c.id == bindparam("row_id"))
+    .values(status=SENT, payload=None, lease_until=None, error=None,
+            sent_at=bindparam("sent_at"),
+            platform_ref=func.coalesce(bindparam("ref"), _table.c.platform_ref))
+)
+
+
+async def mark_sent_many(
+    session: AsyncSession, sent: Sequence[tuple[int, str | None]]
+) -> None:
+    """Several rows sent, each with the platform's message id (or None), in one statement (an
+    executemany). Commits."""
+    if not sent:
         return
-    values: dict[str, Any] = {
-        "status": SENT,
-        "payload": None,
-        "lease_until": None,
-        "sent_at": now(),
-        "error": None,
-    }
-    if platform_ref is not None:
-        values["platform_ref"] = platform_ref[:128]
-    await session.execute(
-        update(OutboxEntry).where(OutboxEntry.id.in_(list(row_ids))).values(**values)
+    at = now()
+    params = [{"row_id": row_id, "ref": None if ref is None else ref[:128], "sent_at": at}
+              for row_id, ref in sent]
+    await session.execute(_MARK_SENT, params)
+    await session.commit()
+
+
+async def release_leases(session: AsyncSession) -> int:
+    """Hand every row being sent back to the queue: at the start of the one process a SQLite
+    database has, every lease is a dead process's. Commits."""
+    result = await session.execute(
+        update(OutboxEntry).where(OutboxEntry.status == SENDING)
+        .values(status=QUEUED, lease_until=None)
     )
     await session.commit()
+    return result.rowcount or 0
 
 
 async def retry_later(session: AsyncSession, row_id: int, delay: float, error: str) -> datetime:
@@ -175,6 +241,18 @@ async def retry_later(session: AsyncSession, row_id: int, delay: float, error: s
     )
     await session.commit()
     return due
+
+
+async def release(session: AsyncSession, row_ids: Sequence[int]) -> None:
+    """Rows taken but not tried (an earlier row of the recipient failed): back to the queue,
+    their attempt not counted. Commits."""
+    if row_ids:
+        await session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.id.in_(list(row_ids)), OutboxEntry.status == SENDING)
+            .values(status=QUEUED, lease_until=None, attempts=OutboxEntry.attempts - 1)
+        )
+    await session.commit()
 
 
 async def mark_failed(session: AsyncSession, row_id: int, error: str) -> None:
