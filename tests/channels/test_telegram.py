@@ -16,8 +16,8 @@ from aiohttp import ClientSession
 from sqlalchemy import select
 
 from bot.messages import Button, Reply
-from bot.storage.repositories import inbox
 from bot.storage.models import InboxEntry, Subscription, User
+from bot.storage.repositories import inbox
 from tests.channels.conftest import WEBHOOK_SECRET, TelegramHarness
 from tests.fakes.telegram_api import FakeTelegramAPI
 

@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import event, select
 
 from bot.app import build_pipeline
-from bot.core.middlewares import dedup, user
 from bot.core.context import Context
+from bot.core.middlewares import dedup, user
 from bot.core.pipeline import Pipeline, TurnFailed
-from bot.storage.repositories import inbox
 from bot.storage.models import InboxEntry
+from bot.storage.repositories import inbox
 from tests.conftest import message
 
 

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.storage.repositories import inbox
 from bot.storage.db import create_engine, create_sessionmaker, is_healthy
 from bot.storage.models import Consent, InboxEntry, Subscription, User
+from bot.storage.repositories import inbox
 
 
 @pytest.fixture
