@@ -85,10 +85,12 @@ class Context:
     def set_state(self, **changes: Any) -> None:
         """Change dialogue state; reassigning the dict makes SQLAlchemy write it."""
         assert self.user is not None
-        new = dict(self.user.state or {})
+        old = self.user.state or {}
+        new = dict(old)
         for k, v in changes.items():
             if v is None:
                 new.pop(k, None)
             else:
                 new[k] = v
-        self.user.state = new
+        if new != old:  # unchanged state: no UPDATE at commit
+            self.user.state = new

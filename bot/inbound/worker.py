@@ -56,9 +56,11 @@ class Handled:
 
     queued: bool
     claimed: list[outbox.Claimed]
+    blocked: bool = False  # not handled: an older message of the sender goes first
 
 
 NOTHING = Handled(queued=False, claimed=[])
+BLOCKED = Handled(queued=False, claimed=[], blocked=True)
 
 
 class InboundWorker:
@@ -143,9 +145,9 @@ class InboundWorker:
             return 0
         async with self.services.writing() as session:
             new = await inbox.record_many(session, channel, records)
-        for (message_id, sender, _payload), is_new in zip(records, new, strict=True):
+        for (message_id, sender, payload), is_new in zip(records, new, strict=True):
             if is_new:
-                self._schedule(channel, sender, message_id)
+                self._schedule(channel, sender, message_id, payload)
         return sum(new)
 
     @staticmethod
@@ -156,13 +158,15 @@ class InboundWorker:
             log.warning("%s: unreadable payload ignored (%s)", adapter.name, type(exc).__name__)
             return None
 
-    def _schedule(self, channel: str, sender: str | None, message_id: str) -> bool:
+    def _schedule(self, channel: str, sender: str | None, message_id: str,
+                  payload: dict[str, Any] | None) -> bool:
         key = (channel, message_id)
         if key in self._inflight:
             return False
         self._inflight.add(key)
         self._idle.clear()
-        task = asyncio.get_running_loop().create_task(self._process(channel, sender, message_id))
+        task = asyncio.get_running_loop().create_task(
+            self._process(channel, sender, message_id, payload))
         self._tasks.add(task)
 
         def done(t: asyncio.Task) -> None:
@@ -174,28 +178,41 @@ class InboundWorker:
         task.add_done_callback(done)
         return True
 
-    async def _process(self, channel: str, sender: str | None, message_id: str) -> None:
+    async def _process(self, channel: str, sender: str | None, message_id: str,
+                       payload: dict[str, Any] | None) -> None:
         try:
             if sender is None:  # recorded without a sender: nothing to order it against
                 await self._handle_recorded(channel, message_id)
                 return
-            queued, claimed = False, []
             async with self.services.ordering.hold(channel, sender):
-                while True:
-                    async with self.services.sessionmaker() as session:
-                        row = await inbox.next_unfinished(session, channel, sender, message_id)
-                        entry = (row.message_id, row.payload) if row is not None else None
-                    if entry is None:
-                        break
-                    outcome = await self._handle(channel, *entry)
-                    if outcome is None:
-                        return  # the database is away: the sweep takes it up again
-                    queued, claimed = queued or outcome.queued, claimed + outcome.claimed
-            await self._send(channel, sender, queued, claimed)
+                # Fast path: the message itself. Its claim is refused while an older message of
+                # the sender is unfinished; then they go oldest first.
+                outcome = await self._handle(channel, message_id, payload)
+                if outcome is not None and outcome.blocked:
+                    outcome = await self._in_order(channel, sender, message_id)
+            if outcome is not None:
+                await self._send(channel, sender, outcome.queued, outcome.claimed)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # e.g. the database is down: the sweep or the next start resumes
             log.error("%s: a message was left for later (%s)", channel, type(exc).__name__)
+
+    async def _in_order(self, channel: str, sender: str, message_id: str) -> Handled | None:
+        """Handle the sender's unfinished messages up to `message_id`, oldest first."""
+        queued, claimed = False, []
+        while True:
+            async with self.services.sessionmaker() as session:
+                row = await inbox.next_unfinished(session, channel, sender, message_id)
+                entry = (row.message_id, row.payload) if row is not None else None
+            if entry is None:
+                break
+            outcome = await self._handle(channel, *entry)
+            if outcome is None or outcome.blocked:
+                break  # the database is away: the sweep takes the rest up again
+            queued, claimed = queued or outcome.queued, claimed + outcome.claimed
+            if entry[0] == message_id:
+                break  # ours was the last one to go
+        return Handled(queued, claimed)
 
     async def _handle_recorded(self, channel: str, message_id: str) -> None:
         async with self.services.sessionmaker() as session:
@@ -227,14 +244,16 @@ class InboundWorker:
         if isinstance(event, IncomingMessage):
             return await self._turn(event)
         async with self.services.writing() as session:
-            if await inbox.claim(session, channel, message_id):
-                if isinstance(event, ContactGone):
-                    await users.mark_unreachable(session, channel, event.sender_id)
-                    await outbox.fail_unfinished(session, channel, event.sender_id, "gone")
-                    log.info("%s: user %s blocked or unfollowed; unsubscribed", channel,
-                             self.services.memory.pseudonym(channel, event.sender_id))
-                else:
-                    await outbox.mark_receipt(session, channel, event.platform_refs, event.state)
+            if not await inbox.claim(session, channel, message_id):
+                await session.rollback()
+                return BLOCKED if await inbox.waiting(session, channel, message_id) else NOTHING
+            if isinstance(event, ContactGone):
+                await users.mark_unreachable(session, channel, event.sender_id)
+                await outbox.fail_unfinished(session, channel, event.sender_id, "gone")
+                log.info("%s: user %s blocked or unfollowed; unsubscribed", channel,
+                         self.services.memory.pseudonym(channel, event.sender_id))
+            else:
+                await outbox.mark_receipt(session, channel, event.platform_refs, event.state)
             await session.commit()
         return NOTHING
 
@@ -249,6 +268,10 @@ class InboundWorker:
                     return None
                 await asyncio.sleep(self.retry_delay * (2**attempt))
                 continue
+            if turn.duplicate:
+                async with self.services.sessionmaker() as session:
+                    blocked = await inbox.waiting(session, msg.channel, msg.message_id)
+                return BLOCKED if blocked else NOTHING
             return Handled(queued=bool(turn.outbox_ids), claimed=turn.claimed)
         return None  # still failing: the sweep takes it up again (its attempts are counted)
 
@@ -263,12 +286,12 @@ class InboundWorker:
                 rows = await inbox.pending(session, list(self.channels), limit=500,
                                            after_id=after, received_before=received_before,
                                            exclude=set(self._inflight))
-                taken = [(r.id, r.channel, r.sender, r.message_id) for r in rows]
+                taken = [(r.id, r.channel, r.sender, r.message_id, r.payload) for r in rows]
             if not taken:
                 break
-            for row_id, channel, sender, message_id in taken:
+            for row_id, channel, sender, message_id, payload in taken:
                 after = row_id
-                count += self._schedule(channel, sender, message_id)
+                count += self._schedule(channel, sender, message_id, payload)
             if len(taken) < 500:
                 break
         if count:

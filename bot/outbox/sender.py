@@ -206,7 +206,12 @@ class Sender:
 
     async def deliver(self, rows: Sequence[outbox.Claimed]) -> int:
         """The fast path: send rows a turn wrote already taken (`add_replies(lease=...)`), in
-        order, then whatever else of the recipient is ready; how many were sent."""
+        order; how many were sent.
+
+        Rows of the recipient queued meanwhile (a later turn saw these unsent) are that turn's
+        to flush: in this process its flush waits for this one and then finds them ready; in
+        another process, the dispatcher's next poll takes them.
+        """
         if not rows:
             return 0
         channel, recipient = rows[0].channel, rows[0].recipient
@@ -220,7 +225,7 @@ class Sender:
                         await outbox.release(session, [r.id for r in rows[i + 1:]])
                     return sent
                 sent += 1
-            return sent + await self.flush(channel, recipient)
+        return sent
 
     async def _send(self, row: outbox.Claimed) -> bool:
         """Deliver one claimed row; True when sent (the next row may follow)."""

@@ -19,8 +19,9 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import and_, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.storage.dialect import dialect_insert
 from bot.storage.models import InboxEntry
@@ -75,7 +76,8 @@ async def record_many(session: AsyncSession, channel: str, items: Sequence[Recor
 
 
 async def claim(session: AsyncSession, channel: str, message_id: str) -> bool:
-    """Take a message in the current transaction and mark it done; False when already handled.
+    """Take a message in the current transaction and mark it done; False when already handled,
+    or when an older unfinished message of the same sender must go first (`waiting` tells).
 
     One statement: insert the row as done, or flip a recorded (unfinished) row to done and drop its
     raw payload. It is only visible when the message's transaction commits, with everything the
@@ -85,16 +87,42 @@ async def claim(session: AsyncSession, channel: str, message_id: str) -> bool:
     now = datetime.now(UTC)
     stmt = (
         dialect_insert(session, InboxEntry)
-        .values(channel=channel, message_id=message_id, status="done", attempts=1, received_at=now, processed_at=now)
+        .values(channel=channel, message_id=message_id, status="done", attempts=1,
+                received_at=now, processed_at=now)
         .on_conflict_do_update(
             index_elements=["channel", "message_id"],
             set_={"status": "done", "attempts": InboxEntry.attempts + 1, "payload": None,
                   "sender": None, "processed_at": now},
-            where=_unfinished,
+            where=and_(_unfinished, ~_older_waiting),
         )
         .returning(InboxEntry.id)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+_older = aliased(InboxEntry)
+# An unfinished message of the same sender recorded before the row being claimed: it goes first.
+# The claimed row is named as the upsert's target (`inbox`): SQLAlchemy does not correlate a
+# subquery into ON CONFLICT ... WHERE, and would add a second, unrelated copy of the table.
+_target = {name: literal_column(f"{InboxEntry.__tablename__}.{name}")
+           for name in ("channel", "sender", "id")}
+_older_waiting = (
+    select(_older.id)
+    .where(_older.channel == _target["channel"], _older.sender == _target["sender"],
+           or_(_older.status == UNFINISHED[0], _older.status == UNFINISHED[1]),
+           _older.id < _target["id"])
+    .exists()
+)
+
+
+async def waiting(session: AsyncSession, channel: str, message_id: str) -> bool:
+    """Whether a recorded message is still unfinished (a refused claim: an older one of its
+    sender goes first) rather than done or failed."""
+    status = (await session.execute(
+        select(InboxEntry.status).where(InboxEntry.channel == channel,
+                                        InboxEntry.message_id == message_id)
+    )).scalar_one_or_none()
+    return status in UNFINISHED
 
 
 async def finish(session: AsyncSession, channel: str, message_id: str) -> None:

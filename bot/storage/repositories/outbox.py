@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Reply
@@ -29,6 +30,7 @@ UNFINISHED = (QUEUED, SENDING)
 MAX_ERROR = 200
 
 _unfinished = or_(OutboxEntry.status == QUEUED, OutboxEntry.status == SENDING)
+_table = OutboxEntry.__table__
 
 
 @dataclass(frozen=True)
@@ -75,39 +77,71 @@ async def add_replies(
     if not replies:
         return Queued([], [])
     at = now()
-    take = lease is not None and not await has_unfinished(session, channel, recipient)
-    rows = [
-        {
-            "channel": channel,
-            "recipient": recipient,
-            "user_id": user_id,
-            "source": source,
-            "message_id": message_id,
-            "payload": reply.as_dict(),
-            "status": SENDING if take else QUEUED,
-            "attempts": 1 if take else 0,
-            "lease_until": at + lease if take and lease is not None else None,
-            "parts_sent": 0,
-            "due_at": at,
-            "created_at": at,
-        }
-        for reply in replies
-    ]
-    result = await session.execute(
-        insert(OutboxEntry).returning(OutboxEntry.id, sort_by_parameter_order=True), rows
-    )
-    ids = list(result.scalars())
+    rows = [_row(channel, recipient, user_id, source, message_id, reply, at) for reply in replies]
+    ids: list[int] = []
+    take = False
+    if lease is not None:
+        # The first row decides, in its own INSERT ... SELECT: taken when nothing of the
+        # recipient is unsent (one statement, no separate look first).
+        first = (await session.execute(_insert_taking(rows[0], at + lease))).one()
+        ids.append(first.id)
+        take = first.status == SENDING
+        rows = rows[1:]
+        if take:
+            for row in rows:
+                row.update(status=SENDING, attempts=1, lease_until=at + lease)
+    if rows:
+        # One cached statement, sent as one multi-row INSERT; rows come back in parameter order.
+        result = await session.execute(
+            insert(_table).returning(_table.c.id, sort_by_parameter_order=True), rows
+        )
+        ids.extend(result.scalars())
     if not take:
         return Queued(ids, [])
     return Queued(ids, [Claimed(id=i, channel=channel, recipient=recipient, reply=r, attempts=1,
                                 parts_sent=0) for i, r in zip(ids, replies, strict=True)])
 
 
+def _row(channel: str, recipient: str, user_id: int | None, source: str, message_id: str | None,
+         reply: Reply, at: datetime) -> dict[str, Any]:
+    return {"channel": channel, "recipient": recipient, "user_id": user_id, "source": source,
+            "message_id": message_id, "payload": reply.as_dict(), "status": QUEUED,
+            "attempts": 0, "lease_until": None, "parts_sent": 0, "due_at": at, "created_at": at}
+
+
+def _insert_taking(row: dict[str, Any], lease_until: datetime) -> Any:
+    """INSERT one row as `sending` (leased) when the recipient has nothing unsent, else queued;
+    RETURNING its id and status."""
+    c = _table.c
+    busy = (
+        select(c.id)
+        .where(c.channel == row["channel"], c.recipient == row["recipient"],
+               or_(c.status == QUEUED, c.status == SENDING))
+        .limit(1)
+        .exists()
+    )
+    values = {k: literal(v, _table.c[k].type) for k, v in row.items()
+              if k not in ("status", "attempts", "lease_until")}
+    chosen = select(
+        *values.values(),
+        case((busy, literal(QUEUED)), else_=literal(SENDING)),
+        case((busy, literal(0)), else_=literal(1)),
+        case((busy, literal(None, c.lease_until.type)),
+             else_=literal(lease_until, c.lease_until.type)),
+    )
+    return (
+        insert(_table)
+        .from_select([*values, "status", "attempts", "lease_until"], chosen)
+        .returning(c.id, c.status)
+    )
+
+
 async def has_unfinished(session: AsyncSession, channel: str, recipient: str) -> bool:
     """Whether the recipient has a row still queued or being sent."""
-    return bool((await session.execute(select(exists().where(
-        OutboxEntry.channel == channel, OutboxEntry.recipient == recipient, _unfinished
-    )))).scalar())
+    c = _table.c
+    query = select(c.id).where(c.channel == channel, c.recipient == recipient,
+                               or_(c.status == QUEUED, c.status == SENDING)).limit(1)
+    return (await session.execute(query)).first() is not None
 
 
 async def ready(session: AsyncSession, channel: str, recipient: str) -> bool:
@@ -194,7 +228,6 @@ async def mark_sent(
     await mark_sent_many(session, [(row_id, platform_ref) for row_id in row_ids])
 
 
-_table = OutboxEntry.__table__
 # A Core statement: a list of parameters makes it one executemany (the ORM form would be a
 # bulk update by primary key, which cannot keep a stored platform_ref).
 _MARK_SENT = (
