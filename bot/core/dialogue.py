@@ -1,8 +1,8 @@
 """The dialogue stage: numbered answers and buttons, commands, an active flow step, else NLU.
 
 Commands (typed "/start" or a button's payload, bot.core.commands) reach the same intents as typed
-text. Numbered options are how buttons degrade on channels without them: the last options offered
-are kept in the user's dialogue state, so "1" or "2" picks one. Actions and flows are found in
+text. Numbered options are how buttons degrade on channels without them: the outbox keeps the
+options each message offered, so "1" or "2" picks one of the last message's. Actions and flows are found in
 the registry (bot.core.registry), never imported from the `actions` package above this layer.
 """
 
@@ -15,6 +15,7 @@ from bot.core.commands import BY_NAME
 from bot.core.context import Context
 from bot.core.middlewares import MAX_TEXT_CHARS
 from bot.core.registry import REGISTRY, end_flow, understand
+from bot.storage.repositories import outbox
 
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 
@@ -24,13 +25,13 @@ def clean_text(text: str) -> str:
     return text.strip()[:MAX_TEXT_CHARS]
 
 
-def numbered_choice(ctx: Context, text: str) -> str | None:
-    options = ctx.state.get("options") or []
-    if text.isdigit() and options:
-        n = int(text)
-        if 1 <= n <= len(options):
-            return options[n - 1]
-    return None
+async def numbered_choice(ctx: Context, text: str) -> str | None:
+    """The option a typed number picks among the last message's buttons, if it is one."""
+    if not (text.isdigit() and len(text) <= 2):
+        return None
+    options = await outbox.last_options(ctx.session, ctx.msg.channel, ctx.msg.sender_id)
+    n = int(text)
+    return options[n - 1] if 1 <= n <= len(options) else None
 
 
 async def run_command(ctx: Context, command: str) -> bool:
@@ -52,7 +53,8 @@ async def run_command(ctx: Context, command: str) -> bool:
 async def dialogue(ctx: Context) -> None:
     msg = ctx.msg
     text = clean_text(msg.text)
-    command = msg.payload or numbered_choice(ctx, text) or (text if text.startswith("/") else None)
+    command = (msg.payload or await numbered_choice(ctx, text)
+               or (text if text.startswith("/") else None))
     handled = False
     if command:
         handled = await run_command(ctx, command)
@@ -77,6 +79,3 @@ async def dialogue(ctx: Context) -> None:
                 memory = ctx.services.memory.get(msg.channel, msg.sender_id)
                 if not memory.get("lang_asked"):
                     await REGISTRY.run_intent(ctx, "ask_language")
-    if ctx.user is not None:
-        last = ctx.turn.replies[-1] if ctx.turn.replies else None
-        ctx.set_state(options=[b.payload for b in last.buttons] if last and last.buttons else None)

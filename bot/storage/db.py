@@ -48,7 +48,11 @@ def create_engine(url: str) -> AsyncEngine:
             # One shared connection, or each session would see its own empty database.
             engine = create_async_engine(url, poolclass=StaticPool, hide_parameters=True)
         else:
-            engine = create_async_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
+            # No ROLLBACK when a connection goes back to the pool: every Session and Connection
+            # here ends its own transaction first, and on SQLite the extra call is a thread hop
+            # per message (measured: about 0.2 ms of a 3.5 ms turn).
+            engine = create_async_engine(url, connect_args={"timeout": 5}, hide_parameters=True,
+                                         pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5,

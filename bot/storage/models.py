@@ -177,6 +177,9 @@ class OutboxEntry(Base):
     source: Mapped[str] = mapped_column(String(16), default="reply")
     message_id: Mapped[str | None] = mapped_column(String(128), default=None)  # the inbox message
     payload: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # The payloads of the message's buttons (no personal data; kept after sending): a typed "2"
+    # picks the second option of the last message the user was sent (bot.core.dialogue).
+    options: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)

@@ -105,7 +105,9 @@ async def add_replies(
 def _row(channel: str, recipient: str, user_id: int | None, source: str, message_id: str | None,
          reply: Reply, at: datetime) -> dict[str, Any]:
     return {"channel": channel, "recipient": recipient, "user_id": user_id, "source": source,
-            "message_id": message_id, "payload": reply.as_dict(), "status": QUEUED,
+            "message_id": message_id, "payload": reply.as_dict(),
+            "options": [b.payload for b in reply.buttons] if reply.buttons else None,
+            "status": QUEUED,
             "attempts": 0, "lease_until": None, "parts_sent": 0, "due_at": at, "created_at": at}
 
 
@@ -134,6 +136,14 @@ def _insert_taking(row: dict[str, Any], lease_until: datetime) -> Any:
         .from_select([*values, "status", "attempts", "lease_until"], chosen)
         .returning(c.id, c.status)
     )
+
+
+async def last_options(session: AsyncSession, channel: str, recipient: str) -> list[str]:
+    """The button payloads of the last message sent (or being sent) to the recipient."""
+    c = _table.c
+    query = (select(c.options).where(c.channel == channel, c.recipient == recipient)
+             .order_by(c.id.desc()).limit(1))
+    return list((await session.execute(query)).scalar_one_or_none() or [])
 
 
 async def has_unfinished(session: AsyncSession, channel: str, recipient: str) -> bool:

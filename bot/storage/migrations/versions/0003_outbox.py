@@ -1,4 +1,5 @@
-"""outbox: every send as a row; inbox.sender so a user's messages are handled oldest first
+"""outbox: every send as a row (and the options it offered); inbox.sender so a user's messages are
+handled oldest first
 
 Revision ID: 0003
 Revises: 0002
@@ -26,6 +27,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("message_id", sa.String(length=128), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=True),
+        sa.Column("options", sa.JSON(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("parts_sent", sa.Integer(), nullable=False),
