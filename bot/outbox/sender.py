@@ -218,17 +218,26 @@ class Sender:
         if channel not in self.channels:
             return 0
         sent = 0
-        async with self._flushing.hold((channel, recipient)):
-            for i, row in enumerate(rows):
-                if not await self._send(row):
-                    async with writing(self.sessionmaker) as session:  # not tried: back in line
-                        await outbox.release(session, [r.id for r in rows[i + 1:]])
-                    return sent
-                sent += 1
+        marks: list[asyncio.Future[None]] = []
+        try:
+            async with self._flushing.hold((channel, recipient)):
+                for i, row in enumerate(rows):
+                    # The next row does not wait for this one's mark to be written: both are
+                    # in flight until their marks are, which the end of this call waits for.
+                    if not await self._send(row, marks):
+                        async with writing(self.sessionmaker) as session:  # not tried: in line
+                            await outbox.release(session, [r.id for r in rows[i + 1:]])
+                        return sent
+                    sent += 1
+        finally:
+            if marks:
+                await asyncio.gather(*marks)
         return sent
 
-    async def _send(self, row: outbox.Claimed) -> bool:
-        """Deliver one claimed row; True when sent (the next row may follow)."""
+    async def _send(self, row: outbox.Claimed,
+                    marks: list[asyncio.Future[None]] | None = None) -> bool:
+        """Deliver one claimed row; True when sent (the next row may follow). Its mark as sent
+        is awaited here, or, with `marks`, added to them for the caller to await."""
         channel = self.channels[row.channel]
         limiter = self.limiters[row.channel]
         try:
@@ -256,7 +265,11 @@ class Sender:
             return await self._failed_send(
                 row, SendError(f"unexpected {type(exc).__name__}", retryable=True), limiter
             )
-        await self._marks.mark(row.id, ref)
+        mark = self._marks.mark(row.id, ref)
+        if marks is None:
+            await mark
+        else:
+            marks.append(mark)
         return True
 
     async def _release(self, row_id: int) -> None:
@@ -311,12 +324,13 @@ class _SentMarks:
         self._waiting: list[tuple[int, str | None, asyncio.Future[None]]] = []
         self._writer: asyncio.Task | None = None
 
-    async def mark(self, row_id: int, ref: str | None) -> None:
+    def mark(self, row_id: int, ref: str | None) -> asyncio.Future[None]:
+        """Queue the mark; the future is done once it is written."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((row_id, ref, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        await future
+        return future
 
     async def _write(self) -> None:
         while self._waiting:

@@ -269,3 +269,23 @@ async def test_an_interrupted_send_hands_its_row_back(sm: Any) -> None:
         await session.commit()
     channel.delay = 0
     assert await sender.flush("fake", "u1") == 1
+
+
+async def test_a_turns_replies_are_all_taken_or_all_queued(sm: Any) -> None:
+    """With a lease, the rows of one call are written taken for sending when the recipient has
+    nothing unsent, every one of them, in order; otherwise every one waits in the queue."""
+    lease = timedelta(seconds=30)
+    async with sm() as session:
+        first = await outbox.add_replies(session, channel="fake", recipient="u1", lease=lease,
+                                         replies=[Reply("một"), Reply("hai"), Reply("ba")])
+        later = await outbox.add_replies(session, channel="fake", recipient="u1", lease=lease,
+                                         replies=[Reply("bốn"), Reply("năm")])
+        other = await outbox.add_replies(session, channel="fake", recipient="u2", lease=lease,
+                                         replies=[Reply("sáu")])
+        await session.commit()
+        states = await outbox.states(session, first.ids + later.ids + other.ids)
+    assert [c.reply.text for c in first.claimed] == ["một", "hai", "ba"]
+    assert [c.id for c in first.claimed] == first.ids == sorted(first.ids)
+    assert later.claimed == [] and [c.reply.text for c in other.claimed] == ["sáu"]
+    assert [states[i][0] for i in first.ids + later.ids + other.ids] == [
+        "sending", "sending", "sending", "queued", "queued", "sending"]

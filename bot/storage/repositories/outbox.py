@@ -18,7 +18,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Reply
@@ -77,26 +89,21 @@ async def add_replies(
     if not replies:
         return Queued([], [])
     at = now()
-    rows = [_row(channel, recipient, user_id, source, message_id, reply, at) for reply in replies]
-    ids: list[int] = []
-    take = False
-    if lease is not None:
-        # The first row decides, in its own INSERT ... SELECT: taken when nothing of the
-        # recipient is unsent (one statement, no separate look first).
-        first = (await session.execute(_insert_taking(rows[0], at + lease))).one()
-        ids.append(first.id)
-        take = first.status == SENDING
-        rows = rows[1:]
-        if take:
-            for row in rows:
-                row.update(status=SENDING, attempts=1, lease_until=at + lease)
-    if rows:
+    # created_at a microsecond apart: the rows' order, whatever order RETURNING gives them in.
+    rows = [_row(channel, recipient, user_id, source, message_id, reply,
+                 at + timedelta(microseconds=i)) for i, reply in enumerate(replies)]
+    if lease is None:
         # One cached statement, sent as one multi-row INSERT; rows come back in parameter order.
         result = await session.execute(
             insert(_table).returning(_table.c.id, sort_by_parameter_order=True), rows
         )
-        ids.extend(result.scalars())
-    if not take:
+        return Queued(list(result.scalars()), [])
+    # One INSERT ... SELECT decides for all the rows: taken for sending when nothing of the
+    # recipient is unsent, else queued (no separate look first).
+    returned = (await session.execute(_insert_taking(rows, at + lease))).all()
+    returned.sort(key=lambda r: r.created_at)
+    ids = [r.id for r in returned]
+    if returned[0].status != SENDING:
         return Queued(ids, [])
     return Queued(ids, [Claimed(id=i, channel=channel, recipient=recipient, reply=r, attempts=1,
                                 parts_sent=0) for i, r in zip(ids, replies, strict=True)])
@@ -111,30 +118,35 @@ def _row(channel: str, recipient: str, user_id: int | None, source: str, message
             "attempts": 0, "lease_until": None, "parts_sent": 0, "due_at": at, "created_at": at}
 
 
-def _insert_taking(row: dict[str, Any], lease_until: datetime) -> Any:
-    """INSERT one row as `sending` (leased) when the recipient has nothing unsent, else queued;
-    RETURNING its id and status."""
+def _insert_taking(rows: list[dict[str, Any]], lease_until: datetime) -> Any:
+    """INSERT rows as `sending` (leased) when their recipient has nothing unsent, else queued;
+    RETURNING id, status and created_at. The look at the table is one subquery, read before any
+    row is written (PostgreSQL reads a snapshot taken at the statement's start; SQLite first
+    computes a SELECT that reads the table it inserts into), so every row gets the same answer."""
     c = _table.c
     busy = (
         select(c.id)
-        .where(c.channel == row["channel"], c.recipient == row["recipient"],
+        .where(c.channel == rows[0]["channel"], c.recipient == rows[0]["recipient"],
                or_(c.status == QUEUED, c.status == SENDING))
         .limit(1)
         .exists()
     )
-    values = {k: literal(v, _table.c[k].type) for k, v in row.items()
-              if k not in ("status", "attempts", "lease_until")}
-    chosen = select(
-        *values.values(),
-        case((busy, literal(QUEUED)), else_=literal(SENDING)),
-        case((busy, literal(0)), else_=literal(1)),
-        case((busy, literal(None, c.lease_until.type)),
-             else_=literal(lease_until, c.lease_until.type)),
-    )
+    names = [k for k in rows[0] if k not in ("status", "attempts", "lease_until")]
+    chosen = [
+        select(
+            *(literal(row[k], c[k].type) for k in names),
+            case((busy, literal(QUEUED)), else_=literal(SENDING)),
+            case((busy, literal(0)), else_=literal(1)),
+            case((busy, literal(None, c.lease_until.type)),
+                 else_=literal(lease_until, c.lease_until.type)),
+        )
+        for row in rows
+    ]
+    source = chosen[0] if len(chosen) == 1 else union_all(*chosen)
     return (
         insert(_table)
-        .from_select([*values, "status", "attempts", "lease_until"], chosen)
-        .returning(c.id, c.status)
+        .from_select([*names, "status", "attempts", "lease_until"], source)
+        .returning(c.id, c.status, c.created_at)
     )
 
 
