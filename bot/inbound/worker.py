@@ -136,18 +136,20 @@ class InboundWorker:
         (a webhook answers 503, a poller keeps its offset), so the platform sends them again.
         """
         adapter = self.channels[channel]
+        events: list[Inbound] = []
         records: list[inbox.Record] = []
         for payload in payloads:
             event = self._parse(adapter, payload)
             if event is not None:
+                events.append(event)
                 records.append((event.message_id, event.sender_id, payload))
         if not records:
             return 0
         async with self.services.writing() as session:
             new = await inbox.record_many(session, channel, records)
-        for (message_id, sender, payload), is_new in zip(records, new, strict=True):
+        for event, (_id, _sender, payload), is_new in zip(events, records, new, strict=True):
             if is_new:
-                self._schedule(channel, sender, message_id, payload)
+                self._schedule(channel, event.sender_id, event.message_id, payload, event)
         return sum(new)
 
     @staticmethod
@@ -159,14 +161,14 @@ class InboundWorker:
             return None
 
     def _schedule(self, channel: str, sender: str | None, message_id: str,
-                  payload: dict[str, Any] | None) -> bool:
+                  payload: dict[str, Any] | None, event: Inbound | None = None) -> bool:
         key = (channel, message_id)
         if key in self._inflight:
             return False
         self._inflight.add(key)
         self._idle.clear()
         task = asyncio.get_running_loop().create_task(
-            self._process(channel, sender, message_id, payload))
+            self._process(channel, sender, message_id, payload, event))
         self._tasks.add(task)
 
         def done(t: asyncio.Task) -> None:
@@ -179,7 +181,7 @@ class InboundWorker:
         return True
 
     async def _process(self, channel: str, sender: str | None, message_id: str,
-                       payload: dict[str, Any] | None) -> None:
+                       payload: dict[str, Any] | None, event: Inbound | None = None) -> None:
         try:
             if sender is None:  # recorded without a sender: nothing to order it against
                 await self._handle_recorded(channel, message_id)
@@ -187,7 +189,7 @@ class InboundWorker:
             async with self.services.ordering.hold(channel, sender):
                 # Fast path: the message itself. Its claim is refused while an older message of
                 # the sender is unfinished; then they go oldest first.
-                outcome = await self._handle(channel, message_id, payload)
+                outcome = await self._handle(channel, message_id, payload, event)
                 if outcome is not None and outcome.blocked:
                     outcome = await self._in_order(channel, sender, message_id)
             if outcome is not None:
@@ -233,9 +235,12 @@ class InboundWorker:
         elif queued:
             await self.sender.flush(channel, recipient)
 
-    async def _handle(self, channel: str, message_id: str, payload: Any) -> Handled | None:
-        """Handle one recorded message; None when it must wait (the database is away)."""
-        event = self._parse(self.channels[channel], payload)
+    async def _handle(self, channel: str, message_id: str, payload: Any,
+                      event: Inbound | None = None) -> Handled | None:
+        """Handle one recorded message (`event`: its payload already parsed); None when it must
+        wait (the database is away)."""
+        if event is None:
+            event = self._parse(self.channels[channel], payload)
         if event is None or event.message_id != message_id:
             async with self.services.writing() as session:
                 await inbox.mark(session, channel, message_id, "failed", "unreadable payload")

@@ -319,6 +319,11 @@ class _SentMarks:
     together (a group commit): the first mark is written at once, the ones that come while it is
     being written go in the next statement. Each `mark` returns once its row is durably sent."""
 
+    # How long the first mark waits for others to join its transaction: a reply's next part or
+    # the next reply is usually sent by then (measured: a Telegram send to a local server takes
+    # about 1 ms), so one write covers both.
+    LINGER = 0.003
+
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
         self._waiting: list[tuple[int, str | None, asyncio.Future[None]]] = []
@@ -333,6 +338,7 @@ class _SentMarks:
         return future
 
     async def _write(self) -> None:
+        await asyncio.sleep(self.LINGER)
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:

@@ -13,6 +13,7 @@ write through the write gate (`bot.storage.gate`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -100,7 +101,8 @@ async def add_replies(
         return Queued(list(result.scalars()), [])
     # One INSERT ... SELECT decides for all the rows: taken for sending when nothing of the
     # recipient is unsent, else queued (no separate look first).
-    returned = (await session.execute(_insert_taking(rows, at + lease))).all()
+    statement, params = _insert_taking(rows, at + lease)
+    returned = (await session.execute(statement, params)).all()
     returned.sort(key=lambda r: r.created_at)
     ids = [r.id for r in returned]
     if returned[0].status != SENDING:
@@ -118,36 +120,53 @@ def _row(channel: str, recipient: str, user_id: int | None, source: str, message
             "attempts": 0, "lease_until": None, "parts_sent": 0, "due_at": at, "created_at": at}
 
 
-def _insert_taking(rows: list[dict[str, Any]], lease_until: datetime) -> Any:
-    """INSERT rows as `sending` (leased) when their recipient has nothing unsent, else queued;
-    RETURNING id, status and created_at. The look at the table is one subquery, read before any
-    row is written (PostgreSQL reads a snapshot taken at the statement's start; SQLite first
-    computes a SELECT that reads the table it inserts into), so every row gets the same answer."""
+_TAKEN = ("status", "attempts", "lease_until")  # what the INSERT ... SELECT decides
+_GIVEN = ("channel", "recipient", "user_id", "source", "message_id", "payload", "options",
+          "parts_sent", "due_at", "created_at")
+
+
+@functools.lru_cache(maxsize=8)
+def _taking_statement(count: int) -> Any:
+    """INSERT `count` rows as `sending` (leased) when their recipient has nothing unsent, else
+    queued; RETURNING id, status and created_at. Built once per row count, with typed bound
+    parameters, so each use costs one cached execution. The look at the table is one subquery,
+    read before any row is written (PostgreSQL reads a snapshot taken at the statement's start;
+    SQLite first computes a SELECT that reads the table it inserts into), so every row of the
+    call gets the same answer."""
     c = _table.c
     busy = (
         select(c.id)
-        .where(c.channel == rows[0]["channel"], c.recipient == rows[0]["recipient"],
+        .where(c.channel == bindparam("busy_channel", type_=c.channel.type),
+               c.recipient == bindparam("busy_recipient", type_=c.recipient.type),
                or_(c.status == QUEUED, c.status == SENDING))
         .limit(1)
         .exists()
     )
-    names = [k for k in rows[0] if k not in ("status", "attempts", "lease_until")]
+    lease_until = bindparam("lease_until", type_=c.lease_until.type)
     chosen = [
         select(
-            *(literal(row[k], c[k].type) for k in names),
+            *(bindparam(f"{k}_{i}", type_=c[k].type) for k in _GIVEN),
             case((busy, literal(QUEUED)), else_=literal(SENDING)),
             case((busy, literal(0)), else_=literal(1)),
-            case((busy, literal(None, c.lease_until.type)),
-                 else_=literal(lease_until, c.lease_until.type)),
+            case((busy, literal(None, c.lease_until.type)), else_=lease_until),
         )
-        for row in rows
+        for i in range(count)
     ]
-    source = chosen[0] if len(chosen) == 1 else union_all(*chosen)
+    source = chosen[0] if count == 1 else union_all(*chosen)
     return (
         insert(_table)
-        .from_select([*names, "status", "attempts", "lease_until"], source)
+        .from_select([*_GIVEN, *_TAKEN], source)
         .returning(c.id, c.status, c.created_at)
     )
+
+
+def _insert_taking(rows: list[dict[str, Any]], lease_until: datetime) -> tuple[Any, dict]:
+    """The statement and its parameters for `rows` (see `_taking_statement`)."""
+    params: dict[str, Any] = {"busy_channel": rows[0]["channel"],
+                              "busy_recipient": rows[0]["recipient"], "lease_until": lease_until}
+    for i, row in enumerate(rows):
+        params.update({f"{k}_{i}": row[k] for k in _GIVEN})
+    return _taking_statement(len(rows)), params
 
 
 async def last_options(session: AsyncSession, channel: str, recipient: str) -> list[str]:
