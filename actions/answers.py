@@ -17,9 +17,11 @@ def answer_item(ctx: Context, item: Item) -> None:
     if used != ctx.lang:
         told = list(ctx.state.get("fallback_told", []))
         if ctx.lang not in told:
-            ctx.say(ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(
-                name=LANGUAGES[ctx.lang]
-            ))
+            ctx.say(
+                ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(
+                    name=LANGUAGES[ctx.lang]
+                )
+            )
             ctx.set_state(fallback_told=[*told, ctx.lang])
     source = ctx._("Nguồn: {source}").format(source=item.source)
     buttons: list[Button] = []

@@ -38,9 +38,9 @@ async def set_language(ctx: Context, lang: str) -> None:
     chosen = ctx._("Đã chọn ngôn ngữ: {name}.").format(name=LANGUAGES[lang])
     ctx.say(chosen + " " + ctx._("Bạn muốn hỏi gì?"), buttons=main_menu(ctx))
     if lang != "vi" and not ctx.t.has("Bạn muốn hỏi gì?"):
-        ctx.say(ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(
-            name=LANGUAGES[lang]
-        ))
+        ctx.say(
+            ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(name=LANGUAGES[lang])
+        )
 
 
 @action("ask_language")
@@ -65,8 +65,12 @@ async def change_language(ctx: Context) -> None:
 @action("start")
 async def start(ctx: Context) -> None:
     """First contact (/start or a first greeting): welcome and the language choice."""
-    ctx.say(ctx._("Chào bạn! Đây là Làng Số, trợ lý của tỉnh Quảng Ngãi về Chương trình MTQG 1719 "
-                  "cho đồng bào dân tộc thiểu số và miền núi."))
+    ctx.say(
+        ctx._(
+            "Chào bạn! Đây là Làng Số, trợ lý của tỉnh Quảng Ngãi về Chương trình MTQG 1719 "
+            "cho đồng bào dân tộc thiểu số và miền núi."
+        )
+    )
     await ask_language(ctx)
 
 
@@ -76,8 +80,9 @@ async def greet(ctx: Context) -> None:
     if not ctx.lang_known and not memory.get("lang_asked"):
         await start(ctx)
         return
-    ctx.say(ctx._("Chào bạn! Bạn cần hỏi gì? Bạn có thể gõ câu hỏi hoặc chọn:"),
-            buttons=main_menu(ctx))
+    ctx.say(
+        ctx._("Chào bạn! Bạn cần hỏi gì? Bạn có thể gõ câu hỏi hoặc chọn:"), buttons=main_menu(ctx)
+    )
 
 
 @action("goodbye")
@@ -94,18 +99,22 @@ async def thank(ctx: Context) -> None:
 async def help_menu(ctx: Context) -> None:
     _ = ctx._
     ctx.say(
-        "\n".join([
-            _("Tôi có thể giúp bạn:"),
-            _("- Hỏi về chính sách hỗ trợ của Chương trình MTQG 1719 "
-              "(nhà ở, nước sinh hoạt, học nghề, bảo hiểm y tế...)"),
-            _("- Tìm hiểu sản phẩm địa phương (quế Trà Bồng, thổ cẩm, OCOP...)"),
-            _("- Nhận thông báo lớp tập huấn: gõ /subscribe, ngừng nhận: /stop"),
-            _("- Gửi phản ánh, kiến nghị kèm ảnh hoặc vị trí: /phananh"),
-            _("- Cán bộ xã gửi báo cáo: /baocao"),
-            _("- Xem hoặc xóa dữ liệu của bạn: /dulieu"),
-            _("- Gặp cán bộ: /human. Đổi ngôn ngữ: /language"),
-            _("Bạn cứ gõ câu hỏi, có dấu hay không dấu đều được."),
-        ]),
+        "\n".join(
+            [
+                _("Tôi có thể giúp bạn:"),
+                _(
+                    "- Hỏi về chính sách hỗ trợ của Chương trình MTQG 1719 "
+                    "(nhà ở, nước sinh hoạt, học nghề, bảo hiểm y tế...)"
+                ),
+                _("- Tìm hiểu sản phẩm địa phương (quế Trà Bồng, thổ cẩm, OCOP...)"),
+                _("- Nhận thông báo lớp tập huấn: gõ /subscribe, ngừng nhận: /stop"),
+                _("- Gửi phản ánh, kiến nghị kèm ảnh hoặc vị trí: /phananh"),
+                _("- Cán bộ xã gửi báo cáo: /baocao"),
+                _("- Xem hoặc xóa dữ liệu của bạn: /dulieu"),
+                _("- Gặp cán bộ: /human. Đổi ngôn ngữ: /language"),
+                _("Bạn cứ gõ câu hỏi, có dấu hay không dấu đều được."),
+            ]
+        ),
         buttons=main_menu(ctx),
     )
 
@@ -132,9 +141,11 @@ async def human(ctx: Context) -> None:
 @action("out_of_scope")
 async def out_of_scope(ctx: Context) -> None:
     ctx.say(
-        ctx._("Xin lỗi, việc này tôi không giúp được. Tôi có thể giúp về chính sách hỗ trợ "
-              "đồng bào dân tộc thiểu số, sản phẩm địa phương, lớp tập huấn, "
-              "phản ánh và báo cáo."),
+        ctx._(
+            "Xin lỗi, việc này tôi không giúp được. Tôi có thể giúp về chính sách hỗ trợ "
+            "đồng bào dân tộc thiểu số, sản phẩm địa phương, lớp tập huấn, "
+            "phản ánh và báo cáo."
+        ),
         buttons=main_menu(ctx),
     )
 
@@ -144,8 +155,11 @@ async def fallback(ctx: Context) -> None:
     """Not understood (or no answer found): say so, offer the NLU's closest topics and a person."""
     items = ctx.content.by_id()
     candidates = [c.item_id for c in ctx.nlu.candidates] if ctx.nlu is not None else []
-    buttons = [Button(items[i].title_for(ctx.lang)[:60], f"/answer {i}")
-               for i in candidates[:3] if i in items]
+    buttons = [
+        Button(items[i].title_for(ctx.lang)[:60], f"/answer {i}")
+        for i in candidates[:3]
+        if i in items
+    ]
     buttons.append(Button(ctx._("Gặp cán bộ"), "/human"))
     text = ctx._("Xin lỗi, tôi chưa hiểu ý bạn.")
     if len(buttons) > 1:
@@ -167,5 +181,7 @@ async def topic_menu(ctx: Context) -> None:
     if not items:
         await help_menu(ctx)
         return
-    ctx.say(ctx._("Chọn một chủ đề, hoặc gõ câu hỏi của bạn:"),
-            buttons=[Button(i.title_for(ctx.lang)[:60], f"/answer {i.id}") for i in items])
+    ctx.say(
+        ctx._("Chọn một chủ đề, hoặc gõ câu hỏi của bạn:"),
+        buttons=[Button(i.title_for(ctx.lang)[:60], f"/answer {i.id}") for i in items],
+    )

@@ -32,10 +32,12 @@ async def my_data(ctx: Context) -> None:
     if u.phone:
         lines.append(_("- Số điện thoại: {phone}").format(phone=u.phone))
     for c in consents:
-        lines.append(_("- Đồng ý để {purpose}, ngày {when}").format(
-            purpose=_(PURPOSES.get(c.purpose, c.purpose)),
-            when=format_datetime(c.given_at, ctx.lang),
-        ))
+        lines.append(
+            _("- Đồng ý để {purpose}, ngày {when}").format(
+                purpose=_(PURPOSES.get(c.purpose, c.purpose)),
+                when=format_datetime(c.given_at, ctx.lang),
+            )
+        )
     receives = _("có") if subscribed else _("không")
     lines.append(_("- Nhận thông báo: {state}").format(state=receives))
     lines.append(_("Dữ liệu này không công bố và không có trong dữ liệu mở."))

@@ -17,15 +17,25 @@ from bot.flows.consent import require_consent
 async def report(ctx: Context) -> None:
     if not await require_consent(ctx, "report", resume="report"):
         return
-    ctx.say(ctx._("Chức năng gửi báo cáo qua tin nhắn sắp có. "
-                  "Trong lúc chờ, xin gửi báo cáo theo cách hiện nay.")
-            + "\n" + contact_text(ctx))
+    ctx.say(
+        ctx._(
+            "Chức năng gửi báo cáo qua tin nhắn sắp có. "
+            "Trong lúc chờ, xin gửi báo cáo theo cách hiện nay."
+        )
+        + "\n"
+        + contact_text(ctx)
+    )
 
 
 @action("feedback")
 async def feedback(ctx: Context) -> None:
     if not await require_consent(ctx, "feedback", resume="feedback"):
         return
-    ctx.say(ctx._("Chức năng gửi phản ánh kèm ảnh và vị trí sắp có. "
-                  "Trong lúc chờ, bạn có thể báo trực tiếp cho cán bộ.")
-            + "\n" + contact_text(ctx))
+    ctx.say(
+        ctx._(
+            "Chức năng gửi phản ánh kèm ảnh và vị trí sắp có. "
+            "Trong lúc chờ, bạn có thể báo trực tiếp cho cán bộ."
+        )
+        + "\n"
+        + contact_text(ctx)
+    )

@@ -30,12 +30,19 @@ from benchmarks.stats import free_port, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = [
-    "chào bạn", "hỗ trợ xây nhà cho hộ nghèo", "ho tro nuoc sinh hoat", "quế trà bồng bán ở mô",
-    "dự án 4 làm chi", "số điện thoại công an", "cảm ơn nhiều nha", "tôi muốn gặp cán bộ",
-    "bảo hiểm y tế cho đồng bào", "thời tiết mai ra răng", "/help", "hoc nghe o dau",
+    "chào bạn",
+    "hỗ trợ xây nhà cho hộ nghèo",
+    "ho tro nuoc sinh hoat",
+    "quế trà bồng bán ở mô",
+    "dự án 4 làm chi",
+    "số điện thoại công an",
+    "cảm ơn nhiều nha",
+    "tôi muốn gặp cán bộ",
+    "bảo hiểm y tế cho đồng bào",
+    "thời tiết mai ra răng",
+    "/help",
+    "hoc nghe o dau",
 ]
-
-
 
 
 def start_and_idle(db_url: str, runs: int = 3) -> dict:
@@ -45,8 +52,13 @@ def start_and_idle(db_url: str, runs: int = 3) -> dict:
         port = free_port()
         env = {**os.environ, "DATABASE_URL": db_url, "BOT_PORT": str(port), "LOG_LEVEL": "WARNING"}
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--no-console"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--no-console"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             deadline = t0 + 30
             while time.perf_counter() < deadline:
@@ -57,7 +69,9 @@ def start_and_idle(db_url: str, runs: int = 3) -> dict:
                 except OSError:
                     time.sleep(0.02)
             else:
-                raise RuntimeError("bot did not become healthy: " + proc.stderr.read().decode()[-2000:])
+                raise RuntimeError(
+                    "bot did not become healthy: " + proc.stderr.read().decode()[-2000:]
+                )
             starts.append(time.perf_counter() - t0)
             time.sleep(3)
             p = psutil.Process(proc.pid)
@@ -65,8 +79,12 @@ def start_and_idle(db_url: str, runs: int = 3) -> dict:
         finally:
             proc.terminate()
             proc.wait(10)
-    return {"start_to_healthy_s": statistics.median(starts), "start_runs": starts,
-            "idle_rss_mb": statistics.median(rss), "rss_runs": rss}
+    return {
+        "start_to_healthy_s": statistics.median(starts),
+        "start_runs": starts,
+        "idle_rss_mb": statistics.median(rss),
+        "rss_runs": rss,
+    }
 
 
 async def latency(db_url: str, n: int = 600, repeats: int = 3) -> dict:
@@ -77,7 +95,9 @@ async def latency(db_url: str, n: int = 600, repeats: int = 3) -> dict:
     from bot.messages import IncomingMessage
 
     settings = load_settings(ROOT / "config.yml", env={})
-    settings = type(settings)(**{**settings.__dict__, "limits": type(settings.limits)(flood_messages=10**9)})
+    settings = type(settings)(
+        **{**settings.__dict__, "limits": type(settings.limits)(flood_messages=10**9)}
+    )
     services, engine = build_services(settings, db_url)
     pipeline = build_pipeline(services)
     runs_msg, runs_base = [], []
@@ -86,8 +106,13 @@ async def latency(db_url: str, n: int = 600, repeats: int = 3) -> dict:
         per_msg, base = [], []
         for i in range(n):
             counter += 1
-            msg = IncomingMessage(channel="bench", sender_id=f"u{i % 50}", message_id=f"b{counter}",
-                                  text=MESSAGES[i % len(MESSAGES)], locale_hint="vi")
+            msg = IncomingMessage(
+                channel="bench",
+                sender_id=f"u{i % 50}",
+                message_id=f"b{counter}",
+                text=MESSAGES[i % len(MESSAGES)],
+                locale_hint="vi",
+            )
             t0 = time.perf_counter()
             await pipeline.handle(msg)
             per_msg.append((time.perf_counter() - t0) * 1000)
@@ -104,8 +129,16 @@ async def latency(db_url: str, n: int = 600, repeats: int = 3) -> dict:
     p99 = statistics.median(percentile(r, 0.99) for r in runs_msg)
     b50 = statistics.median(percentile(r, 0.5) for r in runs_base)
     b99 = statistics.median(percentile(r, 0.99) for r in runs_base)
-    return {"messages": n * repeats, "p50_ms": p50, "p99_ms": p99, "baseline_p50_ms": b50, "baseline_p99_ms": b99,
-            "ratio_p50": p50 / b50, "ratio_p99": p99 / b99, "outbox": cost}
+    return {
+        "messages": n * repeats,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "baseline_p50_ms": b50,
+        "baseline_p99_ms": b99,
+        "ratio_p50": p50 / b50,
+        "ratio_p99": p99 / b99,
+        "outbox": cost,
+    }
 
 
 def main() -> dict:
@@ -117,21 +150,23 @@ def main() -> dict:
         startup = start_and_idle(db_url)
         lat = asyncio.run(latency(db_url))
     result = {**startup, **lat}
-    md = "\n".join([
-        "| measure | median | target |",
-        "|---|---|---|",
-        f"| idle RSS of the running bot | {result['idle_rss_mb']:.0f} MB | < 150 MB |",
-        f"| start to healthy `/healthz` (after setup) | {result['start_to_healthy_s']:.2f} s | < 3 s |",
-        f"| per message, whole pipeline in process, p50 | {lat['p50_ms']:.2f} ms ({lat['ratio_p50']:.1f}x baseline {lat['baseline_p50_ms']:.2f} ms) | |",
-        f"| per message, whole pipeline in process, p99 | {lat['p99_ms']:.2f} ms ({lat['ratio_p99']:.1f}x baseline {lat['baseline_p99_ms']:.2f} ms) | < 10 ms |",
-        "",
-        f"What the outbox costs per reply ({lat['outbox']['turns']} turns of each kind, interleaved, "
-        f"median over {lat['outbox']['repeats']} repeats):",
-        "",
-        "| measure | p50 | p99 |",
-        "|---|---|---|",
-        *outbox_cost.markdown_rows(lat["outbox"]),
-    ])
+    md = "\n".join(
+        [
+            "| measure | median | target |",
+            "|---|---|---|",
+            f"| idle RSS of the running bot | {result['idle_rss_mb']:.0f} MB | < 150 MB |",
+            f"| start to healthy `/healthz` (after setup) | {result['start_to_healthy_s']:.2f} s | < 3 s |",
+            f"| per message, whole pipeline in process, p50 | {lat['p50_ms']:.2f} ms ({lat['ratio_p50']:.1f}x baseline {lat['baseline_p50_ms']:.2f} ms) | |",
+            f"| per message, whole pipeline in process, p99 | {lat['p99_ms']:.2f} ms ({lat['ratio_p99']:.1f}x baseline {lat['baseline_p99_ms']:.2f} ms) | < 10 ms |",
+            "",
+            f"What the outbox costs per reply ({lat['outbox']['turns']} turns of each kind, interleaved, "
+            f"median over {lat['outbox']['repeats']} repeats):",
+            "",
+            "| measure | p50 | p99 |",
+            "|---|---|---|",
+            *outbox_cost.markdown_rows(lat["outbox"]),
+        ]
+    )
     result["markdown"] = md
     return result
 

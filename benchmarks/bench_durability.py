@@ -70,8 +70,12 @@ from tests.fakes.zalo_api import APP_ID, OA_SECRET_KEY, FakeZaloApi, event, post
 
 SEED = 1719
 QUESTIONS = [
-    "hỗ trợ xây nhà cho hộ nghèo", "ho tro nuoc sinh hoat", "quế trà bồng bán ở mô",
-    "dự án 4 làm chi", "bảo hiểm y tế cho đồng bào", "hoc nghe o dau",
+    "hỗ trợ xây nhà cho hộ nghèo",
+    "ho tro nuoc sinh hoat",
+    "quế trà bồng bán ở mô",
+    "dự án 4 làm chi",
+    "bảo hiểm y tế cho đồng bào",
+    "hoc nghe o dau",
 ]
 FOLLOW_UPS = ["/help", "/human", "/xyz"]
 PER_USER = 1 + len(FOLLOW_UPS)
@@ -103,8 +107,10 @@ async def expected_replies(settings: Any, tmp: Path) -> dict[str, dict[int, list
     await upgrade_async(url)
     services, engine = await asyncio.to_thread(build_services, settings, url)
     pipeline = build_pipeline(services)
-    wire = {"telegram": lambda r: [p.caption or p.value for p in reply_parts(r)],
-            "zalo": lambda r: [o.value for o in outgoing(r) if o.kind == "text"]}
+    wire = {
+        "telegram": lambda r: [p.caption or p.value for p in reply_parts(r)],
+        "zalo": lambda r: [o.value for o in outgoing(r) if o.kind == "text"],
+    }
     out: dict[str, dict[int, list[list[str]]]] = {"telegram": {}, "zalo": {}}
     try:
         for channel in out:
@@ -114,16 +120,26 @@ async def expected_replies(settings: Any, tmp: Path) -> dict[str, dict[int, list
                     sender = f"ref{q}-{copy}"
                     per_msg = []
                     for pos, text in enumerate(user_texts(q)):
-                        turn = await pipeline.handle(IncomingMessage(
-                            channel=channel, sender_id=sender, message_id=f"{sender}-{pos}", text=text))
+                        turn = await pipeline.handle(
+                            IncomingMessage(
+                                channel=channel,
+                                sender_id=sender,
+                                message_id=f"{sender}-{pos}",
+                                text=text,
+                            )
+                        )
                         per_msg.append([t for r in turn.replies for t in wire[channel](r)])
                     seen.append(per_msg)
                 if seen[0] != seen[1]:
-                    raise RuntimeError(f"{channel}: the replies to {user_texts(q)} depend on the user")
+                    raise RuntimeError(
+                        f"{channel}: the replies to {user_texts(q)} depend on the user"
+                    )
                 flat = [t for texts in seen[0] for t in texts]
                 if len(set(flat)) != len(flat) or any(not texts for texts in seen[0]):
-                    raise RuntimeError(f"{channel}: the replies to {user_texts(q)} are not distinct "
-                                       "or some message gets none; choose other messages")
+                    raise RuntimeError(
+                        f"{channel}: the replies to {user_texts(q)} are not distinct "
+                        "or some message gets none; choose other messages"
+                    )
                 out[channel][q] = seen[0]
     finally:
         await engine.dispose()
@@ -150,14 +166,28 @@ def in_flight_rows(path: Path) -> tuple[list[dict], dict[str, int], dict[str, in
 
     rows = []
     for row_id, channel, recipient, payload, parts_sent, lease in read_db(
-            path, "SELECT id, channel, recipient, payload, parts_sent, lease_until FROM outbox "
-                  "WHERE status = 'sending'"):
-        reply = Reply.from_dict(json.loads(payload) if isinstance(payload, str) else (payload or {}))
-        parts = ([p.caption or p.value for p in reply_parts(reply)] if channel == "telegram"
-                 else [o.value for o in outgoing(reply)])
+        path,
+        "SELECT id, channel, recipient, payload, parts_sent, lease_until FROM outbox "
+        "WHERE status = 'sending'",
+    ):
+        reply = Reply.from_dict(
+            json.loads(payload) if isinstance(payload, str) else (payload or {})
+        )
+        parts = (
+            [p.caption or p.value for p in reply_parts(reply)]
+            if channel == "telegram"
+            else [o.value for o in outgoing(reply)]
+        )
         text = parts[parts_sent] if parts_sent < len(parts) else ""
-        rows.append({"id": row_id, "lease_until": str(lease), "channel": channel, "recipient": recipient,
-                     "text": text})
+        rows.append(
+            {
+                "id": row_id,
+                "lease_until": str(lease),
+                "channel": channel,
+                "recipient": recipient,
+                "text": text,
+            }
+        )
     outbox_counts = dict(read_db(path, "SELECT status, count(*) FROM outbox GROUP BY status"))
     inbox_counts = dict(read_db(path, "SELECT status, count(*) FROM inbox GROUP BY status"))
     return rows, outbox_counts, inbox_counts
@@ -210,8 +240,9 @@ class Run:
 
         self.processes += 1
         t = time.monotonic()
-        self.bot = await BotProcess(self.env(), self.tmp / f"bot-{self.processes}.log",
-                                    port=self.port).start(timeout=60)
+        self.bot = await BotProcess(
+            self.env(), self.tmp / f"bot-{self.processes}.log", port=self.port
+        ).start(timeout=60)
         return time.monotonic() - t
 
     # ---- load
@@ -225,7 +256,9 @@ class Run:
             self.api.enqueue(self.api.text_update(chat, user_texts(user)[pos]))
             self.offered[("telegram", str(chat), pos)] = loop.time()
 
-    async def zalo_user_load(self, http: aiohttp.ClientSession, user: int, first: int, deadline: float) -> None:
+    async def zalo_user_load(
+        self, http: aiohttp.ClientSession, user: int, first: int, deadline: float
+    ) -> None:
         loop = asyncio.get_running_loop()
         uid = zalo_user(user)
         for pos, text in enumerate(user_texts(user)):
@@ -253,9 +286,13 @@ class Run:
     async def zalo_load(self) -> None:
         deadline = self.t0 + self.window + 120
         timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=64)) as http:
+        async with aiohttp.ClientSession(
+            timeout=timeout, connector=aiohttp.TCPConnector(limit=64)
+        ) as http:
             users = (self.n_zalo + PER_USER - 1) // PER_USER
-            await asyncio.gather(*(self.zalo_user_load(http, u, u * PER_USER, deadline) for u in range(users)))
+            await asyncio.gather(
+                *(self.zalo_user_load(http, u, u * PER_USER, deadline) for u in range(users))
+            )
 
     # ---- kills
 
@@ -267,17 +304,26 @@ class Run:
         """How many times the fake got this text for this chat (Telegram: answered or not yet)."""
         if channel == "telegram":
             chat = int(recipient)
-            return sum(1 for c in self.api.calls if c.method.lower() == "sendmessage"
-                       and c.params.get("chat_id") == chat and (c.params.get("text") or c.params.get("caption")) == text)
+            return sum(
+                1
+                for c in self.api.calls
+                if c.method.lower() == "sendmessage"
+                and c.params.get("chat_id") == chat
+                and (c.params.get("text") or c.params.get("caption")) == text
+            )
         return sum(1 for s in self.zalo.sent if s.user_id == recipient and s.text == text)
 
     async def killer(self) -> None:
         loop = asyncio.get_running_loop()
         ready_at = loop.time()
         for n, at in enumerate(self.kill_schedule(), 1):
-            await asyncio.sleep(max(0.0, self.t0 + at - loop.time(), ready_at + MIN_UPTIME - loop.time()))
+            await asyncio.sleep(
+                max(0.0, self.t0 + at - loop.time(), ready_at + MIN_UPTIME - loop.time())
+            )
             killed_at = loop.time()
-            unanswered_tg = sum(1 for c in self.api.calls if c.method.lower() == "sendmessage" and c.status is None)
+            unanswered_tg = sum(
+                1 for c in self.api.calls if c.method.lower() == "sendmessage" and c.status is None
+            )
             await self.bot.kill()
             sending, outbox_counts, inbox_counts = await asyncio.to_thread(in_flight_rows, self.db)
             # A row an earlier killed process was sending stays so until its lease lapses: it was
@@ -293,16 +339,22 @@ class Run:
                 self.copies_seen[row["id"]] = copies
             restart_s = await self.start_bot()
             ready_at = loop.time()
-            self.kills.append({
-                "n": n, "scheduled_s": round(at, 2), "at_s": round(killed_at - self.t0, 2),
-                "in_flight": rows,
-                "in_flight_count": len(rows),
-                "left_sending_by_an_earlier_kill": len(sending) - len(rows),
-                "in_flight_reached_fake": sum(r["reached_fake"] for r in rows),
-                "telegram_sends_unanswered_by_fake": unanswered_tg,
-                "outbox_at_kill": outbox_counts, "inbox_at_kill": inbox_counts,
-                "down_s": round(ready_at - killed_at, 2), "restart_to_healthy_s": round(restart_s, 2),
-            })
+            self.kills.append(
+                {
+                    "n": n,
+                    "scheduled_s": round(at, 2),
+                    "at_s": round(killed_at - self.t0, 2),
+                    "in_flight": rows,
+                    "in_flight_count": len(rows),
+                    "left_sending_by_an_earlier_kill": len(sending) - len(rows),
+                    "in_flight_reached_fake": sum(r["reached_fake"] for r in rows),
+                    "telegram_sends_unanswered_by_fake": unanswered_tg,
+                    "outbox_at_kill": outbox_counts,
+                    "inbox_at_kill": inbox_counts,
+                    "down_s": round(ready_at - killed_at, 2),
+                    "restart_to_healthy_s": round(restart_s, 2),
+                }
+            )
 
     # ---- the end
 
@@ -311,7 +363,8 @@ class Run:
         got: dict[tuple[str, str], list[tuple[str, float]]] = {}
         for c in self.api.sent():
             got.setdefault(("telegram", str(c.params.get("chat_id"))), []).append(
-                (c.params.get("text") or c.params.get("caption") or "", c.at))
+                (c.params.get("text") or c.params.get("caption") or "", c.at)
+            )
         for s in self.zalo.sent:
             got.setdefault(("zalo", s.user_id), []).append((s.text, s.at))
         return got
@@ -319,8 +372,10 @@ class Run:
     def users(self) -> list[tuple[str, str, int, int]]:
         """(channel, user id, user number, messages) of every user of the run."""
         out = []
-        for channel, n, name in (("telegram", self.n_tg, lambda k: str(TELEGRAM_BASE_CHAT + k)),
-                                 ("zalo", self.n_zalo, zalo_user)):
+        for channel, n, name in (
+            ("telegram", self.n_tg, lambda k: str(TELEGRAM_BASE_CHAT + k)),
+            ("zalo", self.n_zalo, zalo_user),
+        ):
             for k in range((n + PER_USER - 1) // PER_USER):
                 out.append((channel, name(k), k, min(PER_USER, n - k * PER_USER)))
         return out
@@ -341,8 +396,12 @@ class Run:
         deadline = start + self.args.settle_timeout
         while loop.time() < deadline:
             _rows, outbox_counts, inbox_counts = await asyncio.to_thread(in_flight_rows, self.db)
-            unfinished = (outbox_counts.get("queued", 0) + outbox_counts.get("sending", 0)
-                          + inbox_counts.get("received", 0) + inbox_counts.get("processing", 0))
+            unfinished = (
+                outbox_counts.get("queued", 0)
+                + outbox_counts.get("sending", 0)
+                + inbox_counts.get("received", 0)
+                + inbox_counts.get("processing", 0)
+            )
             if not self.api.updates and not unfinished and not self.missing():
                 await asyncio.sleep(1.0)  # a straggler would show up by now
                 return loop.time() - start
@@ -358,11 +417,21 @@ class Run:
                     explained[(row["channel"], row["recipient"], row["text"])] += 1
         per: dict[str, dict] = {}
         for channel in ("telegram", "zalo"):
-            per[channel] = {"inputs": 0, "users": 0, "replies_expected": 0, "replies_received": 0,
-                            "lost": 0, "answered_twice": 0, "duplicate_sends": 0,
-                            "duplicates_explained_by_in_flight": 0, "duplicates_beyond_in_flight": 0,
-                            "answered_twice_beyond_in_flight": 0, "unexpected_replies": 0,
-                            "users_out_of_order": 0, "first_reply_ms": []}
+            per[channel] = {
+                "inputs": 0,
+                "users": 0,
+                "replies_expected": 0,
+                "replies_received": 0,
+                "lost": 0,
+                "answered_twice": 0,
+                "duplicate_sends": 0,
+                "duplicates_explained_by_in_flight": 0,
+                "duplicates_beyond_in_flight": 0,
+                "answered_twice_beyond_in_flight": 0,
+                "unexpected_replies": 0,
+                "users_out_of_order": 0,
+                "first_reply_ms": [],
+            }
         for channel, uid, k, count in self.users():
             c = per[channel]
             expected = self.expected[channel][k % len(QUESTIONS)][:count]
@@ -391,11 +460,17 @@ class Run:
                 c["duplicates_beyond_in_flight"] += beyond
                 c["duplicates_explained_by_in_flight"] += extra - beyond
                 if per_msg[0] in first_at and (channel, uid, pos) in self.offered:
-                    c["first_reply_ms"].append((first_at[per_msg[0]] - self.offered[(channel, uid, pos)]) * 1000)
+                    c["first_reply_ms"].append(
+                        (first_at[per_msg[0]] - self.offered[(channel, uid, pos)]) * 1000
+                    )
         for c in per.values():
             ms = c.pop("first_reply_ms")
-            c["first_reply"] = {"n": len(ms), "p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99),
-                                "max_ms": max(ms) if ms else float("nan")}
+            c["first_reply"] = {
+                "n": len(ms),
+                "p50_ms": percentile(ms, 0.5),
+                "p99_ms": percentile(ms, 0.99),
+                "max_ms": max(ms) if ms else float("nan"),
+            }
         return per
 
     async def main(self) -> dict:
@@ -432,21 +507,35 @@ class Run:
                 await self.bot.kill()
             await self.api.stop()
             await self.zalo.stop()
-        total = {k: sum(c[k] for c in counts.values()) for k in counts["telegram"] if k != "first_reply"}
+        total = {
+            k: sum(c[k] for c in counts.values()) for k in counts["telegram"] if k != "first_reply"
+        }
         in_flight = sum(k["in_flight_count"] for k in self.kills)
         reached = sum(k["in_flight_reached_fake"] for k in self.kills)
         return {
-            "seed": self.args.seed, "quick": self.args.quick, "send_latency_s": self.args.send_latency,
-            "telegram_updates": self.n_tg, "zalo_events": self.n_zalo, "messages_per_user": PER_USER,
-            "offered_rate_telegram": self.args.rate if self.n_tg else 0.0, "offered_rate_zalo": self.zalo_rate,
-            "load_window_s": self.window, "load_s": load_s, "settle_s": settle_s,
-            "bot_processes": self.processes, "first_start_to_healthy_s": first_start,
+            "seed": self.args.seed,
+            "quick": self.args.quick,
+            "send_latency_s": self.args.send_latency,
+            "telegram_updates": self.n_tg,
+            "zalo_events": self.n_zalo,
+            "messages_per_user": PER_USER,
+            "offered_rate_telegram": self.args.rate if self.n_tg else 0.0,
+            "offered_rate_zalo": self.zalo_rate,
+            "load_window_s": self.window,
+            "load_s": load_s,
+            "settle_s": settle_s,
+            "bot_processes": self.processes,
+            "first_start_to_healthy_s": first_start,
             "kills": [{k: v for k, v in kill.items() if k != "in_flight"} for kill in self.kills],
-            "in_flight_at_kills": in_flight, "in_flight_reached_fake": reached,
-            "zalo_posts": self.zalo_posts, "zalo_failed_posts": dict(self.zalo_failed_posts),
+            "in_flight_at_kills": in_flight,
+            "in_flight_reached_fake": reached,
+            "zalo_posts": self.zalo_posts,
+            "zalo_failed_posts": dict(self.zalo_failed_posts),
             "zalo_gave_up": self.zalo_gave_up,
-            "per_channel": counts, "total": total,
-            "outbox_final": outbox_final, "inbox_final": inbox_final,
+            "per_channel": counts,
+            "total": total,
+            "outbox_final": outbox_final,
+            "inbox_final": inbox_final,
             "final_exit_code": exit_code,
             "target_met": total["lost"] == 0 and total["answered_twice_beyond_in_flight"] == 0,
         }
@@ -483,8 +572,15 @@ def markdown(r: dict) -> str:
         row("lost (an input with a reply the fake never got)", "lost", "0"),
         row("answered twice (an input with a reply sent more than once)", "answered_twice"),
         row("duplicate sends (extra copies of a reply)", "duplicate_sends"),
-        row("of which sends in flight at a kill that had reached the fake", "duplicates_explained_by_in_flight"),
-        row("answered twice beyond the sends in flight at each kill", "answered_twice_beyond_in_flight", "0"),
+        row(
+            "of which sends in flight at a kill that had reached the fake",
+            "duplicates_explained_by_in_flight",
+        ),
+        row(
+            "answered twice beyond the sends in flight at each kill",
+            "answered_twice_beyond_in_flight",
+            "0",
+        ),
         row("users whose replies came out of order", "users_out_of_order", "0"),
         row("unexpected replies", "unexpected_replies", "0"),
         f"| time to first reply p50 / p99 / max | {lat(tg)} | {lat(za)} | | |",
@@ -496,32 +592,55 @@ def markdown(r: dict) -> str:
     ]
     for k in kills:
         inbox_open = k["inbox_at_kill"].get("received", 0) + k["inbox_at_kill"].get("processing", 0)
-        lines.append(f"| {k['n']} | {k['at_s']:.1f} s | {k['in_flight_count']} | {k['in_flight_reached_fake']} | "
-                     f"{k['telegram_sends_unanswered_by_fake']} | {k['left_sending_by_an_earlier_kill']} | "
-                     f"{k['outbox_at_kill'].get('queued', 0)} | {inbox_open} | {k['down_s']:.1f} s |")
-    lines.append(f"| all | | {r['in_flight_at_kills']} | {r['in_flight_reached_fake']} | "
-                 f"{sum(k['telegram_sends_unanswered_by_fake'] for k in kills)} | | | | |")
-    lines += ["", f"Target (0 lost, 0 answered twice beyond the sends in flight at each kill): "
-                  f"{'met' if r['target_met'] else 'NOT met'}; inbox at the end {r['inbox_final']}, outbox "
-                  f"{r['outbox_final']}, the last process stopped by SIGTERM with exit code {r['final_exit_code']}."]
+        lines.append(
+            f"| {k['n']} | {k['at_s']:.1f} s | {k['in_flight_count']} | {k['in_flight_reached_fake']} | "
+            f"{k['telegram_sends_unanswered_by_fake']} | {k['left_sending_by_an_earlier_kill']} | "
+            f"{k['outbox_at_kill'].get('queued', 0)} | {inbox_open} | {k['down_s']:.1f} s |"
+        )
+    lines.append(
+        f"| all | | {r['in_flight_at_kills']} | {r['in_flight_reached_fake']} | "
+        f"{sum(k['telegram_sends_unanswered_by_fake'] for k in kills)} | | | | |"
+    )
+    lines += [
+        "",
+        f"Target (0 lost, 0 answered twice beyond the sends in flight at each kill): "
+        f"{'met' if r['target_met'] else 'NOT met'}; inbox at the end {r['inbox_final']}, outbox "
+        f"{r['outbox_final']}, the last process stopped by SIGTERM with exit code {r['final_exit_code']}.",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="300 Telegram updates + 150 Zalo events")
-    parser.add_argument("--telegram", type=int, default=None, help="Telegram updates (default 2000)")
+    parser.add_argument(
+        "--quick", action="store_true", help="300 Telegram updates + 150 Zalo events"
+    )
+    parser.add_argument(
+        "--telegram", type=int, default=None, help="Telegram updates (default 2000)"
+    )
     parser.add_argument("--zalo", type=int, default=None, help="Zalo events (default 1000)")
-    parser.add_argument("--rate", type=float, default=20.0, help="Telegram updates offered per second")
+    parser.add_argument(
+        "--rate", type=float, default=20.0, help="Telegram updates offered per second"
+    )
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--send-latency", type=float, default=0.05,
-                        help="seconds each fake takes to answer a send, like a real API round trip (on "
-                             "loopback it is about 1 ms, and a kill would almost never catch a send in flight)")
-    parser.add_argument("--settle-timeout", type=float, default=120.0,
-                        help="seconds to wait after the load for the last replies (a send in flight at a "
-                             "kill is retried when its 30 s lease lapses)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, bot logs)")
+    parser.add_argument(
+        "--send-latency",
+        type=float,
+        default=0.05,
+        help="seconds each fake takes to answer a send, like a real API round trip (on "
+        "loopback it is about 1 ms, and a kill would almost never catch a send in flight)",
+    )
+    parser.add_argument(
+        "--settle-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait after the load for the last replies (a send in flight at a "
+        "kill is retried when its 30 s lease lapses)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder (database, bot logs)"
+    )
     args = parser.parse_args(argv)
     if args.telegram is None:
         args.telegram = 300 if args.quick else 2000
@@ -541,6 +660,7 @@ def main(argv: list[str] | None = None) -> dict:
             shutil.rmtree(tmp, ignore_errors=True)
     result["markdown"] = markdown(result)
     return result
+
 
 if __name__ == "__main__":
     r = main()

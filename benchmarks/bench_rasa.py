@@ -52,8 +52,12 @@ except ImportError:  # pragma: no cover - kept working if eval.py moves
 
     def strip_diacritics(text: str) -> str:
         text = text.replace("đ", "d").replace("Đ", "D")
-        return unicodedata.normalize("NFC", "".join(c for c in unicodedata.normalize("NFD", text)
-                                                   if unicodedata.category(c) != "Mn"))
+        return unicodedata.normalize(
+            "NFC",
+            "".join(
+                c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"
+            ),
+        )
 
     def satisfied(expect: list[str], reply: str) -> bool:
         def loose(t: str) -> str:
@@ -65,8 +69,6 @@ except ImportError:  # pragma: no cover - kept working if eval.py moves
 
 def log(msg: str) -> None:
     print(f"[bench-rasa {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
 
 
 def dir_size(path: Path) -> int:
@@ -88,13 +90,15 @@ def tree_rss(proc: psutil.Process) -> int:
 
 def rasa_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "RASA_TELEMETRY_ENABLED": "false",  # no calls home: loopback only
-        "RASA_CACHE_DIRECTORY": str(ROOT / "var" / "rasa" / "cache"),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-        "PYTHONWARNINGS": "ignore",
-    })
+    env.update(
+        {
+            "RASA_TELEMETRY_ENABLED": "false",  # no calls home: loopback only
+            "RASA_CACHE_DIRECTORY": str(ROOT / "var" / "rasa" / "cache"),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "PYTHONWARNINGS": "ignore",
+        }
+    )
     return env
 
 
@@ -109,30 +113,62 @@ def train_builtin(data: Path, out: Path) -> dict[str, Any]:
     report = train([data], out)
     seconds = time.perf_counter() - started
     log(report.summary())
-    return {"seconds": round(seconds, 2), "examples": report.examples, "intents": len(report.intents),
-            "model_bytes": out.stat().st_size, "model": str(out.relative_to(ROOT))}
+    return {
+        "seconds": round(seconds, 2),
+        "examples": report.examples,
+        "intents": len(report.intents),
+        "model_bytes": out.stat().st_size,
+        "model": str(out.relative_to(ROOT)),
+    }
 
 
-def train_rasa(rasa: Path, data: Path, config: Path, out_dir: Path, timeout: float, reuse: bool) -> dict[str, Any]:
+def train_rasa(
+    rasa: Path, data: Path, config: Path, out_dir: Path, timeout: float, reuse: bool
+) -> dict[str, Any]:
     model = out_dir / f"{MODEL_NAME}.tar.gz"
     meta = out_dir / f"{MODEL_NAME}.train.json"
     inputs = [config, *sorted(data.rglob("*.yml")), *sorted(data.rglob("*.yaml"))]
-    if reuse and model.is_file() and meta.is_file() and model.stat().st_mtime > max(p.stat().st_mtime for p in inputs):
+    if (
+        reuse
+        and model.is_file()
+        and meta.is_file()
+        and model.stat().st_mtime > max(p.stat().st_mtime for p in inputs)
+    ):
         info = json.loads(meta.read_text())
         log(f"reusing {model.relative_to(ROOT)} (trained in {info['seconds']} s; --reuse-model)")
         return {**info, "reused": True}
     out_dir.mkdir(parents=True, exist_ok=True)
     train_log = out_dir.parent / "train.log"
-    cmd = [str(rasa), "train", "nlu", "--nlu", str(data), "--config", str(config), "--out", str(out_dir),
-           "--fixed-model-name", MODEL_NAME]
-    log(f"training Rasa NLU ({config.relative_to(ROOT)}; a few minutes on 2 cores; log {train_log.relative_to(ROOT)}) ...")
+    cmd = [
+        str(rasa),
+        "train",
+        "nlu",
+        "--nlu",
+        str(data),
+        "--config",
+        str(config),
+        "--out",
+        str(out_dir),
+        "--fixed-model-name",
+        MODEL_NAME,
+    ]
+    log(
+        f"training Rasa NLU ({config.relative_to(ROOT)}; a few minutes on 2 cores; log {train_log.relative_to(ROOT)}) ..."
+    )
     # Rasa 3 caches trained components by fingerprint: a fresh, empty cache times a real training.
     cache = tempfile.TemporaryDirectory(prefix="train-cache-", dir=out_dir.parent)
     env = {**rasa_env(), "RASA_CACHE_DIRECTORY": cache.name}
     started = time.perf_counter()
     with cache, open(train_log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         peak = 0
         try:
             ps = psutil.Process(proc.pid)
@@ -150,8 +186,12 @@ def train_rasa(rasa: Path, data: Path, config: Path, out_dir: Path, timeout: flo
     if proc.returncode != 0 or not model.is_file():
         tail = train_log.read_text(errors="replace").splitlines()[-25:]
         raise RuntimeError(f"rasa train failed (exit {proc.returncode}):\n" + "\n".join(tail))
-    info = {"seconds": round(seconds, 1), "model_bytes": model.stat().st_size, "model": str(model.relative_to(ROOT)),
-            "peak_rss_bytes": peak}
+    info = {
+        "seconds": round(seconds, 1),
+        "model_bytes": model.stat().st_size,
+        "model": str(model.relative_to(ROOT)),
+        "peak_rss_bytes": peak,
+    }
     meta.write_text(json.dumps(info))
     log(f"Rasa trained in {seconds:.0f} s: {model.stat().st_size / 1e6:.1f} MB")
     return info
@@ -184,18 +224,38 @@ def stop_group(proc: subprocess.Popen, name: str, grace: float = 20.0) -> None:
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback URL we built
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
         return resp.status, resp.read().decode("utf-8", "replace")
 
 
-def start_rasa(rasa: Path, model: Path, port: int, log_path: Path, timeout: float) -> tuple[subprocess.Popen, float]:
-    cmd = [str(rasa), "run", "--enable-api", "-m", str(model), "-i", "127.0.0.1", "-p", str(port),
-           "--response-timeout", "60"]
+def start_rasa(
+    rasa: Path, model: Path, port: int, log_path: Path, timeout: float
+) -> tuple[subprocess.Popen, float]:
+    cmd = [
+        str(rasa),
+        "run",
+        "--enable-api",
+        "-m",
+        str(model),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--response-timeout",
+        "60",
+    ]
     log(f"starting rasa run on 127.0.0.1:{port} (log {log_path.relative_to(ROOT)}) ...")
-    fh = open(log_path, "wb")  # noqa: SIM115 - closed when the process is stopped
+    fh = open(log_path, "wb")
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=rasa_env(), stdout=fh, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=rasa_env(),
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     proc._bench_log = fh  # type: ignore[attr-defined]
     try:
         ready = _wait_ready(proc, f"http://127.0.0.1:{port}", log_path, started, timeout)
@@ -206,16 +266,22 @@ def start_rasa(rasa: Path, model: Path, port: int, log_path: Path, timeout: floa
     return proc, ready
 
 
-def _wait_ready(proc: subprocess.Popen, base: str, log_path: Path, started: float, timeout: float) -> float:
+def _wait_ready(
+    proc: subprocess.Popen, base: str, log_path: Path, started: float, timeout: float
+) -> float:
     while True:
         if proc.poll() is not None:
             tail = log_path.read_text(errors="replace").splitlines()[-25:]
-            raise RuntimeError(f"rasa run exited with {proc.returncode} before it answered:\n" + "\n".join(tail))
+            raise RuntimeError(
+                f"rasa run exited with {proc.returncode} before it answered:\n" + "\n".join(tail)
+            )
         if time.perf_counter() - started > timeout:
             raise TimeoutError(f"rasa run did not answer on {base} within {timeout:.0f} s")
         try:
             status, text = http_get(base + "/status")
-            if status == 200 and (json.loads(text).get("model_file") or json.loads(text).get("model_id")):
+            if status == 200 and (
+                json.loads(text).get("model_file") or json.loads(text).get("model_id")
+            ):
                 break
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
             pass
@@ -228,7 +294,7 @@ def _wait_ready(proc: subprocess.Popen, base: str, log_path: Path, started: floa
 # -- evaluation --------------------------------------------------------------------------------------
 
 
-async def run_cases(services, cases: list[dict], strip: bool) -> dict[str, Any]:  # noqa: ANN001
+async def run_cases(services, cases: list[dict], strip: bool) -> dict[str, Any]:
     """Every case as a fresh user through the pipeline, like `python -m bot ask` (make eval)."""
     from bot.app import build_pipeline
     from bot.messages import IncomingMessage, render_numbered
@@ -239,8 +305,13 @@ async def run_cases(services, cases: list[dict], strip: bool) -> dict[str, Any]:
     tag = "s" if strip else "t"
     for n, case in enumerate(cases):
         text = strip_diacritics(case["text"]) if strip else case["text"]
-        msg = IncomingMessage(channel="ask", sender_id=f"bench-{tag}-{n}", message_id=f"bench-{tag}-{n}", text=text,
-                              locale_hint=case.get("lang") or "vi")
+        msg = IncomingMessage(
+            channel="ask",
+            sender_id=f"bench-{tag}-{n}",
+            message_id=f"bench-{tag}-{n}",
+            text=text,
+            locale_hint=case.get("lang") or "vi",
+        )
         turn = await pipeline.handle(msg)
         intent = turn.intent or "out_of_scope"
         ok_i = intent == case["intent"]
@@ -251,14 +322,25 @@ async def run_cases(services, cases: list[dict], strip: bool) -> dict[str, Any]:
             ok_a = satisfied(case["expect"], "\n".join(render_numbered(r) for r in turn.replies))
             answer_ok += ok_a
         if not (ok_i and ok_a):
-            misses.append({"text": text, "want": case["intent"], "got": intent, "answer_id": turn.answer_id,
-                           "answer_ok": ok_a})
-    return {"cases": len(cases), "intent_accuracy": round(intent_ok / len(cases), 4),
-            "answer_accuracy": round(answer_ok / answer_n, 4) if answer_n else None, "answer_cases": answer_n,
-            "misses": misses}
+            misses.append(
+                {
+                    "text": text,
+                    "want": case["intent"],
+                    "got": intent,
+                    "answer_id": turn.answer_id,
+                    "answer_ok": ok_a,
+                }
+            )
+    return {
+        "cases": len(cases),
+        "intent_accuracy": round(intent_ok / len(cases), 4),
+        "answer_accuracy": round(answer_ok / answer_n, 4) if answer_n else None,
+        "answer_cases": answer_n,
+        "misses": misses,
+    }
 
 
-async def evaluate_engine(settings, nlu, cases: list[dict]) -> dict[str, Any]:  # noqa: ANN001
+async def evaluate_engine(settings, nlu, cases: list[dict]) -> dict[str, Any]:
     from bot.app import build_services
     from bot.storage.db import create_schema
 
@@ -269,8 +351,10 @@ async def evaluate_engine(settings, nlu, cases: list[dict]) -> dict[str, Any]:  
         if hasattr(old, "close"):
             await old.close()
     try:
-        return {"typed": await run_cases(services, cases, strip=False),
-                "stripped": await run_cases(services, cases, strip=True)}
+        return {
+            "typed": await run_cases(services, cases, strip=False),
+            "stripped": await run_cases(services, cases, strip=True),
+        }
     finally:
         await engine.dispose()
 
@@ -281,13 +365,21 @@ def summarize(per_text: list[list[float]]) -> dict[str, float]:
     raw_p50/raw_p99 are over every call, noise included."""
     medians = [statistics.median(xs) for xs in per_text if xs]
     calls = [x for xs in per_text for x in xs]
-    return {"p50": round(percentile(medians, 0.5), 3), "p99": round(percentile(medians, 0.99), 3),
-            "raw_p50": round(percentile(calls, 0.5), 3), "raw_p99": round(percentile(calls, 0.99), 3),
-            "mean": round(statistics.fmean(calls), 3), "max": round(max(calls), 3), "calls": len(calls),
-            "messages": len(medians)}
+    return {
+        "p50": round(percentile(medians, 0.5), 3),
+        "p99": round(percentile(medians, 0.99), 3),
+        "raw_p50": round(percentile(calls, 0.5), 3),
+        "raw_p99": round(percentile(calls, 0.99), 3),
+        "mean": round(statistics.fmean(calls), 3),
+        "max": round(max(calls), 3),
+        "calls": len(calls),
+        "messages": len(medians),
+    }
 
 
-def latency_builtin(engine, texts: list[str], repeats: int) -> tuple[list[list[float]], list[list[float]]]:  # noqa: ANN001
+def latency_builtin(
+    engine, texts: list[str], repeats: int
+) -> tuple[list[list[float]], list[list[float]]]:
     """Per message: wall-clock ms of each call, and the CPU time this thread spent in it (which a
     busy machine's scheduler does not inflate)."""
     for t in texts[:20]:
@@ -304,7 +396,9 @@ def latency_builtin(engine, texts: list[str], repeats: int) -> tuple[list[list[f
     return wall, cpu
 
 
-async def latency_rasa(rasa_engine, texts: list[str], repeats: int) -> tuple[list[list[float]], list[list[float]], int]:  # noqa: ANN001
+async def latency_rasa(
+    rasa_engine, texts: list[str], repeats: int
+) -> tuple[list[list[float]], list[list[float]], int]:
     """(raw /model/parse round trips, RasaEngine.parse incl. retrieval) per message in ms, and failures."""
     from nlu.rasa_backend import RasaError
 
@@ -346,9 +440,21 @@ print(json.dumps({"rss_bytes": rss, "engine_bytes": rss - base}))
 
 def builtin_memory(model: Path, texts: list[str]) -> dict[str, int]:
     """RSS of a fresh Python process that loaded the content and the built-in engine and parsed the set."""
-    out = subprocess.run([sys.executable, "-c", BUILTIN_MEMORY_SNIPPET, str(ROOT / "content"), str(model),
-                          json.dumps(texts, ensure_ascii=False)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BUILTIN_MEMORY_SNIPPET,
+            str(ROOT / "content"),
+            str(model),
+            json.dumps(texts, ensure_ascii=False),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -372,63 +478,126 @@ def write_doc_section(table: str, result: dict[str, Any]) -> None:
     from benchmarks.run import DOC, RASA_BEGIN, RASA_END, machine
 
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    section = f"{RASA_BEGIN}\nLatest `make bench-rasa`: **{when}** on {machine()}.\n\n{table}\n{RASA_END}"
+    section = (
+        f"{RASA_BEGIN}\nLatest `make bench-rasa`: **{when}** on {machine()}.\n\n{table}\n{RASA_END}"
+    )
     text = DOC.read_text(encoding="utf-8") if DOC.is_file() else "# Benchmarks\n\n"
     if RASA_BEGIN in text and RASA_END in text:
-        text = text[: text.index(RASA_BEGIN)] + section + text[text.index(RASA_END) + len(RASA_END):]
+        text = (
+            text[: text.index(RASA_BEGIN)] + section + text[text.index(RASA_END) + len(RASA_END) :]
+        )
     else:
-        text = text.rstrip() + "\n\n## Built-in NLU against a Rasa 3.6 server (`make bench-rasa`)\n\n" + section + "\n"
+        text = (
+            text.rstrip()
+            + "\n\n## Built-in NLU against a Rasa 3.6 server (`make bench-rasa`)\n\n"
+            + section
+            + "\n"
+        )
     DOC.write_text(text, encoding="utf-8")
 
 
 def markdown(r: dict[str, Any]) -> str:
     b, ra = r["builtin"], r["rasa"]
     rows = [
-        ("Intent accuracy, dev set as typed", pct(b["eval"]["typed"]["intent_accuracy"]), pct(ra["eval"]["typed"]["intent_accuracy"])),
-        ("Answer accuracy, as typed", pct(b["eval"]["typed"]["answer_accuracy"]), pct(ra["eval"]["typed"]["answer_accuracy"])),
-        ("Intent accuracy, diacritics stripped", pct(b["eval"]["stripped"]["intent_accuracy"]), pct(ra["eval"]["stripped"]["intent_accuracy"])),
-        ("Answer accuracy, diacritics stripped", pct(b["eval"]["stripped"]["answer_accuracy"]), pct(ra["eval"]["stripped"]["answer_accuracy"])),
-        ("Parse latency p50 (built-in in process; Rasa `/model/parse` over loopback HTTP; per message, median of repeats)",
-         ms(b["latency_ms"]["p50"]), ms(ra["latency_ms"]["http"]["p50"])),
-        ("Parse latency p99 (same)", ms(b["latency_ms"]["p99"]), ms(ra["latency_ms"]["http"]["p99"])),
-        ("Bot-side parse p50 / p99 (Rasa: HTTP + the same retrieval)",
-         f"{ms(b['latency_ms']['p50'])} / {ms(b['latency_ms']['p99'])}",
-         f"{ms(ra['latency_ms']['engine']['p50'])} / {ms(ra['latency_ms']['engine']['p99'])}"),
-        ("Parse latency p99 over single calls, scheduler noise included",
-         ms(b["latency_ms"]["raw_p99"]), ms(ra["latency_ms"]["http"]["raw_p99"])),
-        ("CPU time per parse p50 / p99 (built-in: this thread's CPU time, immune to a busy scheduler)",
-         f"{ms(b['latency_ms']['cpu']['p50'])} / {ms(b['latency_ms']['cpu']['p99'])}", "– (in the server)"),
-        ("Training time on nlu/data", f"{b['train']['seconds']:.1f} s", f"{ra['train']['seconds']:.0f} s" + (" (recorded earlier; --reuse-model)" if ra["train"].get("reused") else "")),
+        (
+            "Intent accuracy, dev set as typed",
+            pct(b["eval"]["typed"]["intent_accuracy"]),
+            pct(ra["eval"]["typed"]["intent_accuracy"]),
+        ),
+        (
+            "Answer accuracy, as typed",
+            pct(b["eval"]["typed"]["answer_accuracy"]),
+            pct(ra["eval"]["typed"]["answer_accuracy"]),
+        ),
+        (
+            "Intent accuracy, diacritics stripped",
+            pct(b["eval"]["stripped"]["intent_accuracy"]),
+            pct(ra["eval"]["stripped"]["intent_accuracy"]),
+        ),
+        (
+            "Answer accuracy, diacritics stripped",
+            pct(b["eval"]["stripped"]["answer_accuracy"]),
+            pct(ra["eval"]["stripped"]["answer_accuracy"]),
+        ),
+        (
+            "Parse latency p50 (built-in in process; Rasa `/model/parse` over loopback HTTP; per message, median of repeats)",
+            ms(b["latency_ms"]["p50"]),
+            ms(ra["latency_ms"]["http"]["p50"]),
+        ),
+        (
+            "Parse latency p99 (same)",
+            ms(b["latency_ms"]["p99"]),
+            ms(ra["latency_ms"]["http"]["p99"]),
+        ),
+        (
+            "Bot-side parse p50 / p99 (Rasa: HTTP + the same retrieval)",
+            f"{ms(b['latency_ms']['p50'])} / {ms(b['latency_ms']['p99'])}",
+            f"{ms(ra['latency_ms']['engine']['p50'])} / {ms(ra['latency_ms']['engine']['p99'])}",
+        ),
+        (
+            "Parse latency p99 over single calls, scheduler noise included",
+            ms(b["latency_ms"]["raw_p99"]),
+            ms(ra["latency_ms"]["http"]["raw_p99"]),
+        ),
+        (
+            "CPU time per parse p50 / p99 (built-in: this thread's CPU time, immune to a busy scheduler)",
+            f"{ms(b['latency_ms']['cpu']['p50'])} / {ms(b['latency_ms']['cpu']['p99'])}",
+            "– (in the server)",
+        ),
+        (
+            "Training time on nlu/data",
+            f"{b['train']['seconds']:.1f} s",
+            f"{ra['train']['seconds']:.0f} s"
+            + (" (recorded earlier; --reuse-model)" if ra["train"].get("reused") else ""),
+        ),
         ("Model size", mb(b["train"]["model_bytes"]), mb(ra["train"]["model_bytes"])),
-        ("Memory (RSS) serving", f"{mb(b['memory']['rss_bytes'])} (whole process; engine {mb(b['memory']['engine_bytes'])})",
-         f"{mb(ra['memory']['rss_bytes'])} (rasa run and children)"),
-        ("Installed footprint", "numpy (part of the bot)", f"{mb(ra['venv_bytes'])} virtualenv (rasa {RASA_VERSION}, Python 3.10)"),
+        (
+            "Memory (RSS) serving",
+            f"{mb(b['memory']['rss_bytes'])} (whole process; engine {mb(b['memory']['engine_bytes'])})",
+            f"{mb(ra['memory']['rss_bytes'])} (rasa run and children)",
+        ),
+        (
+            "Installed footprint",
+            "numpy (part of the bot)",
+            f"{mb(ra['venv_bytes'])} virtualenv (rasa {RASA_VERSION}, Python 3.10)",
+        ),
         ("Start-up until it answers", "–", f"{ra['startup_seconds']:.0f} s"),
     ]
     cases = b["eval"]["typed"]["cases"]
-    head = (f"Dev set: {cases} cases ({b['eval']['typed']['answer_cases']} with an expected answer), each as typed "
-            f"and with diacritics stripped; {r['machine']['cpus']} CPUs, {r['machine']['memory_gb']:.0f} GB.\n\n"
-            "| | Built-in | Rasa 3.6 (DIET), same retrieval |\n|---|---|---|\n")
+    head = (
+        f"Dev set: {cases} cases ({b['eval']['typed']['answer_cases']} with an expected answer), each as typed "
+        f"and with diacritics stripped; {r['machine']['cpus']} CPUs, {r['machine']['memory_gb']:.0f} GB.\n\n"
+        "| | Built-in | Rasa 3.6 (DIET), same retrieval |\n|---|---|---|\n"
+    )
     return head + "\n".join(f"| {a} | {x} | {y} |" for a, x, y in rows) + "\n"
 
 
-def rasa_engine(settings, content, send: str):  # noqa: ANN001, ANN201 - an nlu.rasa_backend.RasaEngine
+def rasa_engine(settings, content, send: str):
     """A RasaEngine as `bot.app.build_nlu` builds it, sending the text as typed or normalised."""
     from nlu.rasa_backend import RasaEngine
 
     cfg = settings.nlu
-    return RasaEngine(cfg.rasa_url, content.items, timeout=cfg.rasa_timeout, data=cfg.data,
-                      base_dir=settings.base_dir, intent_threshold=cfg.intent_threshold,
-                      answer_threshold=cfg.answer_threshold, send=send)
+    return RasaEngine(
+        cfg.rasa_url,
+        content.items,
+        timeout=cfg.rasa_timeout,
+        data=cfg.data,
+        base_dir=settings.base_dir,
+        intent_threshold=cfg.intent_threshold,
+        answer_threshold=cfg.answer_threshold,
+        send=send,
+    )
 
 
 def rasa_binary(venv: str | Path) -> Path:
     """The `rasa` executable of the Rasa virtualenv; a clear exit when it is not there."""
     rasa_bin = Path(venv) / "bin" / "rasa"
     if not rasa_bin.exists():
-        raise SystemExit(f"bench-rasa: {rasa_bin} not found, and the rest of this benchmark needs a Rasa "
-                         "3.6 server: run `bash scripts/rasa-venv.sh` first (make bench-rasa does), or "
-                         "pass --rasa-venv")
+        raise SystemExit(
+            f"bench-rasa: {rasa_bin} not found, and the rest of this benchmark needs a Rasa "
+            "3.6 server: run `bash scripts/rasa-venv.sh` first (make bench-rasa does), or "
+            "pass --rasa-venv"
+        )
     return rasa_bin
 
 
@@ -448,10 +617,16 @@ async def async_main(args: argparse.Namespace) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
 
     result: dict[str, Any] = {
-        "dev_set": str(dev), "cases": len(cases), "rasa_version": RASA_VERSION,
-        "machine": {"cpus": os.cpu_count(), "memory_gb": psutil.virtual_memory().total / 2**30,
-                    "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "dev_set": str(dev),
+        "cases": len(cases),
+        "rasa_version": RASA_VERSION,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gb": psutil.virtual_memory().total / 2**30,
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "rasa_config": str(Path(args.config).resolve().relative_to(ROOT)),
     }
 
@@ -460,32 +635,50 @@ async def async_main(args: argparse.Namespace) -> dict[str, Any]:
     b_train = train_builtin(data, builtin_model)
 
     settings = load_settings(ROOT / "config.yml", env={})
-    b_settings = replace(settings, nlu=replace(settings.nlu, engine="builtin", model=str(builtin_model)))
+    b_settings = replace(
+        settings, nlu=replace(settings.nlu, engine="builtin", model=str(builtin_model))
+    )
     content = load_content(ROOT / "content")
 
     # 2. built-in: accuracy, latency, memory (in process; memory in a fresh process)
     log("built-in engine: dev set through the pipeline ...")
     b_eval = await evaluate_engine(b_settings, None, cases)
-    builtin = BuiltinEngine.load(builtin_model, content.items, intent_threshold=settings.nlu.intent_threshold,
-                                 answer_threshold=settings.nlu.answer_threshold)
+    builtin = BuiltinEngine.load(
+        builtin_model,
+        content.items,
+        intent_threshold=settings.nlu.intent_threshold,
+        answer_threshold=settings.nlu.answer_threshold,
+    )
     lat_b, cpu_b = latency_builtin(builtin, texts, args.builtin_repeats)
     b_mem = builtin_memory(builtin_model, texts)
     result["builtin"] = {
-        "train": b_train, "eval": b_eval, "memory": b_mem,
-        "latency_ms": {**summarize(lat_b), "cpu": summarize(cpu_b), "where": "in process, BuiltinEngine.parse_sync"},
+        "train": b_train,
+        "eval": b_eval,
+        "memory": b_mem,
+        "latency_ms": {
+            **summarize(lat_b),
+            "cpu": summarize(cpu_b),
+            "where": "in process, BuiltinEngine.parse_sync",
+        },
     }
 
     # 3. Rasa: train, serve, accuracy, latency, memory — always stopped at the end
     rasa_bin = rasa_binary(args.rasa_venv)
-    r_train = train_rasa(rasa_bin, data, Path(args.config), work / "models", args.train_timeout, args.reuse_model)
+    r_train = train_rasa(
+        rasa_bin, data, Path(args.config), work / "models", args.train_timeout, args.reuse_model
+    )
     port = args.port or free_port()
     proc = None
     try:
-        proc, ready = start_rasa(rasa_bin, ROOT / r_train["model"], port, work / "server.log", args.start_timeout)
+        proc, ready = start_rasa(
+            rasa_bin, ROOT / r_train["model"], port, work / "server.log", args.start_timeout
+        )
         ps = psutil.Process(proc.pid)
         url = f"http://127.0.0.1:{port}"
-        r_settings = replace(settings, nlu=replace(settings.nlu, engine="rasa", rasa_url=url,
-                                                   rasa_timeout=args.rasa_timeout))
+        r_settings = replace(
+            settings,
+            nlu=replace(settings.nlu, engine="rasa", rasa_url=url, rasa_timeout=args.rasa_timeout),
+        )
         modes = {}
         for send in ("raw", "normalized"):
             eng = rasa_engine(r_settings, content, send)
@@ -502,11 +695,15 @@ async def async_main(args: argparse.Namespace) -> dict[str, Any]:
             await eng.close()
         rss = tree_rss(ps)
         result["rasa"] = {
-            "train": r_train, "eval": modes["raw"]["eval"], "eval_normalized_text": modes["normalized"]["eval"],
-            "send": "raw", "startup_seconds": round(ready, 1),
+            "train": r_train,
+            "eval": modes["raw"]["eval"],
+            "eval_normalized_text": modes["normalized"]["eval"],
+            "send": "raw",
+            "startup_seconds": round(ready, 1),
             "memory": {"rss_bytes": rss, "processes": 1 + len(ps.children(recursive=True))},
             "latency_ms": {
-                "http": summarize(http), "engine": summarize(full),
+                "http": summarize(http),
+                "engine": summarize(full),
                 "failures": failures + sum(m["failures"] for m in modes.values()),
                 "where": "HTTP over 127.0.0.1, aiohttp client in this process",
             },
@@ -523,17 +720,27 @@ async def async_main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dev", default=os.environ.get("DEV_SET") or str(ROOT.parent / "shared" / "eval" / "dev.yml"))
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--dev",
+        default=os.environ.get("DEV_SET") or str(ROOT.parent / "shared" / "eval" / "dev.yml"),
+    )
     ap.add_argument("--rasa-venv", default=str(ROOT / "var" / "rasa-venv"))
     ap.add_argument("--config", default=str(ROOT / "nlu" / "rasa-config.yml"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "rasa.json"))
     ap.add_argument("--port", type=int, default=0, help="port for rasa run (default: a free one)")
-    ap.add_argument("--reuse-model", action="store_true",
-                    help="reuse var/rasa/models/nlu-bench.tar.gz when newer than nlu/data (its recorded training time)")
+    ap.add_argument(
+        "--reuse-model",
+        action="store_true",
+        help="reuse var/rasa/models/nlu-bench.tar.gz when newer than nlu/data (its recorded training time)",
+    )
     ap.add_argument("--train-timeout", type=float, default=1800)
     ap.add_argument("--start-timeout", type=float, default=300)
-    ap.add_argument("--rasa-timeout", type=float, default=10.0, help="per-request timeout of the Rasa client")
+    ap.add_argument(
+        "--rasa-timeout", type=float, default=10.0, help="per-request timeout of the Rasa client"
+    )
     ap.add_argument("--builtin-repeats", type=int, default=5)
     ap.add_argument("--rasa-repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0, help="only the first N cases (smoke runs)")
@@ -560,11 +767,15 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     ra = result["rasa"]
     alt = ra["eval_normalized_text"]
-    print(f"Rasa given the built-in normaliser's text instead of the message as typed (RasaEngine send='normalized'): "
-          f"intent accuracy {pct(alt['typed']['intent_accuracy'])} (as typed) / {pct(alt['stripped']['intent_accuracy'])} "
-          f"(stripped); answer accuracy {pct(alt['typed']['answer_accuracy'])} / {pct(alt['stripped']['answer_accuracy'])}.")
+    print(
+        f"Rasa given the built-in normaliser's text instead of the message as typed (RasaEngine send='normalized'): "
+        f"intent accuracy {pct(alt['typed']['intent_accuracy'])} (as typed) / {pct(alt['stripped']['intent_accuracy'])} "
+        f"(stripped); answer accuracy {pct(alt['typed']['answer_accuracy'])} / {pct(alt['stripped']['answer_accuracy'])}."
+    )
     if ra["latency_ms"]["failures"]:
-        print(f"WARNING: {ra['latency_ms']['failures']} Rasa calls failed during the run (see var/rasa/server.log)")
+        print(
+            f"WARNING: {ra['latency_ms']['failures']} Rasa calls failed during the run (see var/rasa/server.log)"
+        )
     print(f"\nWhole bench: {result['seconds_total']:.0f} s; results in {out}")
     return 0
 

@@ -48,32 +48,48 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 MESSAGES = [
-    "chào bạn", "hỗ trợ xây nhà cho hộ nghèo", "ho tro nuoc sinh hoat", "quế trà bồng bán ở mô",
-    "dự án 4 làm chi", "cảm ơn nhiều nha", "tôi muốn gặp cán bộ", "bảo hiểm y tế cho đồng bào",
-    "/help", "hoc nghe o dau",
+    "chào bạn",
+    "hỗ trợ xây nhà cho hộ nghèo",
+    "ho tro nuoc sinh hoat",
+    "quế trà bồng bán ở mô",
+    "dự án 4 làm chi",
+    "cảm ơn nhiều nha",
+    "tôi muốn gặp cán bộ",
+    "bảo hiểm y tế cho đồng bào",
+    "/help",
+    "hoc nghe o dau",
 ]
 REPLY_TIMEOUT = 30.0
 SECRET = "bench_secret_0123456789"
 
 
-
 def summary(ms: list[float]) -> dict:
-    return {"n": len(ms), "p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "max_ms": max(ms)}
-
+    return {
+        "n": len(ms),
+        "p50_ms": percentile(ms, 0.5),
+        "p99_ms": percentile(ms, 0.99),
+        "max_ms": max(ms),
+    }
 
 
 class Mode:
     """One channel in one mode, with a way to put an update in front of it and to await the reply."""
 
-    def __init__(self, name: str, api, services, engine, pipeline, settings) -> None:  # noqa: ANN001
-        self.name, self.api, self.services, self.engine, self.pipeline = name, api, services, engine, pipeline
+    def __init__(self, name: str, api, services, engine, pipeline, settings) -> None:
+        self.name, self.api, self.services, self.engine, self.pipeline = (
+            name,
+            api,
+            services,
+            engine,
+            pipeline,
+        )
         self.settings = settings
         self.waiting: dict[int, asyncio.Future] = {}
         self.to_200: list[float] = []
         self.runner: web.AppRunner | None = None
         api.listeners.append(self._on_call)
 
-    def _on_call(self, call) -> None:  # noqa: ANN001
+    def _on_call(self, call) -> None:
         if call.method == "sendMessage" and call.status == 200:
             fut = self.waiting.pop(call.params.get("chat_id"), None)
             if fut is not None and not fut.done():
@@ -88,13 +104,21 @@ class Mode:
         url, port = "", free_port()
         if self.name == "webhook":
             url = f"http://127.0.0.1:{port}/telegram/webhook"
-        tg = dataclasses.replace(self.settings.telegram, token=self.api.token, api_base_url=self.api.base_url,
-                                 webhook_url=url, webhook_secret=SECRET if url else "",
-                                 rate_per_second=100_000.0, rate_per_chat_seconds=0.0)
-        self.channel = TelegramChannel(tg, content_dir=self.settings.path(self.settings.content_dir),
-                                       poll_timeout=10)
-        self.worker = build_worker(self.pipeline, [self.channel],
-                                   RetryPolicy(max_attempts=3, base_delay=0.05))
+        tg = dataclasses.replace(
+            self.settings.telegram,
+            token=self.api.token,
+            api_base_url=self.api.base_url,
+            webhook_url=url,
+            webhook_secret=SECRET if url else "",
+            rate_per_second=100_000.0,
+            rate_per_chat_seconds=0.0,
+        )
+        self.channel = TelegramChannel(
+            tg, content_dir=self.settings.path(self.settings.content_dir), poll_timeout=10
+        )
+        self.worker = build_worker(
+            self.pipeline, [self.channel], RetryPolicy(max_attempts=3, base_delay=0.05)
+        )
         if url:
             app = build_web_app(self.services, self.engine, self.worker, [self.channel])
             app.on_cleanup.clear()
@@ -133,7 +157,7 @@ class Mode:
         return (at - t0) * 1000
 
 
-async def closed_loop(mode: Mode, chats, n: int, concurrency: int) -> tuple[float, list[float]]:  # noqa: ANN001
+async def closed_loop(mode: Mode, chats, n: int, concurrency: int) -> tuple[float, list[float]]:
     """n messages, `concurrency` at a time; (wall seconds, latencies in ms)."""
     latencies: list[float] = []
     counter = itertools.count()
@@ -143,11 +167,13 @@ async def closed_loop(mode: Mode, chats, n: int, concurrency: int) -> tuple[floa
             latencies.append(await mode.one(next(chats), MESSAGES[i % len(MESSAGES)]))
 
     t0 = time.perf_counter()
-    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), REPLY_TIMEOUT * n)
+    await asyncio.wait_for(
+        asyncio.gather(*(worker() for _ in range(concurrency))), REPLY_TIMEOUT * n
+    )
     return time.perf_counter() - t0, latencies
 
 
-async def open_loop(mode: Mode, chats, n: int, rate: float) -> tuple[float, list[float]]:  # noqa: ANN001
+async def open_loop(mode: Mode, chats, n: int, rate: float) -> tuple[float, list[float]]:
     """n messages offered at `rate` per second whatever the bot does; (wall seconds, latencies)."""
     latencies: list[float] = []
     loop = asyncio.get_running_loop()
@@ -161,7 +187,9 @@ async def open_loop(mode: Mode, chats, n: int, rate: float) -> tuple[float, list
     return loop.time() - t0, latencies
 
 
-async def run(messages: int, concurrency: int, database_url: str | None, rate: float = 25.0) -> dict:
+async def run(
+    messages: int, concurrency: int, database_url: str | None, rate: float = 25.0
+) -> dict:
     from telegram import Bot
 
     from bot.app import build_pipeline, build_services
@@ -176,13 +204,20 @@ async def run(messages: int, concurrency: int, database_url: str | None, rate: f
     db_url = database_url or f"sqlite+aiosqlite:///{tmp.name}/bench.db"
     await upgrade_async(db_url)
     settings = load_settings(ROOT / "config.yml", env={})
-    settings = dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, flood_messages=10**9))
+    settings = dataclasses.replace(
+        settings, limits=dataclasses.replace(settings.limits, flood_messages=10**9)
+    )
     services, engine = await asyncio.to_thread(build_services, settings, db_url)
     pipeline = build_pipeline(services)
     api = await FakeTelegramAPI(max_poll_wait=10.0).start()
     chats = itertools.count(7_000_000_001)
-    results: dict = {"database": "sqlite" if database_url is None else database_url.split("://")[0],
-                     "messages": messages, "concurrency": concurrency, "offered_rate": rate, "modes": {}}
+    results: dict = {
+        "database": "sqlite" if database_url is None else database_url.split("://")[0],
+        "messages": messages,
+        "concurrency": concurrency,
+        "offered_rate": rate,
+        "modes": {},
+    }
     try:
         for name in ("polling", "webhook"):
             mode = Mode(name, api, services, engine, pipeline, settings)
@@ -214,8 +249,12 @@ async def run(messages: int, concurrency: int, database_url: str | None, rate: f
         # Baselines, same process.
         handle_ms: list[float] = []
         for i in range(max(50, messages // 4)):
-            msg = IncomingMessage(channel="benchtg", sender_id=f"b{i}", message_id=f"b{i}",
-                                  text=MESSAGES[i % len(MESSAGES)])
+            msg = IncomingMessage(
+                channel="benchtg",
+                sender_id=f"b{i}",
+                message_id=f"b{i}",
+                text=MESSAGES[i % len(MESSAGES)],
+            )
             t0 = time.perf_counter()
             await pipeline.handle(msg)
             handle_ms.append((time.perf_counter() - t0) * 1000)
@@ -223,9 +262,15 @@ async def run(messages: int, concurrency: int, database_url: str | None, rate: f
         flush_ms: list[float] = []
         # The sending leg through the sender core: one queued reply, then `Sender.flush` (claim,
         # sendMessage through PTB, mark sent), alternating with a bare PTB send to the same fake.
-        tg = dataclasses.replace(settings.telegram, token=api.token, api_base_url=api.base_url,
-                                 webhook_url="", webhook_secret="", rate_per_second=100_000.0,
-                                 rate_per_chat_seconds=0.0)
+        tg = dataclasses.replace(
+            settings.telegram,
+            token=api.token,
+            api_base_url=api.base_url,
+            webhook_url="",
+            webhook_secret="",
+            rate_per_second=100_000.0,
+            rate_per_chat_seconds=0.0,
+        )
         send_channel = TelegramChannel(tg, content_dir=settings.path(settings.content_dir))
         sender = Sender(services.sessionmaker, RetryPolicy(max_attempts=3, base_delay=0.05))
         sender.add_channel(send_channel)
@@ -248,8 +293,9 @@ async def run(messages: int, concurrency: int, database_url: str | None, rate: f
         results["baseline_pipeline_handle_per_s"] = 1000 / (sum(handle_ms) / len(handle_ms))
         results["baseline_ptb_send_message"] = summary(send_ms)
         results["flush_one_reply_through_ptb"] = summary(flush_ms)
-        results["outbox"] = await outbox_cost.measure(services, pipeline, MESSAGES, n=max(50, messages // 4),
-                                                      repeats=3)
+        results["outbox"] = await outbox_cost.measure(
+            services, pipeline, MESSAGES, n=max(50, messages // 4), repeats=3
+        )
     finally:
         await api.stop()
         await engine.dispose()
@@ -258,7 +304,12 @@ async def run(messages: int, concurrency: int, database_url: str | None, rate: f
 
 
 def markdown(r: dict) -> str:
-    h, s, c, rate = r["baseline_pipeline_handle"], r["baseline_ptb_send_message"], r["concurrency"], r["offered_rate"]
+    h, s, c, rate = (
+        r["baseline_pipeline_handle"],
+        r["baseline_ptb_send_message"],
+        r["concurrency"],
+        r["offered_rate"],
+    )
     f, o = r["flush_one_reply_through_ptb"], r["outbox"]
 
     def pp(x: dict) -> str:
@@ -273,12 +324,16 @@ def markdown(r: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for name, m in r["modes"].items():
-        rows.append(f"| {name} | {m['messages_per_s']:.0f} | {pp(m['latency_sequential'])} | "
-                    f"{pp(m['latency_offered'])} | {pp(m['latency_loaded'])} |")
+        rows.append(
+            f"| {name} | {m['messages_per_s']:.0f} | {pp(m['latency_sequential'])} | "
+            f"{pp(m['latency_offered'])} | {pp(m['latency_loaded'])} |"
+        )
     w = r["modes"].get("webhook", {})
     if w:
-        rows.append(f"| webhook: time to 200 | | {pp(w['time_to_200_sequential'])} | {pp(w['time_to_200_offered'])} "
-                    f"| {pp(w['time_to_200_loaded'])} |")
+        rows.append(
+            f"| webhook: time to 200 | | {pp(w['time_to_200_sequential'])} | {pp(w['time_to_200_offered'])} "
+            f"| {pp(w['time_to_200_loaded'])} |"
+        )
     rows += [
         "",
         "| same-process baseline | p50 / p99 | rate |",
@@ -302,11 +357,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rate", type=float, default=25.0,
-                        help="messages/s offered in the open-loop run (Telegram lets a bot send ~30/s)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=25.0,
+        help="messages/s offered in the open-loop run (Telegram lets a bot send ~30/s)",
+    )
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
-    parser.add_argument("--postgres", action="store_true",
-                        help="start a throw-away PostgreSQL server (tests/postgres.py) and use it")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a throw-away PostgreSQL server (tests/postgres.py) and use it",
+    )
     args = parser.parse_args(argv)
     if args.postgres:
         from tests.postgres import PostgresServer, drop_database, fresh_database

@@ -40,15 +40,26 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 MESSAGES = [
-    "chào bạn", "hỗ trợ xây nhà cho hộ nghèo", "ho tro nuoc sinh hoat", "quế trà bồng bán ở mô",
-    "dự án 4 làm chi", "cảm ơn nhiều nha", "tôi muốn gặp cán bộ", "bảo hiểm y tế cho đồng bào",
-    "/help", "hoc nghe o dau",
+    "chào bạn",
+    "hỗ trợ xây nhà cho hộ nghèo",
+    "ho tro nuoc sinh hoat",
+    "quế trà bồng bán ở mô",
+    "dự án 4 làm chi",
+    "cảm ơn nhiều nha",
+    "tôi muốn gặp cán bộ",
+    "bảo hiểm y tế cho đồng bào",
+    "/help",
+    "hoc nghe o dau",
 ]
 
 
-
 def summary(ms: list[float]) -> dict:
-    return {"n": len(ms), "p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "max_ms": max(ms)}
+    return {
+        "n": len(ms),
+        "p50_ms": percentile(ms, 0.5),
+        "p99_ms": percentile(ms, 0.99),
+        "max_ms": max(ms),
+    }
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
@@ -59,7 +70,7 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
     return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
-async def settle(worker, timeout: float) -> None:  # noqa: ANN001
+async def settle(worker, timeout: float) -> None:
     """Wait until the worker handled every accepted event and its channels' outbox is empty."""
     from bot.storage.repositories import outbox
 
@@ -74,7 +85,7 @@ async def settle(worker, timeout: float) -> None:  # noqa: ANN001
             await asyncio.sleep(0.02)
 
 
-async def bounded(n: int, concurrency: int, job) -> float:  # noqa: ANN001
+async def bounded(n: int, concurrency: int, job) -> float:
     """Run job(i) for i in range(n), at most `concurrency` at once; wall seconds."""
     sem = asyncio.Semaphore(concurrency)
 
@@ -100,14 +111,25 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
     db_url = database_url or f"sqlite+aiosqlite:///{tmp.name}/bench.db"
     await upgrade_async(db_url)
     settings = load_settings(ROOT / "config.yml", env={})
-    settings = type(settings)(**{**settings.__dict__, "limits": type(settings.limits)(flood_messages=10**9)})
+    settings = type(settings)(
+        **{**settings.__dict__, "limits": type(settings.limits)(flood_messages=10**9)}
+    )
     services, engine = await asyncio.to_thread(build_services, settings, db_url)
     pipeline = build_pipeline(services)
     fake = await FakeZaloApi().start()
-    zs = ZaloSettings(app_id=APP_ID, oa_secret_key=OA_SECRET_KEY, app_secret=fake.app_secret,
-                      access_token=fake.access_token, refresh_token=fake.refresh_token, api_base_url=fake.url,
-                      oauth_base_url=fake.url, rate_per_second=100_000.0)
-    channel = ZaloChannel(zs, services.sessionmaker, content_dir=settings.path(settings.content_dir))
+    zs = ZaloSettings(
+        app_id=APP_ID,
+        oa_secret_key=OA_SECRET_KEY,
+        app_secret=fake.app_secret,
+        access_token=fake.access_token,
+        refresh_token=fake.refresh_token,
+        api_base_url=fake.url,
+        oauth_base_url=fake.url,
+        rate_per_second=100_000.0,
+    )
+    channel = ZaloChannel(
+        zs, services.sessionmaker, content_dir=settings.path(settings.content_dir)
+    )
     worker = build_worker(pipeline, [channel], RetryPolicy(max_attempts=3, base_delay=0.05))
     app = web.Application()
     channel.register_routes(app)
@@ -133,8 +155,11 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
         for i in range(20):
             ev = event("user_send_text", f"warm{i}", text=MESSAGES[i % len(MESSAGES)])
             raw = json.dumps(ev, ensure_ascii=False).encode()
-            async with http.post(f"http://127.0.0.1:{bot_port}{WEBHOOK_PATH}", data=raw, headers={
-                    "X-ZEvent-Signature": sign(APP_ID, raw, ev["timestamp"], OA_SECRET_KEY)}) as r:
+            async with http.post(
+                f"http://127.0.0.1:{bot_port}{WEBHOOK_PATH}",
+                data=raw,
+                headers={"X-ZEvent-Signature": sign(APP_ID, raw, ev["timestamp"], OA_SECRET_KEY)},
+            ) as r:
                 await r.read()
         await settle(worker, 120)
         fake.sent.clear()
@@ -149,8 +174,11 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
             user, raw, signature = bodies[i]
             t0 = time.perf_counter()
             posted[user] = t0
-            async with http.post(f"http://127.0.0.1:{bot_port}{WEBHOOK_PATH}", data=raw,
-                                 headers={"X-ZEvent-Signature": signature}) as r:
+            async with http.post(
+                f"http://127.0.0.1:{bot_port}{WEBHOOK_PATH}",
+                data=raw,
+                headers={"X-ZEvent-Signature": signature},
+            ) as r:
                 await r.read()
                 statuses[r.status] = statuses.get(r.status, 0) + 1
             to_200.append((time.perf_counter() - t0) * 1000)
@@ -164,7 +192,11 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
         for s in fake.sent:
             if s.user_id in posted and s.user_id not in first_reply:
                 first_reply[s.user_id] = s.at
-        to_reply = [((first_reply[u] - mono0) - (posted[u] - perf0)) * 1000 for u in posted if u in first_reply]
+        to_reply = [
+            ((first_reply[u] - mono0) - (posted[u] - perf0)) * 1000
+            for u in posted
+            if u in first_reply
+        ]
 
         # Baselines, same process, same client.
         base_200: list[float] = []
@@ -181,17 +213,23 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
 
         async def send_direct(i: int) -> None:
             t0 = time.perf_counter()
-            async with http.post(fake.url + SEND, json={"recipient": {"user_id": f"b{i}"},
-                                                        "message": {"text": "xin chào"}},
-                                 headers={"access_token": fake.access_token}) as r:
+            async with http.post(
+                fake.url + SEND,
+                json={"recipient": {"user_id": f"b{i}"}, "message": {"text": "xin chào"}},
+                headers={"access_token": fake.access_token},
+            ) as r:
                 await r.read()
             base_send.append((time.perf_counter() - t0) * 1000)
 
         await bounded(events, concurrency, send_direct)
         handle_ms: list[float] = []
         for i in range(min(events, 300)):
-            msg = IncomingMessage(channel="benchzalo", sender_id=f"d{i}", message_id=f"d{i}",
-                                  text=MESSAGES[i % len(MESSAGES)])
+            msg = IncomingMessage(
+                channel="benchzalo",
+                sender_id=f"d{i}",
+                message_id=f"d{i}",
+                text=MESSAGES[i % len(MESSAGES)],
+            )
             t0 = time.perf_counter()
             await pipeline.handle(msg)
             handle_ms.append((time.perf_counter() - t0) * 1000)
@@ -207,7 +245,9 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
 
     return {
         "database": "sqlite" if database_url is None else database_url.split("://")[0],
-        "events": events, "concurrency": concurrency, "statuses": statuses,
+        "events": events,
+        "concurrency": concurrency,
+        "statuses": statuses,
         "replied": len(to_reply),
         "events_per_s_to_200": events / ingest_s,
         "events_per_s_to_reply": len(to_reply) / done_s,
@@ -223,19 +263,21 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
 def markdown(r: dict) -> str:
     t2, tr = r["time_to_200"], r["time_to_reply"]
     b2, bs, bp = r["baseline_bare_200"], r["baseline_send_to_fake"], r["baseline_pipeline_handle"]
-    return "\n".join([
-        f"Zalo webhooks, {r['events']} events from distinct users, {r['concurrency']} concurrent, "
-        f"{r['database']}, loopback, sending rate limit lifted",
-        "",
-        "| measure | value | same-process baseline |",
-        "|---|---|---|",
-        f"| events/s answered 200 | {r['events_per_s_to_200']:.0f} | {r['baseline_events_per_s_bare_200']:.0f} (bare aiohttp route) |",
-        f"| events/s replied (end to end) | {r['events_per_s_to_reply']:.0f} | |",
-        f"| time to 200, p50 / p99 | {t2['p50_ms']:.1f} / {t2['p99_ms']:.1f} ms | {b2['p50_ms']:.1f} / {b2['p99_ms']:.1f} ms (bare route) |",
-        f"| time to first reply, p50 / p99 | {tr['p50_ms']:.1f} / {tr['p99_ms']:.1f} ms | "
-        f"pipeline.handle {bp['p50_ms']:.1f} / {bp['p99_ms']:.1f} ms + one send {bs['p50_ms']:.1f} / {bs['p99_ms']:.1f} ms |",
-        f"| replies received | {r['replied']} of {r['events']} | |",
-    ])
+    return "\n".join(
+        [
+            f"Zalo webhooks, {r['events']} events from distinct users, {r['concurrency']} concurrent, "
+            f"{r['database']}, loopback, sending rate limit lifted",
+            "",
+            "| measure | value | same-process baseline |",
+            "|---|---|---|",
+            f"| events/s answered 200 | {r['events_per_s_to_200']:.0f} | {r['baseline_events_per_s_bare_200']:.0f} (bare aiohttp route) |",
+            f"| events/s replied (end to end) | {r['events_per_s_to_reply']:.0f} | |",
+            f"| time to 200, p50 / p99 | {t2['p50_ms']:.1f} / {t2['p99_ms']:.1f} ms | {b2['p50_ms']:.1f} / {b2['p99_ms']:.1f} ms (bare route) |",
+            f"| time to first reply, p50 / p99 | {tr['p50_ms']:.1f} / {tr['p99_ms']:.1f} ms | "
+            f"pipeline.handle {bp['p50_ms']:.1f} / {bp['p99_ms']:.1f} ms + one send {bs['p50_ms']:.1f} / {bs['p99_ms']:.1f} ms |",
+            f"| replies received | {r['replied']} of {r['events']} | |",
+        ]
+    )
 
 
 def run_postgres(events: int, concurrency: int) -> dict:
@@ -258,12 +300,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--database-url", default=None, help="measure on this database only")
-    parser.add_argument("--databases", default="sqlite,postgresql",
-                        help="comma-separated: sqlite (a temporary file), postgresql (a throw-away server)")
+    parser.add_argument(
+        "--databases",
+        default="sqlite,postgresql",
+        help="comma-separated: sqlite (a temporary file), postgresql (a throw-away server)",
+    )
     args = parser.parse_args(argv)
     results: dict[str, dict] = {}
     if args.database_url:
-        results[args.database_url.split("://")[0]] = asyncio.run(run(args.events, args.concurrency, args.database_url))
+        results[args.database_url.split("://")[0]] = asyncio.run(
+            run(args.events, args.concurrency, args.database_url)
+        )
     else:
         for name in args.databases.split(","):
             if name == "sqlite":

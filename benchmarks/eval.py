@@ -20,10 +20,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def evaluate(cases: list[dict], strip: bool = False) -> dict:
-    lines = [json.dumps({"text": strip_diacritics(c["text"]) if strip else c["text"], "lang": c.get("lang", "vi")},
-                        ensure_ascii=False) for c in cases]
-    proc = subprocess.run([sys.executable, "-m", "bot", "ask"], input="\n".join(lines) + "\n", capture_output=True,
-                          text=True, cwd=ROOT, check=True)
+    lines = [
+        json.dumps(
+            {
+                "text": strip_diacritics(c["text"]) if strip else c["text"],
+                "lang": c.get("lang", "vi"),
+            },
+            ensure_ascii=False,
+        )
+        for c in cases
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "ask"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     outputs = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(outputs) == len(cases), "ask must answer every line"
     intent_ok, answer_ok, answer_n, misses = 0, 0, 0, []
@@ -36,10 +50,23 @@ def evaluate(cases: list[dict], strip: bool = False) -> dict:
             ok_a = expectations_met(case["expect"], "\n".join(out["replies"]))
             answer_ok += ok_a
         if not (ok_i and ok_a):
-            misses.append({"text": case["text"], "want": case["intent"], "got": out["intent"],
-                           "conf": out["confidence"], "answer_id": out["answer_id"], "answer_ok": ok_a})
-    return {"cases": len(cases), "intent_accuracy": intent_ok / len(cases),
-            "answer_accuracy": answer_ok / answer_n if answer_n else None, "answer_cases": answer_n, "misses": misses}
+            misses.append(
+                {
+                    "text": case["text"],
+                    "want": case["intent"],
+                    "got": out["intent"],
+                    "conf": out["confidence"],
+                    "answer_id": out["answer_id"],
+                    "answer_ok": ok_a,
+                }
+            )
+    return {
+        "cases": len(cases),
+        "intent_accuracy": intent_ok / len(cases),
+        "answer_accuracy": answer_ok / answer_n if answer_n else None,
+        "answer_cases": answer_n,
+        "misses": misses,
+    }
 
 
 def main() -> int:
@@ -54,11 +81,15 @@ def main() -> int:
         print(json.dumps(result, ensure_ascii=False, indent=1))
         return 0
     label = " (diacritics stripped)" if args.strip_diacritics else ""
-    print(f"{Path(args.path).name}{label}: {result['cases']} cases, intent accuracy {result['intent_accuracy']:.3f}, "
-          f"answer accuracy {result['answer_accuracy']:.3f} ({result['answer_cases']} cases with expect)")
+    print(
+        f"{Path(args.path).name}{label}: {result['cases']} cases, intent accuracy {result['intent_accuracy']:.3f}, "
+        f"answer accuracy {result['answer_accuracy']:.3f} ({result['answer_cases']} cases with expect)"
+    )
     if args.show_misses:
         for m in result["misses"]:
-            print(f"  {m['text']!r}: want {m['want']} got {m['got']} ({m['conf']}) answer={m['answer_id']} ok={m['answer_ok']}")
+            print(
+                f"  {m['text']!r}: want {m['want']} got {m['got']} ({m['conf']}) answer={m['answer_id']} ok={m['answer_ok']}"
+            )
     return 0
 
 

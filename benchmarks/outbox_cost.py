@@ -45,8 +45,15 @@ def _p(values: list[list[float]], q: float) -> float:
     return statistics.median(percentile(v, q) for v in values if v)
 
 
-async def measure(services: Any, pipeline: Any, texts: Sequence[str], n: int = 300, repeats: int = 3,
-                  users: int = 50, channel: str = "bench-outbox") -> dict:
+async def measure(
+    services: Any,
+    pipeline: Any,
+    texts: Sequence[str],
+    n: int = 300,
+    repeats: int = 3,
+    users: int = 50,
+    channel: str = "bench-outbox",
+) -> dict:
     """`n` turns with the outbox write (each followed by its flush) interleaved with `n` turns
     without it, `repeats` times; medians over repeats of p50 / p99, in ms."""
     from bot.messages import IncomingMessage
@@ -85,8 +92,13 @@ async def measure(services: Any, pipeline: Any, texts: Sequence[str], n: int = 3
     async def with_write(i: int) -> tuple[float, float, int]:
         nonlocal counter, replies, sent
         counter += 1
-        msg = IncomingMessage(channel=channel, sender_id=f"w{i % users}", message_id=f"ow{counter}",
-                              text=texts[i % len(texts)], locale_hint="vi")
+        msg = IncomingMessage(
+            channel=channel,
+            sender_id=f"w{i % users}",
+            message_id=f"ow{counter}",
+            text=texts[i % len(texts)],
+            locale_hint="vi",
+        )
         t0 = time.perf_counter()
         turn = await pipeline.handle(msg)
         outbox.ready, outbox.mark_sent_many = timed_ready, timed_mark_sent
@@ -103,8 +115,13 @@ async def measure(services: Any, pipeline: Any, texts: Sequence[str], n: int = 3
     async def without_write(i: int) -> float:
         nonlocal counter
         counter += 1
-        msg = IncomingMessage(channel=channel, sender_id=f"s{i % users}", message_id=f"os{counter}",
-                              text=texts[i % len(texts)], locale_hint="vi")
+        msg = IncomingMessage(
+            channel=channel,
+            sender_id=f"s{i % users}",
+            message_id=f"os{counter}",
+            text=texts[i % len(texts)],
+            locale_hint="vi",
+        )
         outbox.add_replies = no_outbox_write
         try:
             t0 = time.perf_counter()
@@ -135,11 +152,17 @@ async def measure(services: Any, pipeline: Any, texts: Sequence[str], n: int = 3
     w50, w99 = _p(with_runs, 0.5), _p(with_runs, 0.99)
     b50, b99 = _p(without_runs, 0.5), _p(without_runs, 0.99)
     return {
-        "turns": n * repeats, "repeats": repeats, "replies_queued": replies, "replies_flushed": sent,
+        "turns": n * repeats,
+        "repeats": repeats,
+        "replies_queued": replies,
+        "replies_flushed": sent,
         "replies_per_turn": replies / max(1, n * repeats),
-        "turn_with_outbox_p50_ms": w50, "turn_with_outbox_p99_ms": w99,
-        "turn_without_outbox_p50_ms": b50, "turn_without_outbox_p99_ms": b99,
-        "outbox_write_ratio_p50": w50 / b50, "outbox_write_ratio_p99": w99 / b99,
+        "turn_with_outbox_p50_ms": w50,
+        "turn_with_outbox_p99_ms": w99,
+        "turn_without_outbox_p50_ms": b50,
+        "turn_without_outbox_p99_ms": b99,
+        "outbox_write_ratio_p50": w50 / b50,
+        "outbox_write_ratio_p99": w99 / b99,
         "outbox_write_added_p50_ms": w50 - b50,
         "flush_per_reply_p50_ms": _p(flush_reply_runs, 0.5),
         "flush_per_reply_p99_ms": _p(flush_reply_runs, 0.99),

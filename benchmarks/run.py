@@ -49,13 +49,18 @@ def machine() -> str:
 
 def run_one(module: str) -> tuple[str, dict]:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", f"benchmarks.{module}"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{module} failed:\n{proc.stderr[-3000:]}")
     out = proc.stdout
     start = out.find("\n{")
-    md, data = (out[:start], json.loads(out[start + 1:])) if start >= 0 else (out, {})
+    md, data = (out[:start], json.loads(out[start + 1 :])) if start >= 0 else (out, {})
     data["_seconds"] = round(time.perf_counter() - t0, 1)
     return md.strip(), data
 
@@ -64,7 +69,7 @@ def rasa_section() -> str:
     if DOC.is_file():
         text = DOC.read_text(encoding="utf-8")
         if RASA_BEGIN in text and RASA_END in text:
-            return text[text.index(RASA_BEGIN): text.index(RASA_END) + len(RASA_END)]
+            return text[text.index(RASA_BEGIN) : text.index(RASA_END) + len(RASA_END)]
     return f"{RASA_BEGIN}\nNot measured yet: run `make bench-rasa`.\n{RASA_END}"
 
 
@@ -77,26 +82,33 @@ def main() -> int:
         print(f"running {module} ...", flush=True)
         md, data = run_one(module)
         all_data[module] = data
-        sections.append(f"## {title}\n\n`python -m benchmarks.{module}` ({data['_seconds']} s)\n\n{md}\n")
+        sections.append(
+            f"## {title}\n\n`python -m benchmarks.{module}` ({data['_seconds']} s)\n\n{md}\n"
+        )
         print(md, flush=True)
     (RESULTS / "bench.json").write_text(json.dumps(all_data, indent=1), encoding="utf-8")
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text("\n".join([
-        "# Benchmarks",
-        "",
-        f"Latest `make bench`: **{now}** on {machine()}.",
-        "",
-        "Machines here have 2 cores and are noisy: figures are medians of repeated runs, and each",
-        "latency is given with a baseline measured in the same process, so the ratio is what to compare",
-        "between runs. Regenerate with `make bench` (this file is rewritten; the Rasa section is kept).",
-        "",
-        *sections,
-        "## Built-in NLU against a Rasa 3.6 server (`make bench-rasa`)",
-        "",
-        rasa_section(),
-        "",
-    ]), encoding="utf-8")
+    DOC.write_text(
+        "\n".join(
+            [
+                "# Benchmarks",
+                "",
+                f"Latest `make bench`: **{now}** on {machine()}.",
+                "",
+                "Machines here have 2 cores and are noisy: figures are medians of repeated runs, and each",
+                "latency is given with a baseline measured in the same process, so the ratio is what to compare",
+                "between runs. Regenerate with `make bench` (this file is rewritten; the Rasa section is kept).",
+                "",
+                *sections,
+                "## Built-in NLU against a Rasa 3.6 server (`make bench-rasa`)",
+                "",
+                rasa_section(),
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
     print(f"wrote {DOC.relative_to(ROOT)}")
     return 0
 

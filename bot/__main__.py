@@ -20,11 +20,22 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", level), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     # Library loggers would print request URLs, which for Telegram contain the bot token.
     # aiosqlite logs SQL parameters (message texts, tokens) at DEBUG.
-    for noisy in ("httpx", "httpcore", "telegram", "aiohttp.access", "sqlalchemy.engine", "aiosqlite", "asyncpg"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "telegram",
+        "aiohttp.access",
+        "sqlalchemy.engine",
+        "aiosqlite",
+        "asyncpg",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -57,17 +68,23 @@ def _check_schema(settings: Settings) -> None:
         engine = create_engine(url)
         try:
             async with engine.connect() as conn:
-                return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+                return await conn.run_sync(
+                    lambda c: MigrationContext.configure(c).get_current_revision()
+                )
         finally:
             await engine.dispose()
 
     try:
         rev = asyncio.run(current())
-    except Exception as exc:  # noqa: BLE001
-        raise ConfigError(f"database.url: cannot connect to the database ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:
+        raise ConfigError(
+            f"database.url: cannot connect to the database ({type(exc).__name__}: {exc})"
+        ) from None
     if rev != head:
-        raise ConfigError(f"database.url: the schema is at {rev or 'nothing'}, the code needs {head}; "
-                          "run `python -m bot db upgrade`")
+        raise ConfigError(
+            f"database.url: the schema is at {rev or 'nothing'}, the code needs {head}; "
+            "run `python -m bot db upgrade`"
+        )
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -115,12 +132,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
                         pass
                 if lang not in LANGUAGES:
                     lang = "vi"
-                msg = IncomingMessage(channel="ask", sender_id=f"ask-{n}", message_id=f"ask-{n}", text=text,
-                                      locale_hint=lang)
+                msg = IncomingMessage(
+                    channel="ask",
+                    sender_id=f"ask-{n}",
+                    message_id=f"ask-{n}",
+                    text=text,
+                    locale_hint=lang,
+                )
                 turn = await worker.converse(msg)
                 out = {
                     "intent": turn.intent or "out_of_scope",
-                    "confidence": round(float(turn.confidence if turn.confidence is not None else 1.0), 4),
+                    "confidence": round(
+                        float(turn.confidence if turn.confidence is not None else 1.0), 4
+                    ),
                     "answer_id": turn.answer_id,
                     "replies": [render_numbered(r) for r in turn.replies],
                 }
@@ -140,7 +164,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     url = resolve_url(settings.database_url, settings.base_dir)
     try:
         upgrade(url, args.revision)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"database.url: upgrade failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(f"database is at {args.revision}")
@@ -153,7 +177,9 @@ def cmd_content_check(args: argparse.Namespace) -> int:
     root = Path(args.dir) if args.dir else None
     settings = None if root else _settings(args)
     root = root or settings.path(settings.content_dir)
-    return run_check(root, locales_dir=Path(args.locales) if args.locales else root / "locales", out=sys.stdout)
+    return run_check(
+        root, locales_dir=Path(args.locales) if args.locales else root / "locales", out=sys.stdout
+    )
 
 
 def cmd_i18n(args: argparse.Namespace) -> int:
@@ -174,10 +200,14 @@ def cmd_i18n(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bot", description="Làng Số messaging assistant")
-    p.add_argument("--config", default=os.environ.get("LANGSO_CONFIG", "config.yml"), help="configuration file")
+    p.add_argument(
+        "--config", default=os.environ.get("LANGSO_CONFIG", "config.yml"), help="configuration file"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="start the bot: web chat, channels and (on a terminal) the console")
+    r = sub.add_parser(
+        "run", help="start the bot: web chat, channels and (on a terminal) the console"
+    )
     r.add_argument("--no-console", action="store_true")
     r.set_defaults(func=cmd_run)
 

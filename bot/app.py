@@ -42,30 +42,46 @@ ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 __all__ = ["StartupError", "build_services", "build_pipeline", "build_worker", "build_web_app"]
 
 
-def build_nlu(settings: Settings, content: Content):  # noqa: ANN201 - an nlu.engine.NluEngine
+def build_nlu(settings: Settings, content: Content):
     """The configured NLU engine over the content's items (`nlu` takes values, not settings)."""
     cfg = settings.nlu
     if cfg.engine == "rasa":
         from nlu.rasa_backend import RasaEngine
 
-        return RasaEngine(cfg.rasa_url, content.items, timeout=cfg.rasa_timeout, data=cfg.data,
-                          base_dir=settings.base_dir, intent_threshold=cfg.intent_threshold,
-                          answer_threshold=cfg.answer_threshold)
+        return RasaEngine(
+            cfg.rasa_url,
+            content.items,
+            timeout=cfg.rasa_timeout,
+            data=cfg.data,
+            base_dir=settings.base_dir,
+            intent_threshold=cfg.intent_threshold,
+            answer_threshold=cfg.answer_threshold,
+        )
     from nlu.engine import BuiltinEngine
 
     model = settings.path(cfg.model)
     if not model.is_file():
-        raise StartupError(f"nlu.model: {model} not found; build it with `python -m bot nlu train` "
-                           "(make setup does)")
-    return BuiltinEngine.load(model, content.items, intent_threshold=cfg.intent_threshold,
-                              answer_threshold=cfg.answer_threshold)
+        raise StartupError(
+            f"nlu.model: {model} not found; build it with `python -m bot nlu train` "
+            "(make setup does)"
+        )
+    return BuiltinEngine.load(
+        model,
+        content.items,
+        intent_threshold=cfg.intent_threshold,
+        answer_threshold=cfg.answer_threshold,
+    )
 
 
-def build_services(settings: Settings, database_url: str | None = None) -> tuple[Services, AsyncEngine]:
+def build_services(
+    settings: Settings, database_url: str | None = None
+) -> tuple[Services, AsyncEngine]:
     content = load_content(settings.path(settings.content_dir))
     if content.errors:
-        raise StartupError("content has errors; run `python -m bot content check`:\n"
-                           + "\n".join(f"  - {p}" for p in content.errors[:10]))
+        raise StartupError(
+            "content has errors; run `python -m bot content check`:\n"
+            + "\n".join(f"  - {p}" for p in content.errors[:10])
+        )
     engine = create_engine(resolve_url(database_url or settings.database_url, settings.base_dir))
     services = Services(
         settings=settings,
@@ -79,12 +95,19 @@ def build_services(settings: Settings, database_url: str | None = None) -> tuple
 
 
 def build_pipeline(services: Services) -> Pipeline:
-    return Pipeline(services, list(DEFAULT_MIDDLEWARES), dialogue,
-                    max_transactions=services.settings.database_max_transactions)
+    return Pipeline(
+        services,
+        list(DEFAULT_MIDDLEWARES),
+        dialogue,
+        max_transactions=services.settings.database_max_transactions,
+    )
 
 
-def build_worker(pipeline: Pipeline, channels: list[Channel] | tuple[Channel, ...] = (),
-                 policy: RetryPolicy | None = None) -> InboundWorker:
+def build_worker(
+    pipeline: Pipeline,
+    channels: list[Channel] | tuple[Channel, ...] = (),
+    policy: RetryPolicy | None = None,
+) -> InboundWorker:
     """The inbound worker and the sender core for `channels`."""
     services = pipeline.services
     sender = Sender(services.sessionmaker, policy, pseudonym=services.memory.pseudonym)
@@ -112,12 +135,17 @@ def build_channels(services: Services) -> list[Channel]:
 
 async def healthz(request: web.Request) -> web.Response:
     ok = await is_healthy(request.app[ENGINE_KEY])
-    return web.json_response({"status": "ok" if ok else "database unreachable"},
-                             status=200 if ok else 503)
+    return web.json_response(
+        {"status": "ok" if ok else "database unreachable"}, status=200 if ok else 503
+    )
 
 
-def build_web_app(services: Services, engine: AsyncEngine, worker: InboundWorker,
-                  channels: list[Channel] | None = None) -> web.Application:
+def build_web_app(
+    services: Services,
+    engine: AsyncEngine,
+    worker: InboundWorker,
+    channels: list[Channel] | None = None,
+) -> web.Application:
     from bot.channels.web import WebChat
 
     app = web.Application(client_max_size=1024 * 1024)
@@ -150,12 +178,16 @@ async def serve(settings: Settings, console: bool = False) -> None:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise StartupError(f"server.port: cannot listen on {settings.server.host}:"
-                           f"{settings.server.port} ({exc.strerror}); set BOT_PORT to a free port"
-                           ) from None
+        raise StartupError(
+            f"server.port: cannot listen on {settings.server.host}:"
+            f"{settings.server.port} ({exc.strerror}); set BOT_PORT to a free port"
+        ) from None
     log.info("web chat on http://%s:%s/", settings.server.host, settings.server.port)
-    print(f"Làng Số is running: web chat on http://{settings.server.host}:{settings.server.port}/ "
-          "(Ctrl+C stops)", flush=True)
+    print(
+        f"Làng Số is running: web chat on http://{settings.server.host}:{settings.server.port}/ "
+        "(Ctrl+C stops)",
+        flush=True,
+    )
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):

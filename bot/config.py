@@ -112,7 +112,9 @@ class Settings:
 def expand_env(value: Any, env: dict[str, str], key: str, errors: list[str]) -> Any:
     """Replace ${VAR} and ${VAR:-default} in every string of a YAML tree."""
     if isinstance(value, dict):
-        return {k: expand_env(v, env, f"{key}.{k}" if key else str(k), errors) for k, v in value.items()}
+        return {
+            k: expand_env(v, env, f"{key}.{k}" if key else str(k), errors) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [expand_env(v, env, f"{key}[{i}]", errors) for i, v in enumerate(value)]
     if not isinstance(value, str):
@@ -125,7 +127,9 @@ def expand_env(value: Any, env: dict[str, str], key: str, errors: list[str]) -> 
             return got
         if default is not None:
             return default
-        errors.append(f"{key}: environment variable {name} is not set (use ${{{name}:-default}} for an optional value)")
+        errors.append(
+            f"{key}: environment variable {name} is not set (use ${{{name}:-default}} for an optional value)"
+        )
         return ""
 
     return ENV_RE.sub(sub, value)
@@ -144,7 +148,11 @@ _SECTIONS: dict[str, type] = {
 
 def _coerce(section: str, name: str, typ: Any, raw: Any, errors: list[str]) -> Any:
     key = f"{section}.{name}"
-    typ = {"str": str, "int": int, "float": float, "bool": bool}.get(typ, typ) if isinstance(typ, str) else typ
+    typ = (
+        {"str": str, "int": int, "float": float, "bool": bool}.get(typ, typ)
+        if isinstance(typ, str)
+        else typ
+    )
     if raw is None:
         return None
     if typ is bool:
@@ -187,7 +195,9 @@ def _build_section(name: str, cls: type, raw: Any, errors: list[str]) -> Any:
             errors.append(f"{name}.{k}: unknown setting; known: {', '.join(fields)}")
             continue
         val = _coerce(name, k, fields[k].type, v, errors)
-        if val is not None and not (isinstance(val, str) and val == "" and fields[k].default not in ("", None)):
+        if val is not None and not (
+            isinstance(val, str) and val == "" and fields[k].default not in ("", None)
+        ):
             kwargs[k] = val
     return cls(**kwargs)
 
@@ -198,8 +208,10 @@ def _validate(s: Settings, errors: list[str]) -> None:
     if not s.server.host:
         errors.append("server.host: expected an address such as 127.0.0.1")
     if s.database_max_transactions is not None and s.database_max_transactions < 1:
-        errors.append(f"database.max_transactions: expected at least 1, got {s.database_max_transactions} "
-                      "(leave it empty for 1 on SQLite, 4 on PostgreSQL)")
+        errors.append(
+            f"database.max_transactions: expected at least 1, got {s.database_max_transactions} "
+            "(leave it empty for 1 on SQLite, 4 on PostgreSQL)"
+        )
     if not s.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         errors.append(
             "database.url: expected sqlite+aiosqlite:///path.db or postgresql+asyncpg://user:pass@host/db, "
@@ -220,11 +232,17 @@ def _validate(s: Settings, errors: list[str]) -> None:
     if s.telegram.webhook_url and not s.telegram.webhook_url.startswith("https://"):
         errors.append("telegram.webhook_url: Telegram only calls https:// URLs")
     if s.telegram.webhook_url and not s.telegram.webhook_secret:
-        errors.append("telegram.webhook_secret: required when telegram.webhook_url is set (1-256 of A-Z a-z 0-9 _ -)")
-    if s.telegram.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", s.telegram.webhook_secret):
+        errors.append(
+            "telegram.webhook_secret: required when telegram.webhook_url is set (1-256 of A-Z a-z 0-9 _ -)"
+        )
+    if s.telegram.webhook_secret and not re.fullmatch(
+        r"[A-Za-z0-9_-]{1,256}", s.telegram.webhook_secret
+    ):
         errors.append("telegram.webhook_secret: use 1-256 characters of A-Z a-z 0-9 _ -")
     if s.zalo.app_id and not s.zalo.oa_secret_key:
-        errors.append("zalo.oa_secret_key: required when zalo.app_id is set (webhook signatures are checked with it)")
+        errors.append(
+            "zalo.oa_secret_key: required when zalo.app_id is set (webhook signatures are checked with it)"
+        )
     if s.privacy.notice_version < 1 or s.privacy.retention_days < 1:
         errors.append("privacy: notice_version and retention_days must be positive")
 
@@ -234,7 +252,9 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
     path = Path(path)
     env = dict(os.environ if env is None else env)
     if not path.is_file():
-        raise ConfigError(f"{path}: configuration file not found; copy config.yml from the repository")
+        raise ConfigError(
+            f"{path}: configuration file not found; copy config.yml from the repository"
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -253,9 +273,16 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
         errors.append("database.url: required (set DATABASE_URL or database.url)")
         url = ""
     max_transactions = db.get("max_transactions") if isinstance(db, dict) else None
-    max_transactions = _coerce("database", "max_transactions", int,
-                               None if max_transactions == "" else max_transactions, errors)
-    sections = {name: _build_section(name, cls, raw.get(name), errors) for name, cls in _SECTIONS.items()}
+    max_transactions = _coerce(
+        "database",
+        "max_transactions",
+        int,
+        None if max_transactions == "" else max_transactions,
+        errors,
+    )
+    sections = {
+        name: _build_section(name, cls, raw.get(name), errors) for name, cls in _SECTIONS.items()
+    }
     content = raw.get("content") or {}
     content_dir = content.get("dir", "content") if isinstance(content, dict) else "content"
     console = _coerce("", "console", bool, raw.get("console", True), errors)
@@ -270,5 +297,7 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
     )
     _validate(settings, errors)
     if errors:
-        raise ConfigError(f"{path}: invalid configuration:\n" + "\n".join(f"  - {e}" for e in errors))
+        raise ConfigError(
+            f"{path}: invalid configuration:\n" + "\n".join(f"  - {e}" for e in errors)
+        )
     return settings

@@ -90,7 +90,9 @@ class Content:
         return self._by_id
 
 
-def _text_map(value: Any, key: str, where: str, file: str, problems: list[Problem]) -> dict[str, str]:
+def _text_map(
+    value: Any, key: str, where: str, file: str, problems: list[Problem]
+) -> dict[str, str]:
     if isinstance(value, str):
         value = {"vi": value}
     if not isinstance(value, dict):
@@ -99,7 +101,13 @@ def _text_map(value: Any, key: str, where: str, file: str, problems: list[Proble
     out: dict[str, str] = {}
     for lang, text in value.items():
         if lang not in LANGUAGES:
-            problems.append(Problem(file, where, f"`{key}` has unknown language {lang!r}; use one of {', '.join(LANGUAGES)}"))
+            problems.append(
+                Problem(
+                    file,
+                    where,
+                    f"`{key}` has unknown language {lang!r}; use one of {', '.join(LANGUAGES)}",
+                )
+            )
             continue
         if text is None or (isinstance(text, str) and not text.strip()):
             continue  # an empty translation is simply missing
@@ -108,11 +116,15 @@ def _text_map(value: Any, key: str, where: str, file: str, problems: list[Proble
             continue
         out[lang] = text.strip()
     if "vi" not in out:
-        problems.append(Problem(file, where, f"`{key}.vi` is required (Vietnamese is the complete language)"))
+        problems.append(
+            Problem(file, where, f"`{key}.vi` is required (Vietnamese is the complete language)")
+        )
     return out
 
 
-def _str_list(value: Any, key: str, where: str, file: str, problems: list[Problem], required: bool) -> tuple[str, ...]:
+def _str_list(
+    value: Any, key: str, where: str, file: str, problems: list[Problem], required: bool
+) -> tuple[str, ...]:
     if value is None:
         if required:
             problems.append(Problem(file, where, f"`{key}` is required: a list of texts"))
@@ -127,34 +139,69 @@ def parse_item(raw: Any, file: str, index: int, root: Path, problems: list[Probl
     """Validate one raw YAML item; append problems and return None when it cannot be used."""
     where = f"item #{index + 1}"
     if not isinstance(raw, dict):
-        problems.append(Problem(file, where, "each item must be a mapping with id, intent, questions, answer, source, reviewed"))
+        problems.append(
+            Problem(
+                file,
+                where,
+                "each item must be a mapping with id, intent, questions, answer, source, reviewed",
+            )
+        )
         return None
     start = len([p for p in problems if p.severity == "error"])
     item_id = raw.get("id")
     if not isinstance(item_id, str) or not ID_RE.match(item_id):
-        problems.append(Problem(file, where, "`id` must be lowercase words joined by dots or underscores, e.g. policy.housing"))
+        problems.append(
+            Problem(
+                file,
+                where,
+                "`id` must be lowercase words joined by dots or underscores, e.g. policy.housing",
+            )
+        )
         item_id = f"<invalid #{index + 1}>"
     else:
         where = f"item {item_id}"
-    known = {"id", "intent", "title", "questions", "keywords", "answer", "source", "reviewed", "needs_review", "media"}
+    known = {
+        "id",
+        "intent",
+        "title",
+        "questions",
+        "keywords",
+        "answer",
+        "source",
+        "reviewed",
+        "needs_review",
+        "media",
+    }
     for key in raw:
         if key not in known:
-            problems.append(Problem(file, where, f"unknown field `{key}`; allowed: {', '.join(sorted(known))}"))
+            problems.append(
+                Problem(file, where, f"unknown field `{key}`; allowed: {', '.join(sorted(known))}")
+            )
     intent = raw.get("intent")
     if intent not in INTENTS:
-        problems.append(Problem(file, where, f"`intent` must be one of {', '.join(INTENTS)}; got {intent!r}"))
+        problems.append(
+            Problem(file, where, f"`intent` must be one of {', '.join(INTENTS)}; got {intent!r}")
+        )
     title = _text_map(raw.get("title"), "title", where, file, problems)
     answer = _text_map(raw.get("answer"), "answer", where, file, problems)
     for lang, text in answer.items():
         if len(text) > MAX_ANSWER_CHARS:
-            problems.append(Problem(file, where, f"`answer.{lang}` is {len(text)} characters; keep answers under {MAX_ANSWER_CHARS}"))
+            problems.append(
+                Problem(
+                    file,
+                    where,
+                    f"`answer.{lang}` is {len(text)} characters; keep answers under {MAX_ANSWER_CHARS}",
+                )
+            )
     questions = _str_list(raw.get("questions"), "questions", where, file, problems, required=True)
     if questions and len(questions) < 2:
         problems.append(Problem(file, where, "give at least 2 example questions", "warning"))
     keywords = _str_list(raw.get("keywords"), "keywords", where, file, problems, required=False)
     source = raw.get("source")
     if not isinstance(source, str) or not source.strip():
-        problems.append(Problem(file, where, "`source` is required: the document the facts come from"))
+        problems.append(
+            Problem(file, where, "`source` is required: the document the facts come from")
+        )
         source = ""
     reviewed = raw.get("reviewed")
     if isinstance(reviewed, str):
@@ -174,19 +221,39 @@ def parse_item(raw: Any, file: str, index: int, root: Path, problems: list[Probl
     media: dict[str, dict[str, str]] = {}
     raw_media = raw.get("media") or {}
     if not isinstance(raw_media, dict):
-        problems.append(Problem(file, where, "`media` must map a language to {photo|voice|document: path}"))
+        problems.append(
+            Problem(file, where, "`media` must map a language to {photo|voice|document: path}")
+        )
     else:
         for lang, files in raw_media.items():
             if lang not in LANGUAGES or not isinstance(files, dict):
-                problems.append(Problem(file, where, f"`media.{lang}` must be a language code mapping to {{photo|voice|document: path}}"))
+                problems.append(
+                    Problem(
+                        file,
+                        where,
+                        f"`media.{lang}` must be a language code mapping to {{photo|voice|document: path}}",
+                    )
+                )
                 continue
             for kind, rel in files.items():
                 if kind not in MEDIA_KINDS or not isinstance(rel, str):
-                    problems.append(Problem(file, where, f"`media.{lang}.{kind}`: kind must be one of {', '.join(MEDIA_KINDS)} with a path"))
+                    problems.append(
+                        Problem(
+                            file,
+                            where,
+                            f"`media.{lang}.{kind}`: kind must be one of {', '.join(MEDIA_KINDS)} with a path",
+                        )
+                    )
                     continue
                 path = (root / rel).resolve()
                 if not path.is_relative_to(root.resolve()) or not path.is_file():
-                    problems.append(Problem(file, where, f"`media.{lang}.{kind}`: file {rel} not found under content/"))
+                    problems.append(
+                        Problem(
+                            file,
+                            where,
+                            f"`media.{lang}.{kind}`: file {rel} not found under content/",
+                        )
+                    )
                     continue
                 media.setdefault(lang, {})[kind] = rel
     if len([p for p in problems if p.severity == "error"]) > start:
@@ -229,14 +296,22 @@ def load_areas(root: Path, problems: list[Problem]) -> list[Area]:
     seen: set[str] = set()
 
     def walk(node: Any, parent: str | None) -> None:
-        if not isinstance(node, dict) or not isinstance(node.get("code"), str) or not isinstance(node.get("name"), str):
-            problems.append(Problem(rel, parent or "root", "each area needs `code` and `name` texts"))
+        if (
+            not isinstance(node, dict)
+            or not isinstance(node.get("code"), str)
+            or not isinstance(node.get("name"), str)
+        ):
+            problems.append(
+                Problem(rel, parent or "root", "each area needs `code` and `name` texts")
+            )
             return
         code = node["code"] if parent is None else f"{parent}.{node['code']}"
         if code in seen:
             problems.append(Problem(rel, code, "area code appears twice"))
         seen.add(code)
-        out.append(Area(code=code, name=node["name"], level=str(node.get("level", "")), parent=parent))
+        out.append(
+            Area(code=code, name=node["name"], level=str(node.get("level", "")), parent=parent)
+        )
         for child in node.get("children") or []:
             walk(child, code)
 
@@ -263,7 +338,9 @@ def load_content(root: str | Path) -> Content:
     items: list[Item] = []
     items_dir = root / "items"
     if not items_dir.is_dir():
-        problems.append(Problem(str(root), "", "no items/ folder: content items go in content/items/*.yml"))
+        problems.append(
+            Problem(str(root), "", "no items/ folder: content items go in content/items/*.yml")
+        )
     seen: dict[str, str] = {}
     for path in sorted(items_dir.glob("*.yml")) if items_dir.is_dir() else []:
         rel = f"{root.name}/items/{path.name}"
@@ -279,7 +356,9 @@ def load_content(root: str | Path) -> Content:
             if item is None:
                 continue
             if item.id in seen:
-                problems.append(Problem(rel, f"item {item.id}", f"id already used in {seen[item.id]}"))
+                problems.append(
+                    Problem(rel, f"item {item.id}", f"id already used in {seen[item.id]}")
+                )
                 continue
             seen[item.id] = rel
             items.append(item)

@@ -33,7 +33,13 @@ def duplicate_questions(content: Content) -> list[Problem]:
     for q, where in sorted(seen.items()):
         ids = sorted({i for i, _ in where})
         if len(ids) > 1:
-            out.append(Problem(where[0][1], f"items {', '.join(ids)}", f"example question {q!r} appears in more than one item; keep it in one"))
+            out.append(
+                Problem(
+                    where[0][1],
+                    f"items {', '.join(ids)}",
+                    f"example question {q!r} appears in more than one item; keep it in one",
+                )
+            )
     return out
 
 
@@ -43,17 +49,28 @@ def run_check(root: Path, locales_dir: Path, out: TextIO) -> int:
     today = date.today()
     for item in content.items:
         if item.reviewed + REVIEW_EVERY < today:
-            problems.append(Problem(item.file, f"item {item.id}", f"last reviewed {item.reviewed}; review it again", "warning"))
+            problems.append(
+                Problem(
+                    item.file,
+                    f"item {item.id}",
+                    f"last reviewed {item.reviewed}; review it again",
+                    "warning",
+                )
+            )
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
     for p in errors + warnings:
         out.write(f"{p}\n")
     n = len(content.items)
-    out.write(f"\n{n} items in {len({i.file for i in content.items})} files, {len(content.areas)} areas\n")
+    out.write(
+        f"\n{n} items in {len({i.file for i in content.items})} files, {len(content.areas)} areas\n"
+    )
     by_intent: dict[str, int] = defaultdict(int)
     for item in content.items:
         by_intent[item.intent] += 1
-    out.write("items per intent: " + ", ".join(f"{k} {v}" for k, v in sorted(by_intent.items())) + "\n")
+    out.write(
+        "items per intent: " + ", ".join(f"{k} {v}" for k, v in sorted(by_intent.items())) + "\n"
+    )
     review = [i.id for i in content.items if i.needs_review]
     out.write(f"needs_review (to confirm with the province before going live): {len(review)}\n")
     for i in review:

@@ -117,11 +117,18 @@ class Catalogs:
 
 def _new_catalog(lang: str | None) -> Catalog:
     # locale=None: Babel would refuse hre/cua/sed; the Language header is set by hand instead.
-    cat = Catalog(locale=None, domain=DOMAIN, project="Làng Số", version="1", charset="utf-8",
-                  msgid_bugs_address="", copyright_holder="UBND tỉnh Quảng Ngãi")
+    cat = Catalog(
+        locale=None,
+        domain=DOMAIN,
+        project="Làng Số",
+        version="1",
+        charset="utf-8",
+        msgid_bugs_address="",
+        copyright_holder="UBND tỉnh Quảng Ngãi",
+    )
     cat.language_team = f"{LANGUAGES.get(lang, '')} <>" if lang else ""
     if lang:
-        cat._language = lang  # noqa: SLF001 - header only; see module docstring
+        cat._language = lang
     return cat
 
 
@@ -134,9 +141,19 @@ def extract(root: Path) -> Catalog:
         if not base.is_dir():
             continue
         for filename, lineno, message, comments, context in extract_from_dir(
-            str(base), method_map=method_map, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",), strip_comment_tags=True
+            str(base),
+            method_map=method_map,
+            keywords=KEYWORDS,
+            comment_tags=("TRANSLATORS:",),
+            strip_comment_tags=True,
         ):
-            template.add(message, None, [(f"{d}/{filename}", lineno)], auto_comments=comments, context=context)
+            template.add(
+                message,
+                None,
+                [(f"{d}/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
     return template
 
 
@@ -148,7 +165,11 @@ def _write_po(path: Path, catalog: Catalog, lang: str | None) -> None:
     # Babel writes no Language header without a CLDR locale; add it (gettext tools need it).
     lines = text.splitlines()
     header_plural = f'"Plural-Forms: {PLURAL_FORMS}\\n"'
-    lines = [line for line in lines if not line.startswith('"Plural-Forms:') and not line.startswith('"Language:')]
+    lines = [
+        line
+        for line in lines
+        if not line.startswith('"Plural-Forms:') and not line.startswith('"Language:')
+    ]
     for i, line in enumerate(lines):
         if line.startswith('"Content-Type:'):
             extra = [header_plural] + ([f'"Language: {lang}\\n"'] if lang else [])
@@ -161,7 +182,9 @@ def po_path(locales_dir: Path, lang: str) -> Path:
     return locales_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def update(locales_dir: Path, template: Catalog, langs: list[str] | None = None) -> dict[str, tuple[int, int]]:
+def update(
+    locales_dir: Path, template: Catalog, langs: list[str] | None = None
+) -> dict[str, tuple[int, int]]:
     """Merge the template into each language's catalog; vi is filled with the source text.
 
     Returns {lang: (translated, total)}.

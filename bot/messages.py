@@ -61,7 +61,9 @@ class IncomingMessage:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.text.strip() or self.payload or self.media or self.location or self.contact)
+        return not (
+            self.text.strip() or self.payload or self.media or self.location or self.contact
+        )
 
 
 @dataclass(frozen=True, slots=True)

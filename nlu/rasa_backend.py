@@ -152,8 +152,12 @@ class RasaEngine:
             pred = await self.rasa_parse(norm.text if self.send == "normalized" else text)
         except RasaError as exc:
             self.failures += 1
-            log.warning("Rasa NLU at %s failed (%s; %d in a row): answering as not understood",
-                        self.url, exc, self.failures)
+            log.warning(
+                "Rasa NLU at %s failed (%s; %d in a row): answering as not understood",
+                self.url,
+                exc,
+                self.failures,
+            )
             pred = NOTHING  # known 0: the result is low confidence, without an answer
         else:
             if self.failures:
@@ -199,14 +203,18 @@ def _synonyms(data: str | Path | None, base_dir: str | Path | None) -> dict[str,
         tries = [Path(base_dir or Path.cwd()) / path, checkout / path]
         path = next((p for p in tries if p.exists()), tries[0])
     if not path.exists():
-        log.warning("nlu.data %s not found: retrieval for the Rasa backend runs without its "
-                    "synonyms", path)
+        log.warning(
+            "nlu.data %s not found: retrieval for the Rasa backend runs without its synonyms", path
+        )
         return {}
     try:
         from nlu.rasa_format import load_paths
 
         return dict(load_paths([path]).synonyms)
-    except Exception as exc:  # noqa: BLE001 - the bot must start; `nlu train` reports data errors
-        log.warning("nlu.data %s unreadable (%s): retrieval for the Rasa backend runs without "
-                    "its synonyms", path, exc)
+    except Exception as exc:
+        log.warning(
+            "nlu.data %s unreadable (%s): retrieval for the Rasa backend runs without its synonyms",
+            path,
+            exc,
+        )
         return {}

@@ -30,8 +30,21 @@ _ids = itertools.count(1)
 def nlu_model() -> Path:
     """The trained model `make setup` builds; trained here when a test run starts without it."""
     if not MODEL.is_file():
-        subprocess.run([sys.executable, "-m", "bot", "nlu", "train", "--data", str(ROOT / "nlu" / "data"),
-                        "--out", str(MODEL)], check=True, cwd=ROOT)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "nlu",
+                "train",
+                "--data",
+                str(ROOT / "nlu" / "data"),
+                "--out",
+                str(MODEL),
+            ],
+            check=True,
+            cwd=ROOT,
+        )
     return MODEL
 
 
@@ -96,13 +109,28 @@ def services(app_parts: tuple):
     return app_parts[0]
 
 
-def message(text: str = "", *, sender: str = "u1", channel: str = "web", payload: str | None = None,
-            lang: str | None = None, message_id: str | None = None, **kw) -> IncomingMessage:
-    return IncomingMessage(channel=channel, sender_id=sender, message_id=message_id or f"m{next(_ids)}", text=text,
-                           payload=payload, locale_hint=lang, **kw)
+def message(
+    text: str = "",
+    *,
+    sender: str = "u1",
+    channel: str = "web",
+    payload: str | None = None,
+    lang: str | None = None,
+    message_id: str | None = None,
+    **kw,
+) -> IncomingMessage:
+    return IncomingMessage(
+        channel=channel,
+        sender_id=sender,
+        message_id=message_id or f"m{next(_ids)}",
+        text=text,
+        payload=payload,
+        locale_hint=lang,
+        **kw,
+    )
 
 
-def all_text(turn) -> str:  # noqa: ANN001
+def all_text(turn) -> str:
     from bot.messages import render_numbered
 
     return "\n".join(render_numbered(r) for r in turn.replies)

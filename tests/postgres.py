@@ -180,8 +180,17 @@ class PostgresServer:
         except KeyError:
             pass
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-        cmd = [useradd, "--system", "--user-group", "--no-create-home",
-               "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", OS_USER]
+        cmd = [
+            useradd,
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            OS_USER,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             try:  # a parallel worker may have created it meanwhile
@@ -194,7 +203,9 @@ class PostgresServer:
     def _wrap(self, argv: list[str]) -> list[str]:
         if not self._as_root:
             return argv
-        runuser = shutil.which("runuser") or ("/sbin/runuser" if os.path.exists("/sbin/runuser") else None)
+        runuser = shutil.which("runuser") or (
+            "/sbin/runuser" if os.path.exists("/sbin/runuser") else None
+        )
         if runuser:
             return [runuser, "-u", OS_USER, "--", *argv]
         import shlex
@@ -215,8 +226,13 @@ class PostgresServer:
             log.write(f"\n$ {' '.join(argv)}\n")
             log.flush()
             proc = subprocess.run(
-                self._wrap(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.base, env=self._env(), timeout=120,
+                self._wrap(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.base,
+                env=self._env(),
+                timeout=120,
             )
         if check and proc.returncode != 0:
             raise PostgresError(f"{what} failed (exit {proc.returncode})")
@@ -265,8 +281,19 @@ class PostgresServer:
         return self
 
     def _initdb(self) -> None:
-        base = [self._bin("initdb"), "-D", str(self.datadir), "-U", SUPERUSER, "-A", "trust",
-                "-E", "UTF8", "--no-sync", "--no-instructions"]
+        base = [
+            self._bin("initdb"),
+            "-D",
+            str(self.datadir),
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ]
         for locale in ("C.UTF-8", "C"):
             if self._run([*base, f"--locale={locale}"], "initdb", check=False) == 0:
                 break
@@ -282,8 +309,19 @@ class PostgresServer:
 
     def _pg_ctl_start(self) -> None:
         self._run(
-            [self._bin("pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile), "-w",
-             "-t", "60", "-o", f"-p {self.port}", "start"],
+            [
+                self._bin("pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.logfile),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {self.port}",
+                "start",
+            ],
             "pg_ctl start",
         )
 
@@ -292,8 +330,21 @@ class PostgresServer:
             return
         try:
             if self._started:
-                self._run([self._bin("pg_ctl"), "-D", str(self.datadir), "-m", "immediate",
-                           "-w", "-t", "30", "stop"], "pg_ctl stop", check=False)
+                self._run(
+                    [
+                        self._bin("pg_ctl"),
+                        "-D",
+                        str(self.datadir),
+                        "-m",
+                        "immediate",
+                        "-w",
+                        "-t",
+                        "30",
+                        "stop",
+                    ],
+                    "pg_ctl stop",
+                    check=False,
+                )
                 self._started = False
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
@@ -302,8 +353,10 @@ class PostgresServer:
     def diagnostics(self) -> str:
         if self.base is None:
             return f"bindir: {self.bindir}"
-        return (f"bindir: {self.bindir}\n--- initdb/pg_ctl output ({self.cmdlog}) ---\n{_tail(self.cmdlog)}\n"
-                f"--- server log ({self.logfile}) ---\n{_tail(self.logfile)}")
+        return (
+            f"bindir: {self.bindir}\n--- initdb/pg_ctl output ({self.cmdlog}) ---\n{_tail(self.cmdlog)}\n"
+            f"--- server log ({self.logfile}) ---\n{_tail(self.logfile)}"
+        )
 
 
 # --------------------------------------------------------------------------- SQL helpers
@@ -325,8 +378,14 @@ def _run_sql(url: str, statements: list[str], database: str | None = None) -> li
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    kwargs = dict(host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username,
-                  password=u.password, database=database or u.database, timeout=30)
+    kwargs = dict(
+        host=u.host or "127.0.0.1",
+        port=u.port or 5432,
+        user=u.username,
+        password=u.password,
+        database=database or u.database,
+        timeout=30,
+    )
 
     async def go() -> list:
         conn = await asyncpg.connect(**kwargs)
@@ -340,7 +399,7 @@ def _run_sql(url: str, statements: list[str], database: str | None = None) -> li
     def worker() -> None:
         try:
             box["result"] = asyncio.run(go())
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+        except BaseException as exc:
             box["error"] = exc
 
     t = threading.Thread(target=worker, name="langso-pg-sql")
@@ -361,8 +420,11 @@ def fresh_database(postgres_url: str, prefix: str = "langso_t") -> str:
     from sqlalchemy.engine import make_url
 
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    _run_sql(postgres_url, [f"CREATE DATABASE {_quote_ident(name)} TEMPLATE template0 "
-                            "ENCODING 'UTF8'"], database="postgres")
+    _run_sql(
+        postgres_url,
+        [f"CREATE DATABASE {_quote_ident(name)} TEMPLATE template0 ENCODING 'UTF8'"],
+        database="postgres",
+    )
     return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -374,8 +436,9 @@ def drop_database(url: str) -> None:
     if not name or name in ("postgres", "template0", "template1"):
         raise ValueError(f"refusing to drop database {name!r}")
     try:
-        _run_sql(url, [f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)"],
-                 database="postgres")
+        _run_sql(
+            url, [f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)"], database="postgres"
+        )
     except Exception as exc:  # PostgreSQL < 13 has no WITH (FORCE)
         if "syntax" not in str(exc).lower():
             raise

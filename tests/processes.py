@@ -29,8 +29,13 @@ class BotProcess:
 
     def __init__(self, env: dict[str, str], log: Path, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.env = {**os.environ, "BOT_HOST": "127.0.0.1", "BOT_PORT": str(self.port),
-                    "LOG_LEVEL": "INFO", **env}
+        self.env = {
+            **os.environ,
+            "BOT_HOST": "127.0.0.1",
+            "BOT_PORT": str(self.port),
+            "LOG_LEVEL": "INFO",
+            **env,
+        }
         self.log = log
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -41,15 +46,26 @@ class BotProcess:
     async def start(self, timeout: float = 30.0) -> BotProcess:
         out = self.log.open("ab")
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", "--no-console", cwd=ROOT, env=self.env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out)
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--no-console",
+            cwd=ROOT,
+            env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+        )
         out.close()
         async with aiohttp.ClientSession() as http:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
             while True:
                 if self.proc.returncode is not None:
-                    raise RuntimeError(f"the bot exited with {self.proc.returncode}:\n{self.tail()}")
+                    raise RuntimeError(
+                        f"the bot exited with {self.proc.returncode}:\n{self.tail()}"
+                    )
                 try:
                     async with http.get(self.url + "/healthz") as resp:
                         if resp.status == 200:

@@ -134,7 +134,9 @@ def test_schema_is_the_vendored_upstream_file():
 
 def test_compose_file_validates_against_compose_spec(compose):
     errors = schema_errors(compose)
-    assert not errors, "docker-compose.yml does not follow the Compose Specification:\n" + "\n".join(errors)
+    assert not errors, (
+        "docker-compose.yml does not follow the Compose Specification:\n" + "\n".join(errors)
+    )
 
 
 def test_interpolated_compose_file_validates_too(compose):
@@ -187,7 +189,9 @@ def test_bot_waits_for_rasa_only_when_the_profile_is_active(services):
 
 
 def test_rasa_waits_for_training(services):
-    assert depends_on(services["rasa"])["rasa-train"]["condition"] == "service_completed_successfully"
+    assert (
+        depends_on(services["rasa"])["rasa-train"]["condition"] == "service_completed_successfully"
+    )
 
 
 def test_volumes_declared_and_used(compose, services):
@@ -239,7 +243,9 @@ def test_bot_environment(services):
     resolved = interpolate(env, {"POSTGRES_PASSWORD": "pw"})
     assert resolved["DATABASE_URL"] == "postgresql+asyncpg://langso:pw@db:5432/langso"
     assert resolved["NLU_ENGINE"] == "builtin"
-    assert interpolate(env, {"POSTGRES_PASSWORD": "pw", "NLU_ENGINE": "rasa"})["NLU_ENGINE"] == "rasa"
+    assert (
+        interpolate(env, {"POSTGRES_PASSWORD": "pw", "NLU_ENGINE": "rasa"})["NLU_ENGINE"] == "rasa"
+    )
     assert "8080:8080" in [str(p) for p in services["bot"]["ports"]]
     assert services["bot"]["restart"] == "unless-stopped"
 
@@ -249,7 +255,9 @@ def test_channel_variables_of_config_yml_are_passed_through(services):
     config = ROOT / "config.yml"
     if not config.exists():
         pytest.fail("config.yml missing")
-    wanted = set(re.findall(r"\$\{((?:TELEGRAM|ZALO)_[A-Z0-9_]+)", config.read_text(encoding="utf-8")))
+    wanted = set(
+        re.findall(r"\$\{((?:TELEGRAM|ZALO)_[A-Z0-9_]+)", config.read_text(encoding="utf-8"))
+    )
     assert wanted, "config.yml reads no TELEGRAM_*/ZALO_* variables?"
     env = env_map(services["bot"])
     missing = wanted - set(env)
@@ -282,12 +290,16 @@ def test_no_secrets_hard_coded(compose, services):
                     f"{name}.{key} must come from the environment, got {value!r}"
                 )
                 m = re.fullmatch(r"\$\{\w+:?-(.*)\}", value)
-                assert not (m and m.group(1)), f"{name}.{key}: a secret must not have a default value"
+                assert not (m and m.group(1)), (
+                    f"{name}.{key}: a secret must not have a default value"
+                )
             for m in re.finditer(r"://[^:/@\s]+:([^@\s]+)@", value):
                 assert re.fullmatch(r"\$\{\w+\}", m.group(1)), f"{name}.{key}: password in a URL"
     # and nothing that looks like a real token anywhere in the file
     text = COMPOSE_FILE.read_text(encoding="utf-8")
-    assert not re.search(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b", text), "Telegram bot token in compose file"
+    assert not re.search(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b", text), (
+        "Telegram bot token in compose file"
+    )
 
 
 # --------------------------------------------------------------------------- Dockerfile
@@ -311,11 +323,15 @@ def test_dockerfile():
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     model = config["nlu"]["model"]
     assert f"nlu train --data nlu/data --out {model}" in joined
-    assert any(ln.startswith("COPY --from=") and model.rsplit("/", 1)[0] in ln for ln in instructions)
+    assert any(
+        ln.startswith("COPY --from=") and model.rsplit("/", 1)[0] in ln for ln in instructions
+    )
     cmd = next(ln for ln in instructions if ln.startswith("CMD"))
     assert cmd.index("python -m bot db upgrade") < cmd.index("python -m bot run")
     assert "EXPOSE 8080" in instructions
-    assert any(ln.startswith("USER ") and "root" not in ln for ln in instructions), "run as non-root"
+    assert any(ln.startswith("USER ") and "root" not in ln for ln in instructions), (
+        "run as non-root"
+    )
 
 
 def test_dockerignore():
@@ -345,7 +361,9 @@ def _compose_cli() -> list[str] | None:
         candidates.append(["docker-compose"])
     for cmd in candidates:
         try:
-            out = subprocess.run([*cmd, "version", "--short"], capture_output=True, text=True, timeout=30)
+            out = subprocess.run(
+                [*cmd, "version", "--short"], capture_output=True, text=True, timeout=30
+            )
         except OSError:
             continue
         if out.returncode == 0 and re.match(r"v?[2-9]\.", out.stdout.strip()):
@@ -373,7 +391,11 @@ def test_compose_cli_accepts_the_file_in_both_profiles():
     assert plain.returncode == 0, plain.stderr
     assert set(plain.stdout.split()) == {"bot", "db"}
 
-    rasa = subprocess.run([*base, "--profile", "rasa", "config", "--services"],
-                          capture_output=True, text=True, env=env)
+    rasa = subprocess.run(
+        [*base, "--profile", "rasa", "config", "--services"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert rasa.returncode == 0, rasa.stderr
     assert set(rasa.stdout.split()) == {"bot", "db", *RASA_SERVICES}

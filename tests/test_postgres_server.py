@@ -33,7 +33,9 @@ def test_url_shape(postgres_url):
 async def test_select_version(postgres_url):
     version = await _scalar(postgres_url, "select version()")
     assert version.startswith("PostgreSQL ")
-    assert await _scalar(postgres_url, "select current_database()") == make_url(postgres_url).database
+    assert (
+        await _scalar(postgres_url, "select current_database()") == make_url(postgres_url).database
+    )
 
 
 async def test_utf8_vietnamese_round_trip(postgres_url):
@@ -64,13 +66,21 @@ async def test_fresh_databases_are_isolated(pg_database_url, postgres_url):
 
     other = fresh_database(postgres_url)
     try:
-        assert await _scalar(other, "select count(*) from pg_tables where tablename = 'only_here'") == 0
+        assert (
+            await _scalar(other, "select count(*) from pg_tables where tablename = 'only_here'")
+            == 0
+        )
         assert await _scalar(pg_database_url, "select count(*) from only_here") == 1
     finally:
         drop_database(other)
-    assert await _scalar(
-        postgres_url, "select count(*) from pg_database where datname = :n", n=make_url(other).database
-    ) == 0
+    assert (
+        await _scalar(
+            postgres_url,
+            "select count(*) from pg_database where datname = :n",
+            n=make_url(other).database,
+        )
+        == 0
+    )
 
 
 async def test_drop_database_with_open_connection(postgres_url):
@@ -84,7 +94,10 @@ async def test_drop_database_with_open_connection(postgres_url):
     await conn.invalidate()
     await engine.dispose()
     name = make_url(url).database
-    assert await _scalar(postgres_url, "select count(*) from pg_database where datname = :n", n=name) == 0
+    assert (
+        await _scalar(postgres_url, "select count(*) from pg_database where datname = :n", n=name)
+        == 0
+    )
 
 
 def test_drop_database_refuses_system_databases(postgres_url):

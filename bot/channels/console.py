@@ -17,8 +17,13 @@ from bot.messages import IncomingMessage, render_numbered
 CHANNEL = "console"
 
 
-async def run_console(worker: InboundWorker, stdin: TextIO | None = None, stdout: TextIO | None = None,
-                      sender: str = "local", lang: str | None = None) -> None:
+async def run_console(
+    worker: InboundWorker,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    sender: str = "local",
+    lang: str | None = None,
+) -> None:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     session = uuid.uuid4().hex[:8]
@@ -34,8 +39,13 @@ async def run_console(worker: InboundWorker, stdin: TextIO | None = None, stdout
         if not text:
             continue
         n += 1
-        msg = IncomingMessage(channel=CHANNEL, sender_id=sender, message_id=f"{session}-{n}", text=text,
-                              locale_hint=lang)
+        msg = IncomingMessage(
+            channel=CHANNEL,
+            sender_id=sender,
+            message_id=f"{session}-{n}",
+            text=text,
+            locale_hint=lang,
+        )
         try:
             turn = await worker.converse(msg)
         except TurnFailed:

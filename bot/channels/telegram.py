@@ -102,8 +102,9 @@ def webhook_path(settings: TelegramSettings) -> str:
     return urlsplit(settings.webhook_url).path or "/"
 
 
-def build_application(settings: TelegramSettings, request_timeout: float = 10.0,
-                      poll_timeout: float = 25.0) -> Application:
+def build_application(
+    settings: TelegramSettings, request_timeout: float = 10.0, poll_timeout: float = 25.0
+) -> Application:
     """A PTB Application without an Updater, pointed at the configured Bot API server."""
     if not settings.token:
         raise ValueError("telegram.token is empty: set TELEGRAM_BOT_TOKEN")
@@ -130,7 +131,9 @@ def quiet_http_loggers() -> None:
     messages carry chat ids and message texts."""
     for name in ("httpx", "httpcore", "telegram"):
         logger = logging.getLogger(name)
-        if logger.level < logging.WARNING:  # NOTSET too: inheriting DEBUG from the root would log them
+        if (
+            logger.level < logging.WARNING
+        ):  # NOTSET too: inheriting DEBUG from the root would log them
             logger.setLevel(logging.WARNING)
 
 
@@ -170,8 +173,13 @@ def to_incoming(update: Update) -> IncomingMessage | None:
             return None
         chat = query.message.chat if query.message is not None else None
         sender = str(chat.id if chat is not None else query.from_user.id)
-        return IncomingMessage(channel=CHANNEL, sender_id=sender, message_id=message_id,
-                               text=_button_label(query), payload=query.data)
+        return IncomingMessage(
+            channel=CHANNEL,
+            sender_id=sender,
+            message_id=message_id,
+            text=_button_label(query),
+            payload=query.data,
+        )
     message = update.message
     if message is None:  # edited_message, channel_post, my_chat_member...: nothing to answer
         return None
@@ -222,13 +230,18 @@ def utf16_len(text: str) -> int:
 def keyboard(reply: Reply | tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     """One button per row: labels are sentences in Vietnamese or a minority language."""
     buttons = reply.buttons if isinstance(reply, Reply) else reply
-    rows = [[InlineKeyboardButton(b.label[:64] or b.payload, callback_data=b.payload)]
-            for b in buttons if b.payload]
+    rows = [
+        [InlineKeyboardButton(b.label[:64] or b.payload, callback_data=b.payload)]
+        for b in buttons
+        if b.payload
+    ]
     return InlineKeyboardMarkup(rows) if rows else None
 
 
 def _retry_after_seconds(exc: tg_error.RetryAfter) -> float:
-    value = getattr(exc, "_retry_after", None)  # a timedelta in PTB 22; avoids a deprecation warning
+    value = getattr(
+        exc, "_retry_after", None
+    )  # a timedelta in PTB 22; avoids a deprecation warning
     if not isinstance(value, timedelta):
         value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
@@ -267,7 +280,9 @@ def reply_parts(reply: Reply) -> list[Part]:
     if media:
         kind, ref = media[0]
         fits = bool(text) and utf16_len(text) <= CAPTION_LIMIT
-        out.append(Part(kind, ref, text if fits else None, reply.buttons if fits or not text else ()))
+        out.append(
+            Part(kind, ref, text if fits else None, reply.buttons if fits or not text else ())
+        )
         if fits or not text:
             return out
     pieces = split_text(text, TEXT_LIMIT, utf16_len) or (["…"] if reply.buttons else [])
@@ -332,13 +347,17 @@ class TelegramChannel:
             try:
                 await self.application.initialize()  # getMe: checks the token and the server
             except tg_error.InvalidToken:
-                raise StartupError("telegram.token: the Bot API refused the token; "
-                                   "check TELEGRAM_BOT_TOKEN (from @BotFather)") from None
+                raise StartupError(
+                    "telegram.token: the Bot API refused the token; "
+                    "check TELEGRAM_BOT_TOKEN (from @BotFather)"
+                ) from None
             except tg_error.NetworkError as exc:
-                raise StartupError(f"telegram.api_base_url: cannot reach the Bot API at "
-                                   f"{redact(api_base_url(self.settings), self.settings.token)} "
-                                   f"({redact(str(exc), self.settings.token)}); check "
-                                   "TELEGRAM_API_BASE_URL and the network") from None
+                raise StartupError(
+                    f"telegram.api_base_url: cannot reach the Bot API at "
+                    f"{redact(api_base_url(self.settings), self.settings.token)} "
+                    f"({redact(str(exc), self.settings.token)}); check "
+                    "TELEGRAM_API_BASE_URL and the network"
+                ) from None
             self._initialized = True
 
     async def start(self, worker: Receiver) -> None:
@@ -371,13 +390,17 @@ class TelegramChannel:
         try:
             info = await self.bot.get_webhook_info()
         except tg_error.TelegramError as exc:
-            log.warning("telegram: cannot read the webhook info (%s)",
-                        redact(str(exc), self.settings.token))
+            log.warning(
+                "telegram: cannot read the webhook info (%s)", redact(str(exc), self.settings.token)
+            )
             return
         if info.url != self.settings.webhook_url:
-            log.warning("telegram: Telegram sends updates to %s but telegram.webhook_url is %s; "
-                        "run `python -m bot telegram set-webhook`", info.url or "nowhere (polling)",
-                        self.settings.webhook_url)
+            log.warning(
+                "telegram: Telegram sends updates to %s but telegram.webhook_url is %s; "
+                "run `python -m bot telegram set-webhook`",
+                info.url or "nowhere (polling)",
+                self.settings.webhook_url,
+            )
 
     # ------------------------------------------------------------------ receiving
 
@@ -437,30 +460,42 @@ class TelegramChannel:
         try:
             await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates needs none
         except tg_error.TelegramError as exc:
-            log.warning("telegram: deleteWebhook failed (%s)", redact(str(exc), self.settings.token))
+            log.warning(
+                "telegram: deleteWebhook failed (%s)", redact(str(exc), self.settings.token)
+            )
         while not self._stopping:
             await self.worker.wait_for_room()
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=int(self.poll_timeout),
-                                                     allowed_updates=list(ALLOWED_UPDATES))
+                updates = await self.bot.get_updates(
+                    offset=offset,
+                    timeout=int(self.poll_timeout),
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
             except asyncio.CancelledError:
                 raise
             except tg_error.RetryAfter as exc:
                 await asyncio.sleep(_retry_after_seconds(exc))
                 continue
             except tg_error.InvalidToken:
-                log.error("telegram: the Bot API refused the token; polling stopped "
-                          "(check TELEGRAM_BOT_TOKEN)")
+                log.error(
+                    "telegram: the Bot API refused the token; polling stopped "
+                    "(check TELEGRAM_BOT_TOKEN)"
+                )
                 return
             except tg_error.Conflict as exc:
-                log.error("telegram: %s; another process polls with this token, or a webhook is set",
-                          redact(str(exc), self.settings.token))
+                log.error(
+                    "telegram: %s; another process polls with this token, or a webhook is set",
+                    redact(str(exc), self.settings.token),
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
             except tg_error.TelegramError as exc:
-                log.warning("telegram: getUpdates failed (%s), retrying in %.0fs",
-                            redact(str(exc), self.settings.token), backoff)
+                log.warning(
+                    "telegram: getUpdates failed (%s), retrying in %.0fs",
+                    redact(str(exc), self.settings.token),
+                    backoff,
+                )
                 await asyncio.sleep(backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, 30.0)
                 continue
@@ -470,8 +505,11 @@ class TelegramChannel:
             try:
                 await self.accept([u.to_dict() for u in updates])
             except Exception as exc:  # not recorded: keep the offset so Telegram sends them again
-                log.error("telegram: cannot record %d update(s) (%s); retrying", len(updates),
-                          type(exc).__name__)
+                log.error(
+                    "telegram: cannot record %d update(s) (%s); retrying",
+                    len(updates),
+                    type(exc).__name__,
+                )
                 await asyncio.sleep(1.0)
                 continue
             offset = updates[-1].update_id + 1
@@ -505,7 +543,7 @@ class TelegramChannel:
         """What to pass to sendPhoto/sendVoice/sendDocument, and the local file if uploading."""
         if ref.startswith(("http://", "https://")):
             return ref, None
-        rel = ref[len("content/"):] if ref.startswith("content/") else ref
+        rel = ref[len("content/") :] if ref.startswith("content/") else ref
         path = (self.content_dir / rel).resolve()
         if path.is_relative_to(self.content_dir) and path.is_file():
             cached = self._uploaded.get((kind, str(path), path.stat().st_mtime))
@@ -514,20 +552,26 @@ class TelegramChannel:
             return ref, None  # a Telegram file_id
         raise MediaMissing(f"content media {ref!r} not found under {self.content_dir}")
 
-    async def _send_media(self, chat: int | str, part: Part,
-                          markup: InlineKeyboardMarkup | None) -> Message:
+    async def _send_media(
+        self, chat: int | str, part: Part, markup: InlineKeyboardMarkup | None
+    ) -> Message:
         kind = part.kind
         media, path = self._media_input(kind, part.value)
         if path is not None:
             size = path.stat().st_size
             if size > FILE_UPLOAD_LIMIT:
-                raise MediaMissing(f"content media {part.value!r} is {size} bytes; "
-                                   f"Telegram takes at most {FILE_UPLOAD_LIMIT}")
+                raise MediaMissing(
+                    f"content media {part.value!r} is {size} bytes; "
+                    f"Telegram takes at most {FILE_UPLOAD_LIMIT}"
+                )
             if kind == "photo" and size > PHOTO_UPLOAD_LIMIT:
                 kind = "document"
             media = await asyncio.to_thread(path.read_bytes)
-        method = {"photo": self.bot.send_photo, "voice": self.bot.send_voice,
-                  "document": self.bot.send_document}[kind]
+        method = {
+            "photo": self.bot.send_photo,
+            "voice": self.bot.send_voice,
+            "document": self.bot.send_document,
+        }[kind]
         kwargs: dict[str, Any] = {"caption": part.caption or None, "reply_markup": markup}
         if path is not None:
             kwargs["filename"] = path.name

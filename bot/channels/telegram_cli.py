@@ -35,8 +35,10 @@ class CliError(Exception):
 
 def _need_token(tg: TelegramSettings) -> None:
     if not tg.token:
-        raise CliError("telegram.token is empty: create a bot with @BotFather in Telegram and set "
-                       "TELEGRAM_BOT_TOKEN=<the token it gives you> (see docs/telegram.md)")
+        raise CliError(
+            "telegram.token is empty: create a bot with @BotFather in Telegram and set "
+            "TELEGRAM_BOT_TOKEN=<the token it gives you> (see docs/telegram.md)"
+        )
 
 
 async def _with_bot(tg: TelegramSettings, fn: Any) -> Any:
@@ -52,29 +54,44 @@ async def _with_bot(tg: TelegramSettings, fn: Any) -> Any:
         async with application.bot as bot:
             return await fn(bot)
     except tg_error.InvalidToken:
-        raise CliError("Telegram refused the token (telegram.token / TELEGRAM_BOT_TOKEN): copy it again "
-                       "from @BotFather (/mybots -> API Token)", EXIT_API) from None
+        raise CliError(
+            "Telegram refused the token (telegram.token / TELEGRAM_BOT_TOKEN): copy it again "
+            "from @BotFather (/mybots -> API Token)",
+            EXIT_API,
+        ) from None
     except tg_error.NetworkError as exc:
-        raise CliError(f"cannot reach the Bot API at {redact(api_base_url(tg), tg.token)} "
-                       f"({redact(str(exc), tg.token)}); check TELEGRAM_API_BASE_URL and the network",
-                       EXIT_API) from None
+        raise CliError(
+            f"cannot reach the Bot API at {redact(api_base_url(tg), tg.token)} "
+            f"({redact(str(exc), tg.token)}); check TELEGRAM_API_BASE_URL and the network",
+            EXIT_API,
+        ) from None
     except tg_error.TelegramError as exc:
-        raise CliError(f"Telegram refused the request: {redact(str(exc), tg.token)}", EXIT_API) from None
+        raise CliError(
+            f"Telegram refused the request: {redact(str(exc), tg.token)}", EXIT_API
+        ) from None
 
 
 async def set_webhook(tg: TelegramSettings, drop_pending: bool = False) -> str:
     from bot.channels.telegram import ALLOWED_UPDATES
 
     if not tg.webhook_url:
-        raise CliError("telegram.webhook_url is empty: set TELEGRAM_WEBHOOK_URL to the public https:// address "
-                       "that reaches this bot (e.g. https://bot.example.gov.vn/telegram/webhook)")
+        raise CliError(
+            "telegram.webhook_url is empty: set TELEGRAM_WEBHOOK_URL to the public https:// address "
+            "that reaches this bot (e.g. https://bot.example.gov.vn/telegram/webhook)"
+        )
     if not tg.webhook_secret:
-        raise CliError("telegram.webhook_secret is empty: set TELEGRAM_WEBHOOK_SECRET "
-                       "(1-256 characters of A-Z a-z 0-9 _ -, e.g. from `openssl rand -hex 32`)")
+        raise CliError(
+            "telegram.webhook_secret is empty: set TELEGRAM_WEBHOOK_SECRET "
+            "(1-256 characters of A-Z a-z 0-9 _ -, e.g. from `openssl rand -hex 32`)"
+        )
 
     async def go(bot: Any) -> str:
-        await bot.set_webhook(tg.webhook_url, secret_token=tg.webhook_secret,
-                              allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=drop_pending)
+        await bot.set_webhook(
+            tg.webhook_url,
+            secret_token=tg.webhook_secret,
+            allowed_updates=list(ALLOWED_UPDATES),
+            drop_pending_updates=drop_pending,
+        )
         return f"webhook set: Telegram now sends updates to {tg.webhook_url}"
 
     return await _with_bot(tg, go)
@@ -123,13 +140,19 @@ async def info(tg: TelegramSettings) -> str:
             lines.append(f"max connections:     {hook.max_connections or '-'}")
             lines.append(f"allowed updates:     {', '.join(hook.allowed_updates or ()) or 'all'}")
         if hook.last_error_message:
-            lines.append(f"last error:          {_when(hook.last_error_date)}: {hook.last_error_message}")
+            lines.append(
+                f"last error:          {_when(hook.last_error_date)}: {hook.last_error_message}"
+            )
         if tg.webhook_url and hook.url != tg.webhook_url:
-            lines.append("note: the configured webhook is not the one Telegram uses; run "
-                         "`python -m bot telegram set-webhook`")
+            lines.append(
+                "note: the configured webhook is not the one Telegram uses; run "
+                "`python -m bot telegram set-webhook`"
+            )
         if not tg.webhook_url and hook.url:
-            lines.append("note: a webhook is set but the bot is configured for polling; `python -m bot run` "
-                         "deletes it when polling starts, or run `python -m bot telegram delete-webhook`")
+            lines.append(
+                "note: a webhook is set but the bot is configured for polling; `python -m bot run` "
+                "deletes it when polling starts, or run `python -m bot telegram delete-webhook`"
+            )
         return "\n".join(lines)
 
     return await _with_bot(tg, go)
@@ -143,8 +166,12 @@ ACTIONS = {
 }
 
 
-def run(args: argparse.Namespace, settings: Settings | None = None, out: TextIO | None = None,
-        err: TextIO | None = None) -> int:
+def run(
+    args: argparse.Namespace,
+    settings: Settings | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
         settings = settings or load_settings(args.config)
@@ -159,10 +186,18 @@ def run(args: argparse.Namespace, settings: Settings | None = None, out: TextIO 
 def register(subparsers: argparse._SubParsersAction) -> None:
     tg = subparsers.add_parser("telegram", help="Telegram: webhook, bot info, command menu")
     sub = tg.add_subparsers(dest="telegram_command", required=True)
-    sw = sub.add_parser("set-webhook", help="send updates to telegram.webhook_url (with the secret header)")
-    sw.add_argument("--drop-pending", action="store_true", help="discard updates Telegram is still holding")
+    sw = sub.add_parser(
+        "set-webhook", help="send updates to telegram.webhook_url (with the secret header)"
+    )
+    sw.add_argument(
+        "--drop-pending", action="store_true", help="discard updates Telegram is still holding"
+    )
     dw = sub.add_parser("delete-webhook", help="remove the webhook (back to polling)")
-    dw.add_argument("--drop-pending", action="store_true", help="discard updates Telegram is still holding")
-    sub.add_parser("info", help="show the bot (getMe) and the webhook Telegram has (getWebhookInfo)")
+    dw.add_argument(
+        "--drop-pending", action="store_true", help="discard updates Telegram is still holding"
+    )
+    sub.add_parser(
+        "info", help="show the bot (getMe) and the webhook Telegram has (getWebhookInfo)"
+    )
     sub.add_parser("set-commands", help="fill the bot's command menu (/start, /help, /baocao ...)")
     tg.set_defaults(func=run)

@@ -71,8 +71,14 @@ class WebChat:
             return bad_request(f"`lang` must be one of {', '.join(LANGUAGES)}.")
         if not text.strip() and not payload:
             return bad_request("Tin nhắn trống. Write something.")
-        msg = IncomingMessage(channel=CHANNEL, sender_id=sender, message_id=message_id, text=text,
-                              payload=payload, locale_hint=lang)
+        msg = IncomingMessage(
+            channel=CHANNEL,
+            sender_id=sender,
+            message_id=message_id,
+            text=text,
+            payload=payload,
+            locale_hint=lang,
+        )
         try:
             turn = await self.worker.converse(msg)
         except TurnFailed:
@@ -80,8 +86,10 @@ class WebChat:
                 {"error": "Xin lỗi, có lỗi khi xử lý. Gửi lại sau ít phút. Please try again."},
                 status=503,
             )
-        return web.json_response({
-            "replies": [r.as_dict() for r in turn.replies],
-            "duplicate": turn.duplicate,
-            "lang": turn.lang,
-        })
+        return web.json_response(
+            {
+                "replies": [r.as_dict() for r in turn.replies],
+                "duplicate": turn.duplicate,
+                "lang": turn.lang,
+            }
+        )

@@ -69,23 +69,38 @@ ATTACHMENT_TTL = 6 * 24 * 3600.0  # uploaded attachment ids expire after 7 days 
 MAX_KEY = 128  # inbox.message_id column
 
 # Zalo's `error` codes (developers.zalo.me/docs/official-account/phu-luc/ma-loi).
-TOKEN_ERRORS = {-216: "access token is invalid", -220: "access token is expired or removed",
-                -124: "access token is expired"}
+TOKEN_ERRORS = {
+    -216: "access token is invalid",
+    -220: "access token is expired or removed",
+    -124: "access token is expired",
+}
 RATE_LIMIT_ERRORS = {-32: "app or OA reached its API call limit"}
-UNREACHABLE_ERRORS = {-213: "user has not followed the OA",
-                      -227: "user is banned or inactive for more than 45 days"}
+UNREACHABLE_ERRORS = {
+    -213: "user has not followed the OA",
+    -227: "user is banned or inactive for more than 45 days",
+}
 # Customer-service messages only reach users who wrote within the last 7 days. These users did not
 # block or unfollow us, so they are not unsubscribed: the message fails, the subscription stays.
-OUTSIDE_WINDOW_ERRORS = {-230: "user has not interacted with the OA in the past 7 days",
-                         -232: "user has not interacted with the OA, or the interaction expired",
-                         -244: "user has restricted this message type from the OA"}
+OUTSIDE_WINDOW_ERRORS = {
+    -230: "user has not interacted with the OA in the past 7 days",
+    -232: "user has not interacted with the OA, or the interaction expired",
+    -244: "user has restricted this message type from the OA",
+}
 TRANSIENT_ERRORS = {-200: "send message failed"}
 ATTACHMENT_EXPIRED = -100
 
 # Events: what each becomes. Anything else (oa_send_*, user_seen_message, ...) is answered 200
 # and ignored.
-MESSAGE_EVENTS = {"user_send_text", "user_send_image", "user_send_location", "user_send_audio",
-                  "user_send_sticker", "user_send_gif", "user_send_file", "user_send_video"}
+MESSAGE_EVENTS = {
+    "user_send_text",
+    "user_send_image",
+    "user_send_location",
+    "user_send_audio",
+    "user_send_sticker",
+    "user_send_gif",
+    "user_send_file",
+    "user_send_video",
+}
 FOLLOW_EVENTS = {"follow", "unfollow"}
 RECEIPT_EVENTS = {"user_received_message": "delivered", "user_seen_message": "read"}
 HANDLED_EVENTS = MESSAGE_EVENTS | FOLLOW_EVENTS | set(RECEIPT_EVENTS)
@@ -99,7 +114,9 @@ UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
 
 def signature(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> str:
     """The hex SHA-256 Zalo puts after `mac=`: sha256(app_id + body + timestamp + OA secret key)."""
-    return hashlib.sha256(app_id.encode() + body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
+    return hashlib.sha256(
+        app_id.encode() + body + timestamp.encode() + oa_secret_key.encode()
+    ).hexdigest()
 
 
 def signature_ok(header: str, app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> bool:
@@ -184,7 +201,9 @@ def parse_event(event: dict[str, Any]) -> Inbound | None:
     if name in RECEIPT_EVENTS:
         message = event.get("message") if isinstance(event.get("message"), dict) else {}
         ids = message.get("msg_ids")
-        refs = tuple(str(i) for i in ids if isinstance(i, (str, int))) if isinstance(ids, list) else ()
+        refs = (
+            tuple(str(i) for i in ids if isinstance(i, (str, int))) if isinstance(ids, list) else ()
+        )
         return Receipt(CHANNEL, user, key, refs[:100], RECEIPT_EVENTS[name])  # type: ignore[arg-type]
     return to_message(event, key)
 
@@ -203,8 +222,12 @@ def to_message(event: dict[str, Any], key: str) -> IncomingMessage | None:
     text = message.get("text") if isinstance(message.get("text"), str) else ""
     media: tuple[Media, ...] = ()
     location = None
-    kinds = {"user_send_image": "photo", "user_send_audio": "voice", "user_send_file": "document",
-             "user_send_video": "video"}
+    kinds = {
+        "user_send_image": "photo",
+        "user_send_audio": "voice",
+        "user_send_file": "document",
+        "user_send_video": "video",
+    }
     if name in kinds:
         media = tuple(Media(kinds[name], url) for url in map(_url, _attachments(message)) if url)  # type: ignore[arg-type]
     elif name == "user_send_location":
@@ -214,8 +237,9 @@ def to_message(event: dict[str, Any], key: str) -> IncomingMessage | None:
         # Stickers carry no words: an empty message, which the dialogue answers by saying it
         # reads text only.
         text = ""
-    return IncomingMessage(channel=CHANNEL, sender_id=user, message_id=key, text=text, media=media,
-                           location=location)
+    return IncomingMessage(
+        channel=CHANNEL, sender_id=user, message_id=key, text=text, media=media, location=location
+    )
 
 
 # --------------------------------------------------------------------------- replies -> API messages
@@ -239,14 +263,19 @@ def outgoing(reply: Reply) -> list[Outgoing]:
     if reply.photo:
         out.append(Outgoing("photo", reply.photo))
     if reply.document:
-        out.append(Outgoing("document", reply.document) if not _is_url(reply.document)
-                   else Outgoing("text", reply.document))
+        out.append(
+            Outgoing("document", reply.document)
+            if not _is_url(reply.document)
+            else Outgoing("text", reply.document)
+        )
     if reply.voice:
         # The customer-service API has no voice messages: a link when there is one, else nothing.
         if _is_url(reply.voice):
             out.append(Outgoing("text", reply.voice))
         else:
-            log.info("zalo: voice replies are not supported by the OA API; a voice file was skipped")
+            log.info(
+                "zalo: voice replies are not supported by the OA API; a voice file was skipped"
+            )
     return out
 
 
@@ -258,15 +287,24 @@ class ZaloChannel:
 
     name = CHANNEL
 
-    def __init__(self, settings: ZaloSettings, sessionmaker: async_sessionmaker[AsyncSession],
-                 *, content_dir: Path, rate_limit_pause: float = 60.0, send_timeout: float = 15.0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: ZaloSettings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        content_dir: Path,
+        rate_limit_pause: float = 60.0,
+        send_timeout: float = 15.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self.limits = Limits(settings.rate_per_second)
         self.content_dir = Path(content_dir).resolve()
         self.clock = clock
         self.rate_limit_pause = rate_limit_pause
-        self.send_timeout = aiohttp.ClientTimeout(total=send_timeout, connect=min(5.0, send_timeout))
+        self.send_timeout = aiohttp.ClientTimeout(
+            total=send_timeout, connect=min(5.0, send_timeout)
+        )
         self.tokens = ZaloTokens(settings, sessionmaker, self._client)
         self.worker: Receiver | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -318,7 +356,8 @@ class ZaloChannel:
         if not isinstance(app_id, (str, int)) or str(app_id) != self.settings.app_id:
             return web.Response(status=403, text="wrong app")
         if not isinstance(timestamp, (str, int)) or not signature_ok(
-                header, str(app_id), body, str(timestamp), self.settings.oa_secret_key):
+            header, str(app_id), body, str(timestamp), self.settings.oa_secret_key
+        ):
             return web.Response(status=403, text="bad signature")
         try:
             ms = int(str(timestamp))
@@ -329,7 +368,9 @@ class ZaloChannel:
 
         name = event.get("event_name")
         if name not in HANDLED_EVENTS:
-            shown = name if isinstance(name, str) and EVENT_NAME_RE.match(name) else "(unrecognised)"
+            shown = (
+                name if isinstance(name, str) and EVENT_NAME_RE.match(name) else "(unrecognised)"
+            )
             log.info("zalo: ignored event %s", shown)
             return web.Response(text="ok")
         if self.worker is None:
@@ -348,13 +389,15 @@ class ZaloChannel:
 
     async def deliver(self, recipient: str, part: Outgoing) -> str | None:
         """One API message; Zalo's message id. Raises SendError."""
+
         async def attempt(token: str) -> dict[str, Any]:
             try:
                 message = await self._message(part, token)
             except _TokenRejected as exc:
                 return {"error": exc.code}
             return await self._post_json(
-                SEND_PATH, {"recipient": {"user_id": recipient}, "message": message}, token)
+                SEND_PATH, {"recipient": {"user_id": recipient}, "message": message}, token
+            )
 
         try:
             token = await self.tokens.access_token()
@@ -364,9 +407,11 @@ class ZaloChannel:
                 token = await self.tokens.refresh(token)
                 result = await attempt(token)
                 if result.get("error") in TOKEN_ERRORS:
-                    raise SendError(f"zalo: a freshly refreshed access token was refused "
-                                    f"({result.get('error')}); check ZALO_APP_ID and that the app "
-                                    "is linked to the OA")
+                    raise SendError(
+                        f"zalo: a freshly refreshed access token was refused "
+                        f"({result.get('error')}); check ZALO_APP_ID and that the app "
+                        "is linked to the OA"
+                    )
         except TokenError as exc:
             raise SendError(str(exc)) from None
         except TokenRefreshUnavailable as exc:
@@ -382,12 +427,15 @@ class ZaloChannel:
         if code == 0:
             return
         if code in RATE_LIMIT_ERRORS:
-            raise SendError(f"zalo: {RATE_LIMIT_ERRORS[code]} ({code})",
-                            retry_after=self.rate_limit_pause)
+            raise SendError(
+                f"zalo: {RATE_LIMIT_ERRORS[code]} ({code})", retry_after=self.rate_limit_pause
+            )
         if code in UNREACHABLE_ERRORS:
             raise SendError(f"zalo: {UNREACHABLE_ERRORS[code]} ({code})", gone=True)
         if code in OUTSIDE_WINDOW_ERRORS:
-            raise SendError(f"zalo: outside the reply window: {OUTSIDE_WINDOW_ERRORS[code]} ({code})")
+            raise SendError(
+                f"zalo: outside the reply window: {OUTSIDE_WINDOW_ERRORS[code]} ({code})"
+            )
         if code in TRANSIENT_ERRORS:
             raise SendError(f"zalo: {TRANSIENT_ERRORS[code]} ({code})", retryable=True)
         if code == ATTACHMENT_EXPIRED:
@@ -399,16 +447,19 @@ class ZaloChannel:
     async def _post_json(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
         url = self.settings.api_base_url.rstrip("/") + path
         try:
-            async with self._client().post(url, json=body, headers={"access_token": token},
-                                           timeout=self.send_timeout) as resp:
+            async with self._client().post(
+                url, json=body, headers={"access_token": token}, timeout=self.send_timeout
+            ) as resp:
                 return await self._result(resp)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise SendError(f"zalo: {type(exc).__name__}", retryable=True) from None
 
     async def _result(self, resp: aiohttp.ClientResponse) -> dict[str, Any]:
         if resp.status == 429:
-            raise SendError("zalo: HTTP 429", retry_after=_retry_after(
-                resp.headers.get("Retry-After"), self.rate_limit_pause))
+            raise SendError(
+                "zalo: HTTP 429",
+                retry_after=_retry_after(resp.headers.get("Retry-After"), self.rate_limit_pause),
+            )
         if resp.status >= 500:
             raise SendError(f"zalo: HTTP {resp.status}", retryable=True)
         if resp.status != 200:
@@ -416,8 +467,9 @@ class ZaloChannel:
         try:
             data = await resp.json(content_type=None)
         except ValueError:
-            raise SendError("zalo: the OA API answered something other than JSON",
-                            retryable=True) from None
+            raise SendError(
+                "zalo: the OA API answered something other than JSON", retryable=True
+            ) from None
         if not isinstance(data, dict) or not isinstance(data.get("error", 0), int):
             raise SendError("zalo: unexpected answer from the OA API", retryable=True)
         data.setdefault("error", 0)
@@ -431,10 +483,19 @@ class ZaloChannel:
                 element = {"media_type": "image", "url": item.value}
             else:
                 element = {"media_type": "image", "attachment_id": await self._upload(item, token)}
-            return {"attachment": {"type": "template",
-                                   "payload": {"template_type": "media", "elements": [element]}}}
+            return {
+                "attachment": {
+                    "type": "template",
+                    "payload": {"template_type": "media", "elements": [element]},
+                }
+            }
         if item.kind == "document":
-            return {"attachment": {"type": "file", "payload": {"token": await self._upload(item, token)}}}
+            return {
+                "attachment": {
+                    "type": "file",
+                    "payload": {"token": await self._upload(item, token)},
+                }
+            }
         raise SendError(f"zalo: cannot send a {item.kind}")
 
     def _content_file(self, ref: str, allowed: set[str] | dict[str, str], max_bytes: int) -> Path:
@@ -459,13 +520,17 @@ class ZaloChannel:
             path = self._content_file(item.value, FILE_TYPES, FILE_MAX_BYTES)
             route, field = UPLOAD_FILE_PATH, "token"
         form = aiohttp.FormData()
-        mime = (IMAGE_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
-                or "application/octet-stream")
+        mime = (
+            IMAGE_TYPES.get(path.suffix.lower())
+            or mimetypes.guess_type(path.name)[0]
+            or "application/octet-stream"
+        )
         form.add_field("file", path.read_bytes(), filename=path.name, content_type=mime)
         url = self.settings.api_base_url.rstrip("/") + route
         try:
-            async with self._client().post(url, data=form, headers={"access_token": token},
-                                           timeout=UPLOAD_TIMEOUT) as resp:
+            async with self._client().post(
+                url, data=form, headers={"access_token": token}, timeout=UPLOAD_TIMEOUT
+            ) as resp:
                 result = await self._result(resp)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise SendError(f"zalo: upload failed: {type(exc).__name__}", retryable=True) from None

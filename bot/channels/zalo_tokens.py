@@ -69,15 +69,26 @@ def _aware(dt: datetime | None) -> datetime | None:
 
 
 def _pair(row: ChannelToken) -> TokenPair:
-    return TokenPair(row.access_token, row.refresh_token, _aware(row.access_expires_at), _aware(row.refresh_expires_at))
+    return TokenPair(
+        row.access_token,
+        row.refresh_token,
+        _aware(row.access_expires_at),
+        _aware(row.refresh_expires_at),
+    )
 
 
 class ZaloTokens:
     """The Zalo OA access token the sender uses, refreshed and stored as described above."""
 
-    def __init__(self, settings: ZaloSettings, sessionmaker: async_sessionmaker[AsyncSession],
-                 http: Callable[[], aiohttp.ClientSession], *, ahead: timedelta = REFRESH_AHEAD,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        settings: ZaloSettings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        http: Callable[[], aiohttp.ClientSession],
+        *,
+        ahead: timedelta = REFRESH_AHEAD,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.http = http
@@ -117,9 +128,16 @@ class ZaloTokens:
                 return await self._refresh_locked(bad=pair.access_token if pair else None)
             except TokenRefreshUnavailable:
                 # Refreshing early and Zalo's OAuth server is down: the current token still works.
-                if stale is None and pair is not None and pair.access_token and pair.access_expires_at is not None \
-                        and pair.access_expires_at > self.clock():
-                    log.warning("zalo: early token refresh failed; using the current token, retrying later")
+                if (
+                    stale is None
+                    and pair is not None
+                    and pair.access_token
+                    and pair.access_expires_at is not None
+                    and pair.access_expires_at > self.clock()
+                ):
+                    log.warning(
+                        "zalo: early token refresh failed; using the current token, retrying later"
+                    )
                     return pair.access_token
                 raise
 
@@ -132,7 +150,9 @@ class ZaloTokens:
             if not (s.access_token or s.refresh_token):
                 return None
             row = await tokens.seed(session, CHANNEL, s.access_token, s.refresh_token, self.clock())
-            log.info("zalo: token pair seeded from the settings (ZALO_ACCESS_TOKEN / ZALO_REFRESH_TOKEN)")
+            log.info(
+                "zalo: token pair seeded from the settings (ZALO_ACCESS_TOKEN / ZALO_REFRESH_TOKEN)"
+            )
             return _pair(row)
 
     async def _refresh_locked(self, bad: str | None) -> str:
@@ -140,8 +160,10 @@ class ZaloTokens:
         async with self.sessionmaker() as session:
             row = await tokens.lock(session, CHANNEL)
             if row is None:
-                raise TokenError("zalo: no access token: set ZALO_ACCESS_TOKEN and ZALO_REFRESH_TOKEN "
-                                 "(see docs/zalo.md, 'Tokens')")
+                raise TokenError(
+                    "zalo: no access token: set ZALO_ACCESS_TOKEN and ZALO_REFRESH_TOKEN "
+                    "(see docs/zalo.md, 'Tokens')"
+                )
             pair = _pair(row)
             # Another process may have refreshed between our read and this lock.
             if pair.access_token != bad and pair.fresh(self.clock(), self.ahead):
@@ -162,57 +184,92 @@ class ZaloTokens:
                     last_reason = got
                     continue
                 now = self.clock()
-                tokens.store(row, got["access_token"], got["refresh_token"],
-                             now + timedelta(seconds=got["expires_in"]), now + REFRESH_TOKEN_TTL, now)
+                tokens.store(
+                    row,
+                    got["access_token"],
+                    got["refresh_token"],
+                    now + timedelta(seconds=got["expires_in"]),
+                    now + REFRESH_TOKEN_TTL,
+                    now,
+                )
                 new = _pair(row)
                 try:
                     await session.commit()
                 except Exception:
-                    log.critical("zalo: refreshed the token pair but could not store it; the old refresh token "
-                                 "is spent. Authorise the app again and set ZALO_REFRESH_TOKEN (docs/zalo.md)")
+                    log.critical(
+                        "zalo: refreshed the token pair but could not store it; the old refresh token "
+                        "is spent. Authorise the app again and set ZALO_REFRESH_TOKEN (docs/zalo.md)"
+                    )
                     raise
                 self._pair = new
                 self.refreshes += 1
-                log.info("zalo: access token refreshed; valid until %s", new.access_expires_at.isoformat())
+                log.info(
+                    "zalo: access token refreshed; valid until %s",
+                    new.access_expires_at.isoformat(),
+                )
                 return new.access_token
             await session.rollback()
         # Refused: if another process refreshed meanwhile (it spent the token we read), use its pair.
         async with self.sessionmaker() as session:
             row = await tokens.get(session, CHANNEL)
-            if row is not None and row.access_token != bad and _pair(row).fresh(self.clock(), self.ahead):
+            if (
+                row is not None
+                and row.access_token != bad
+                and _pair(row).fresh(self.clock(), self.ahead)
+            ):
                 self._pair = _pair(row)
                 return row.access_token
         raise TokenError(
             f"zalo: the refresh token was refused ({last_reason or 'no refresh token'}); authorise the app "
             "again in the Zalo developer console and set ZALO_REFRESH_TOKEN (and ZALO_ACCESS_TOKEN) "
-            "(docs/zalo.md, 'Tokens')")
+            "(docs/zalo.md, 'Tokens')"
+        )
 
     async def _call_refresh(self, refresh_token: str) -> dict | str:
         """POST the refresh; the new pair as a dict, or why Zalo refused it (a str, no secrets)."""
         url = self.settings.oauth_base_url.rstrip("/") + REFRESH_PATH
-        form = {"refresh_token": refresh_token, "app_id": self.settings.app_id, "grant_type": "refresh_token"}
+        form = {
+            "refresh_token": refresh_token,
+            "app_id": self.settings.app_id,
+            "grant_type": "refresh_token",
+        }
         try:
-            async with self.http().post(url, data=form, headers={"secret_key": self.settings.app_secret},
-                                        timeout=REFRESH_TIMEOUT) as resp:
+            async with self.http().post(
+                url,
+                data=form,
+                headers={"secret_key": self.settings.app_secret},
+                timeout=REFRESH_TIMEOUT,
+            ) as resp:
                 if resp.status >= 500 or resp.status == 429:
-                    raise TokenRefreshUnavailable(f"zalo: token refresh answered HTTP {resp.status}")
+                    raise TokenRefreshUnavailable(
+                        f"zalo: token refresh answered HTTP {resp.status}"
+                    )
                 try:
                     body = await resp.json(content_type=None)
                 except ValueError:
                     body = None
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise TokenRefreshUnavailable(f"zalo: token refresh failed: {type(exc).__name__}") from None
+            raise TokenRefreshUnavailable(
+                f"zalo: token refresh failed: {type(exc).__name__}"
+            ) from None
         if not isinstance(body, dict):
             raise TokenRefreshUnavailable("zalo: token refresh answered something other than JSON")
         access, refresh = body.get("access_token"), body.get("refresh_token")
         if isinstance(access, str) and access and isinstance(refresh, str) and refresh:
             try:
-                expires_in = int(body.get("expires_in") or DEFAULT_ACCESS_TTL)  # Zalo sends it as a string
+                expires_in = int(
+                    body.get("expires_in") or DEFAULT_ACCESS_TTL
+                )  # Zalo sends it as a string
             except (TypeError, ValueError):
                 expires_in = DEFAULT_ACCESS_TTL
             return {"access_token": access, "refresh_token": refresh, "expires_in": expires_in}
         code = body.get("error")
-        name = body.get("error_name") or body.get("error_description") or body.get("message") or "refused"
+        name = (
+            body.get("error_name")
+            or body.get("error_description")
+            or body.get("message")
+            or "refused"
+        )
         if not self.settings.app_secret:
             name = f"{name}; ZALO_APP_SECRET is empty"
         log.error("zalo: token refresh refused: error=%s %s", code, str(name)[:120])

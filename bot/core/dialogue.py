@@ -53,8 +53,9 @@ async def run_command(ctx: Context, command: str) -> bool:
 async def dialogue(ctx: Context) -> None:
     msg = ctx.msg
     text = clean_text(msg.text)
-    command = (msg.payload or await numbered_choice(ctx, text)
-               or (text if text.startswith("/") else None))
+    command = (
+        msg.payload or await numbered_choice(ctx, text) or (text if text.startswith("/") else None)
+    )
     handled = False
     if command:
         handled = await run_command(ctx, command)
@@ -68,8 +69,12 @@ async def dialogue(ctx: Context) -> None:
         if not text:
             ctx.turn.intent = "help"
             if msg.media or msg.location:
-                ctx.say(ctx._("Tôi đã nhận ảnh hoặc vị trí, nhưng chưa biết để làm gì. "
-                              "Muốn gửi phản ánh, gõ /phananh."))
+                ctx.say(
+                    ctx._(
+                        "Tôi đã nhận ảnh hoặc vị trí, nhưng chưa biết để làm gì. "
+                        "Muốn gửi phản ánh, gõ /phananh."
+                    )
+                )
             else:
                 ctx.say(ctx._("Tôi chỉ đọc được tin nhắn chữ. Bạn gõ câu hỏi nhé, hoặc gõ /help."))
         else:

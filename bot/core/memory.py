@@ -17,7 +17,9 @@ class SessionMemory:
     whether they were already asked to choose one, and the flood-limit windows. Bounded LRU.
     """
 
-    def __init__(self, key: str = "", max_users: int = 50_000, ttl_seconds: float = 24 * 3600) -> None:
+    def __init__(
+        self, key: str = "", max_users: int = 50_000, ttl_seconds: float = 24 * 3600
+    ) -> None:
         self._key = (key or secrets.token_hex(16)).encode()
         self.max_users = max_users
         self.ttl = ttl_seconds
@@ -25,7 +27,9 @@ class SessionMemory:
 
     def pseudonym(self, channel: str, sender_id: str) -> str:
         """A stable, keyed hash of a user id: what logs show instead of the id."""
-        return hmac.new(self._key, f"{channel}:{sender_id}".encode(), hashlib.sha256).hexdigest()[:12]
+        return hmac.new(self._key, f"{channel}:{sender_id}".encode(), hashlib.sha256).hexdigest()[
+            :12
+        ]
 
     def get(self, channel: str, sender_id: str) -> dict:
         k = (channel, sender_id)

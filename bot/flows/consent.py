@@ -30,20 +30,22 @@ PURPOSES = {
 
 def privacy_notice(ctx: Context, purpose: str) -> str:
     _ = ctx._
-    return "\n".join([
-        _("Để {purpose}, tôi cần lưu một số thông tin của bạn:").format(
-            purpose=_(PURPOSES[purpose])
-        ),
-        _("- Lưu gì: mã tài khoản trò chuyện, ngôn ngữ bạn chọn, và nội dung bạn gửi."),
-        _("- Để làm gì: chỉ để {purpose}; không công bố, không có trong dữ liệu mở.").format(
-            purpose=_(PURPOSES[purpose])
-        ),
-        _("- Bao lâu: tối đa {days} ngày, hoặc đến khi bạn xóa.").format(
-            days=ctx.settings.privacy.retention_days
-        ),
-        _("- Xem và xóa: gõ /dulieu bất cứ lúc nào."),
-        _("Bạn có đồng ý không?"),
-    ])
+    return "\n".join(
+        [
+            _("Để {purpose}, tôi cần lưu một số thông tin của bạn:").format(
+                purpose=_(PURPOSES[purpose])
+            ),
+            _("- Lưu gì: mã tài khoản trò chuyện, ngôn ngữ bạn chọn, và nội dung bạn gửi."),
+            _("- Để làm gì: chỉ để {purpose}; không công bố, không có trong dữ liệu mở.").format(
+                purpose=_(PURPOSES[purpose])
+            ),
+            _("- Bao lâu: tối đa {days} ngày, hoặc đến khi bạn xóa.").format(
+                days=ctx.settings.privacy.retention_days
+            ),
+            _("- Xem và xóa: gõ /dulieu bất cứ lúc nào."),
+            _("Bạn có đồng ý không?"),
+        ]
+    )
 
 
 async def require_consent(ctx: Context, purpose: str, resume: str) -> bool:
@@ -91,11 +93,11 @@ class ConsentFlow(YesNoFlow):
             ctx.say(ctx._("Hiện không có gì cần bạn đồng ý."))
             return
         if not yes:
-            ctx.say(ctx._("Tôi không lưu gì cả. "
-                          "Bạn vẫn có thể hỏi thông tin mà không cần đồng ý."))
+            ctx.say(ctx._("Tôi không lưu gì cả. Bạn vẫn có thể hỏi thông tin mà không cần đồng ý."))
             return
-        users.add_consent(ctx.session, ctx.user.id, purpose, ctx.msg.channel,
-                          ctx.settings.privacy.notice_version)
+        users.add_consent(
+            ctx.session, ctx.user.id, purpose, ctx.msg.channel, ctx.settings.privacy.notice_version
+        )
         (await ctx.load_consents()).add(purpose)
         if ctx.lang_known:
             ctx.user.locale = ctx.lang  # may be kept now

@@ -29,9 +29,10 @@ class DeleteFlow(YesNoFlow):
 
     async def start(self, ctx: Context, **data: Any) -> None:
         self.save(ctx, "confirm")
-        ctx.say(ctx._("Bạn có chắc muốn xóa toàn bộ dữ liệu của bạn? "
-                      "Bạn sẽ ngừng nhận thông báo."),
-                buttons=self.buttons(ctx._("Xóa hết"), ctx._("Không xóa")))
+        ctx.say(
+            ctx._("Bạn có chắc muốn xóa toàn bộ dữ liệu của bạn? Bạn sẽ ngừng nhận thông báo."),
+            buttons=self.buttons(ctx._("Xóa hết"), ctx._("Không xóa")),
+        )
 
     async def answer(self, ctx: Context, state: FlowState | None, yes: bool) -> None:
         ctx.turn.intent = INTENT
@@ -43,5 +44,6 @@ class DeleteFlow(YesNoFlow):
         ctx.user = None
         ctx.consents = set()
         ctx.services.memory.forget(ctx.msg.channel, ctx.msg.sender_id)
-        ctx.say(ctx._("Đã xóa toàn bộ dữ liệu của bạn. "
-                      "Bạn vẫn có thể hỏi thông tin bất cứ lúc nào."))
+        ctx.say(
+            ctx._("Đã xóa toàn bộ dữ liệu của bạn. Bạn vẫn có thể hỏi thông tin bất cứ lúc nào.")
+        )

@@ -160,15 +160,22 @@ class InboundWorker:
             log.warning("%s: unreadable payload ignored (%s)", adapter.name, type(exc).__name__)
             return None
 
-    def _schedule(self, channel: str, sender: str | None, message_id: str,
-                  payload: dict[str, Any] | None, event: Inbound | None = None) -> bool:
+    def _schedule(
+        self,
+        channel: str,
+        sender: str | None,
+        message_id: str,
+        payload: dict[str, Any] | None,
+        event: Inbound | None = None,
+    ) -> bool:
         key = (channel, message_id)
         if key in self._inflight:
             return False
         self._inflight.add(key)
         self._idle.clear()
         task = asyncio.get_running_loop().create_task(
-            self._process(channel, sender, message_id, payload, event))
+            self._process(channel, sender, message_id, payload, event)
+        )
         self._tasks.add(task)
 
         def done(t: asyncio.Task) -> None:
@@ -180,8 +187,14 @@ class InboundWorker:
         task.add_done_callback(done)
         return True
 
-    async def _process(self, channel: str, sender: str | None, message_id: str,
-                       payload: dict[str, Any] | None, event: Inbound | None = None) -> None:
+    async def _process(
+        self,
+        channel: str,
+        sender: str | None,
+        message_id: str,
+        payload: dict[str, Any] | None,
+        event: Inbound | None = None,
+    ) -> None:
         try:
             if sender is None:  # recorded without a sender: nothing to order it against
                 await self._handle_recorded(channel, message_id)
@@ -227,16 +240,18 @@ class InboundWorker:
         if event is not None and outcome is not None:
             await self._send(channel, event.sender_id, outcome.queued, outcome.claimed)
 
-    async def _send(self, channel: str, recipient: str, queued: bool,
-                    claimed: list[outbox.Claimed]) -> None:
+    async def _send(
+        self, channel: str, recipient: str, queued: bool, claimed: list[outbox.Claimed]
+    ) -> None:
         """Right after the commit: the rows the turns took go out at once; else anything queued."""
         if claimed:
             await self.sender.deliver(claimed)
         elif queued:
             await self.sender.flush(channel, recipient)
 
-    async def _handle(self, channel: str, message_id: str, payload: Any,
-                      event: Inbound | None = None) -> Handled | None:
+    async def _handle(
+        self, channel: str, message_id: str, payload: Any, event: Inbound | None = None
+    ) -> Handled | None:
         """Handle one recorded message (`event`: its payload already parsed); None when it must
         wait (the database is away)."""
         if event is None:
@@ -255,8 +270,11 @@ class InboundWorker:
             if isinstance(event, ContactGone):
                 await users.mark_unreachable(session, channel, event.sender_id)
                 await outbox.fail_unfinished(session, channel, event.sender_id, "gone")
-                log.info("%s: user %s blocked or unfollowed; unsubscribed", channel,
-                         self.services.memory.pseudonym(channel, event.sender_id))
+                log.info(
+                    "%s: user %s blocked or unfollowed; unsubscribed",
+                    channel,
+                    self.services.memory.pseudonym(channel, event.sender_id),
+                )
             else:
                 await outbox.mark_receipt(session, channel, event.platform_refs, event.state)
             await session.commit()
@@ -288,9 +306,14 @@ class InboundWorker:
         count, after = 0, 0
         while True:
             async with self.services.writing() as session:  # taking them counts an attempt
-                rows = await inbox.pending(session, list(self.channels), limit=500,
-                                           after_id=after, received_before=received_before,
-                                           exclude=set(self._inflight))
+                rows = await inbox.pending(
+                    session,
+                    list(self.channels),
+                    limit=500,
+                    after_id=after,
+                    received_before=received_before,
+                    exclude=set(self._inflight),
+                )
                 taken = [(r.id, r.channel, r.sender, r.message_id, r.payload) for r in rows]
             if not taken:
                 break

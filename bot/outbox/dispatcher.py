@@ -25,7 +25,9 @@ log = logging.getLogger("bot.outbox.dispatcher")
 class Dispatcher:
     """Polls for due outbox rows every `poll_interval` seconds, and sooner when told of a retry."""
 
-    def __init__(self, sender: Sender, *, poll_interval: float = 1.0, concurrency: int = 32) -> None:
+    def __init__(
+        self, sender: Sender, *, poll_interval: float = 1.0, concurrency: int = 32
+    ) -> None:
         self.sender = sender
         self.poll_interval = poll_interval
         self.concurrency = concurrency

@@ -171,13 +171,20 @@ class Sender:
     ) -> list[int]:
         """Queue messages outside a turn (a staff reply, a notice) in their own transaction."""
         async with writing(self.sessionmaker) as session:
-            queued = await outbox.add_replies(session, channel=channel, recipient=recipient,
-                                              replies=replies, user_id=user_id, source=source)
+            queued = await outbox.add_replies(
+                session,
+                channel=channel,
+                recipient=recipient,
+                replies=replies,
+                user_id=user_id,
+                source=source,
+            )
             await session.commit()
         return queued.ids
 
-    async def send_now(self, channel: str, recipient: str, replies: Sequence[Reply],
-                       **kw: Any) -> list[int]:
+    async def send_now(
+        self, channel: str, recipient: str, replies: Sequence[Reply], **kw: Any
+    ) -> list[int]:
         """`enqueue`, then `flush` at once; the row ids (a retry, if any, follows later)."""
         ids = await self.enqueue(channel, recipient, replies, **kw)
         await self.flush(channel, recipient)
@@ -226,7 +233,7 @@ class Sender:
                     # in flight until their marks are, which the end of this call waits for.
                     if not await self._send(row, marks):
                         async with writing(self.sessionmaker) as session:  # not tried: in line
-                            await outbox.release(session, [r.id for r in rows[i + 1:]])
+                            await outbox.release(session, [r.id for r in rows[i + 1 :]])
                         return sent
                     sent += 1
         finally:
@@ -234,8 +241,9 @@ class Sender:
                 await asyncio.gather(*marks)
         return sent
 
-    async def _send(self, row: outbox.Claimed,
-                    marks: list[asyncio.Future[None]] | None = None) -> bool:
+    async def _send(
+        self, row: outbox.Claimed, marks: list[asyncio.Future[None]] | None = None
+    ) -> bool:
         """Deliver one claimed row; True when sent (the next row may follow). Its mark as sent
         is awaited here, or, with `marks`, added to them for the caller to await."""
         channel = self.channels[row.channel]
@@ -284,8 +292,9 @@ class Sender:
                 await outbox.fail_unfinished(session, row.channel, row.recipient, "gone")
                 await users.mark_unreachable(session, row.channel, row.recipient)
                 await session.commit()
-            log.info("%s: user %s cannot be reached (%s); unsubscribed", row.channel, who,
-                     exc.reason)
+            log.info(
+                "%s: user %s cannot be reached (%s); unsubscribed", row.channel, who, exc.reason
+            )
             return False
         if not exc.retryable or row.attempts >= self.policy.max_attempts:
             why = exc.reason if not exc.retryable else f"retries exhausted: {exc.reason}"
@@ -299,8 +308,15 @@ class Sender:
             delay = self.policy.backoff(row.attempts)
         async with writing(self.sessionmaker) as session:
             due = await outbox.retry_later(session, row.id, delay, exc.reason)
-        log.warning("%s: send to %s failed (%s), attempt %d of %d, retry in %.1fs", row.channel,
-                    who, exc.reason, row.attempts, self.policy.max_attempts, delay)
+        log.warning(
+            "%s: send to %s failed (%s), attempt %d of %d, retry in %.1fs",
+            row.channel,
+            who,
+            exc.reason,
+            row.attempts,
+            self.policy.max_attempts,
+            delay,
+        )
         self._retry_at(due)
         return False
 
@@ -311,7 +327,6 @@ class Sender:
 
     def channel_names(self) -> list[str]:
         return list(self.channels)
-
 
 
 class _SentMarks:
@@ -347,8 +362,9 @@ class _SentMarks:
             except BaseException as exc:  # the database is away: each sender hears of it
                 for _i, _ref, future in batch:
                     if not future.done():
-                        future.set_exception(exc if isinstance(exc, Exception) else
-                                             RuntimeError("cancelled"))
+                        future.set_exception(
+                            exc if isinstance(exc, Exception) else RuntimeError("cancelled")
+                        )
                 if not isinstance(exc, Exception):
                     raise
                 continue

@@ -70,7 +70,9 @@ class WriteGate:
             return cls(sqlite=False, transactions=SERVER_TRANSACTIONS)
         gate = _gates.get(engine)
         if gate is None:
-            gate = _gates[engine] = cls(engine.dialect.name == "sqlite", default_transactions(engine))
+            gate = _gates[engine] = cls(
+                engine.dialect.name == "sqlite", default_transactions(engine)
+            )
         return gate
 
     @property

@@ -27,15 +27,15 @@ def nlu() -> FakeNlu:
 
 
 @pytest.fixture
-def pipeline(services, nlu):  # noqa: ANN001, ANN201
+def pipeline(services, nlu):
     return build_pipeline(dataclasses.replace(services, nlu=nlu))
 
 
 @pytest.fixture
-def count(services):  # noqa: ANN001, ANN201
+def count(services):
     """`await count(Model, *where)`: rows in the test database."""
 
-    async def rows(model, *where) -> int:  # noqa: ANN001
+    async def rows(model, *where) -> int:
         async with services.sessionmaker() as s:
             query = select(func.count()).select_from(model).where(*where)
             return (await s.execute(query)).scalar_one()

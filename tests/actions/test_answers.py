@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.conftest import all_text, message
 
 
-def payloads(turn) -> list[str]:  # noqa: ANN001
+def payloads(turn) -> list[str]:
     return [b.payload for r in turn.replies for b in r.buttons]
 
 

@@ -10,8 +10,17 @@ from bot.core.commands import BY_NAME, COMMANDS, telegram_menu
 from bot.core.registry import REGISTRY
 from tests.conftest import all_text, message
 
-MENU = ["start", "help", "language", "subscribe", "stop", "phananh", "baocao", "dulieu",
-        "xoadulieu"]
+MENU = [
+    "start",
+    "help",
+    "language",
+    "subscribe",
+    "stop",
+    "phananh",
+    "baocao",
+    "dulieu",
+    "xoadulieu",
+]
 
 
 def test_every_command_runs_a_registered_action_and_flows_keep_their_own():

@@ -14,15 +14,26 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(args: list[str], stdin: str = "", env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], stdin: str = "", env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
-                          cwd=ROOT, env=full_env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=full_env,
+        timeout=timeout,
+    )
 
 
 def test_ask_follows_the_contract(nlu_model):
     lines = [
-        json.dumps({"text": "hỗ trợ nước sinh hoạt cho hộ dân bao nhiêu", "lang": "vi"}, ensure_ascii=False),
+        json.dumps(
+            {"text": "hỗ trợ nước sinh hoạt cho hộ dân bao nhiêu", "lang": "vi"}, ensure_ascii=False
+        ),
         "chào bạn nha",  # a plain line means lang vi
         json.dumps({"text": "que tra bong", "lang": "cua"}),
         json.dumps({"text": "đăng ký nhận tin tức", "lang": "sed"}, ensure_ascii=False),
@@ -46,7 +57,9 @@ def test_ask_follows_the_contract(nlu_model):
 def test_chat_on_the_console(tmp_path, nlu_model):
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"}
     assert run(["db", "upgrade"], env=env).returncode == 0
-    proc = run(["chat"], "xin chào\n1\nhỗ trợ chuyển đổi nghề bao nhiêu tiền\n/subscribe\n1\n", env=env)
+    proc = run(
+        ["chat"], "xin chào\n1\nhỗ trợ chuyển đổi nghề bao nhiêu tiền\n/subscribe\n1\n", env=env
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "1. Tiếng Việt" in out and "2. Hrê" in out  # buttons degrade to numbered options
@@ -78,11 +91,20 @@ def test_content_check_passes_on_the_shipped_content():
 
 def _write_items(folder: Path, items: list[dict]) -> None:
     (folder / "items").mkdir(parents=True, exist_ok=True)
-    (folder / "items" / "x.yml").write_text(yaml.safe_dump({"items": items}, allow_unicode=True), encoding="utf-8")
+    (folder / "items" / "x.yml").write_text(
+        yaml.safe_dump({"items": items}, allow_unicode=True), encoding="utf-8"
+    )
 
 
-GOOD = {"id": "a.one", "intent": "ask_policy", "title": {"vi": "Một"}, "questions": ["câu hỏi một", "hỏi một"],
-        "answer": {"vi": "Trả lời."}, "source": "Quyết định 1719/QĐ-TTg", "reviewed": "2026-01-02"}
+GOOD = {
+    "id": "a.one",
+    "intent": "ask_policy",
+    "title": {"vi": "Một"},
+    "questions": ["câu hỏi một", "hỏi một"],
+    "answer": {"vi": "Trả lời."},
+    "source": "Quyết định 1719/QĐ-TTg",
+    "reviewed": "2026-01-02",
+}
 
 
 @pytest.mark.parametrize(
@@ -94,9 +116,21 @@ GOOD = {"id": "a.one", "intent": "ask_policy", "title": {"vi": "Một"}, "questi
         ("unknown intent", [{**GOOD, "intent": "weather"}], "`intent` must be one of"),
         ("no vietnamese", [{**GOOD, "answer": {"hre": "x"}}], "`answer.vi` is required"),
         ("unknown field", [{**GOOD, "anwser": "x"}], "unknown field `anwser`"),
-        ("duplicate id", [GOOD, {**GOOD, "questions": ["khác hẳn", "khác nữa"]}], "id already used"),
-        ("question in two items", [GOOD, {**GOOD, "id": "a.two", "questions": ["Câu hỏi MỘT", "hai"]}], "appears in more than one item"),
-        ("missing media file", [{**GOOD, "media": {"hre": {"voice": "media/nope.ogg"}}}], "not found under content/"),
+        (
+            "duplicate id",
+            [GOOD, {**GOOD, "questions": ["khác hẳn", "khác nữa"]}],
+            "id already used",
+        ),
+        (
+            "question in two items",
+            [GOOD, {**GOOD, "id": "a.two", "questions": ["Câu hỏi MỘT", "hai"]}],
+            "appears in more than one item",
+        ),
+        (
+            "missing media file",
+            [{**GOOD, "media": {"hre": {"voice": "media/nope.ogg"}}}],
+            "not found under content/",
+        ),
     ],
 )
 def test_content_check_rejects_broken_files(tmp_path, label, items, expected):
@@ -108,7 +142,9 @@ def test_content_check_rejects_broken_files(tmp_path, label, items, expected):
 
 def test_content_check_reports_yaml_syntax_errors_with_the_line(tmp_path):
     (tmp_path / "items").mkdir()
-    (tmp_path / "items" / "bad.yml").write_text("items:\n  - id: a\n    intent: [\n", encoding="utf-8")
+    (tmp_path / "items" / "bad.yml").write_text(
+        "items:\n  - id: a\n    intent: [\n", encoding="utf-8"
+    )
     proc = run(["content", "check", "--dir", str(tmp_path)])
     assert proc.returncode == 1
     assert "bad.yml" in proc.stdout and "line" in proc.stdout

@@ -10,7 +10,7 @@ from bot.storage.models import Consent, InboxEntry, Subscription, User
 from tests.conftest import all_text, message
 
 
-async def count(services, model, *where) -> int:  # noqa: ANN001
+async def count(services, model, *where) -> int:
     async with services.sessionmaker() as s:
         return (await s.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
 
@@ -34,7 +34,9 @@ async def test_greeting_first_time_asks_language_then_menu(pipeline):
 
 
 async def test_question_gets_answer_with_source_without_personal_data(pipeline, services):
-    turn = await pipeline.handle(message("hỗ trợ làm nhà ở cho hộ nghèo được mấy triệu", sender="q1", lang="vi"))
+    turn = await pipeline.handle(
+        message("hỗ trợ làm nhà ở cho hộ nghèo được mấy triệu", sender="q1", lang="vi")
+    )
     assert turn.intent == "ask_policy"
     text = all_text(turn)
     assert "40 triệu" in text
@@ -105,25 +107,38 @@ async def test_duplicate_message_is_answered_once(pipeline, services):
     second = await pipeline.handle(message("xin chào", sender="r1", message_id="same-id-1"))
     assert first.replies and not first.duplicate
     assert second.duplicate and not second.replies
-    assert await count(services, InboxEntry, InboxEntry.message_id == "same-id-1", InboxEntry.status == "done") == 1
+    assert (
+        await count(
+            services, InboxEntry, InboxEntry.message_id == "same-id-1", InboxEntry.status == "done"
+        )
+        == 1
+    )
 
 
 async def test_concurrent_copies_of_one_message_are_answered_once(pipeline):
-    turns = await asyncio.gather(*[pipeline.handle(message("cảm ơn", sender="c1", message_id="dup-concurrent"))
-                                   for _ in range(4)])
+    turns = await asyncio.gather(
+        *[
+            pipeline.handle(message("cảm ơn", sender="c1", message_id="dup-concurrent"))
+            for _ in range(4)
+        ]
+    )
     assert sum(1 for t in turns if not t.duplicate) == 1
 
 
 async def test_flood_limit_tells_once_then_stays_quiet(pipeline, services):
     limit = services.settings.limits.flood_messages
-    turns = [await pipeline.handle(message("cảm ơn", sender="f1", lang="vi")) for _ in range(limit + 3)]
+    turns = [
+        await pipeline.handle(message("cảm ơn", sender="f1", lang="vi")) for _ in range(limit + 3)
+    ]
     assert all(t.intent == "thank" for t in turns[:limit])
     assert "nhanh quá" in all_text(turns[limit])
-    assert all(not t.replies for t in turns[limit + 1:])
+    assert all(not t.replies for t in turns[limit + 1 :])
 
 
 async def test_out_of_scope_gets_no_policy_answer(pipeline):
-    turn = await pipeline.handle(message("cho tôi xem kết quả trận bóng đá tối qua", sender="o1", lang="vi"))
+    turn = await pipeline.handle(
+        message("cho tôi xem kết quả trận bóng đá tối qua", sender="o1", lang="vi")
+    )
     assert turn.intent == "out_of_scope"
     assert turn.answer_id is None
     assert "không giúp được" in all_text(turn)
@@ -137,7 +152,9 @@ async def test_gibberish_falls_back_with_choices_and_a_person(pipeline):
 
 
 async def test_minority_language_falls_back_to_vietnamese_and_says_so_once(pipeline):
-    first = await pipeline.handle(message("ho tro nuoc sinh hoat bao nhieu tien", sender="h1", lang="hre"))
+    first = await pipeline.handle(
+        message("ho tro nuoc sinh hoat bao nhieu tien", sender="h1", lang="hre")
+    )
     assert "3 triệu" in all_text(first)
     assert "Chưa có bản tiếng Hrê" in all_text(first)
     second = await pipeline.handle(message("ho tro lam nha bao nhieu", sender="h1", lang="hre"))
@@ -145,7 +162,9 @@ async def test_minority_language_falls_back_to_vietnamese_and_says_so_once(pipel
 
 
 async def test_request_for_a_person_gives_contact(pipeline):
-    turn = await pipeline.handle(message("cho tôi nói chuyện với cán bộ xã", sender="hp", lang="vi"))
+    turn = await pipeline.handle(
+        message("cho tôi nói chuyện với cán bộ xã", sender="hp", lang="vi")
+    )
     assert turn.intent == "human"
     assert "UBND xã" in all_text(turn)
 
@@ -153,5 +172,7 @@ async def test_request_for_a_person_gives_contact(pipeline):
 async def test_empty_and_media_only_messages_get_a_clear_answer(pipeline):
     from bot.messages import Location
 
-    turn = await pipeline.handle(message("", sender="e1", lang="vi", location=Location(15.1, 108.8)))
+    turn = await pipeline.handle(
+        message("", sender="e1", lang="vi", location=Location(15.1, 108.8))
+    )
     assert "/phananh" in all_text(turn)

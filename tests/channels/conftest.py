@@ -48,8 +48,9 @@ async def settle_worker(worker: InboundWorker, timeout: float) -> None:
             await asyncio.sleep(0.02)
 
 
-async def send_and_wait(worker: InboundWorker, channel: str, recipient: str, reply: Reply,
-                        timeout: float = 10.0) -> tuple[str, str | None]:
+async def send_and_wait(
+    worker: InboundWorker, channel: str, recipient: str, reply: Reply, timeout: float = 10.0
+) -> tuple[str, str | None]:
     """Queue one reply outside a turn and wait until it is sent or failed: (status, error)."""
     [row] = await worker.sender.send_now(channel, recipient, [reply])
     async with asyncio.timeout(timeout):
@@ -83,9 +84,15 @@ class TelegramHarness:
                     sock.bind(("127.0.0.1", 0))
                     self._port = sock.getsockname()[1]
             webhook_url = f"http://127.0.0.1:{self._port}/telegram/webhook"
-        values = dict(token=self.api.token, api_base_url=self.api.base_url, file_base_url="",
-                      webhook_url=webhook_url, webhook_secret=WEBHOOK_SECRET if webhook_url else "",
-                      rate_per_second=1000.0, rate_per_chat_seconds=0.0)
+        values = dict(
+            token=self.api.token,
+            api_base_url=self.api.base_url,
+            file_base_url="",
+            webhook_url=webhook_url,
+            webhook_secret=WEBHOOK_SECRET if webhook_url else "",
+            rate_per_second=1000.0,
+            rate_per_chat_seconds=0.0,
+        )
         values.update(overrides)
         return dataclasses.replace(self.settings.telegram, **values)
 
@@ -95,8 +102,11 @@ class TelegramHarness:
         setting_names = {f.name for f in dataclasses.fields(self.settings.telegram)}
         tg = self.telegram_settings(**{k: v for k, v in options.items() if k in setting_names})
         policy = options.pop("retry_policy", FAST_RETRIES)
-        kwargs: dict[str, Any] = {"poll_timeout": 1.0, "request_timeout": 5.0,
-                                  "content_dir": self.settings.path(self.settings.content_dir)}
+        kwargs: dict[str, Any] = {
+            "poll_timeout": 1.0,
+            "request_timeout": 5.0,
+            "content_dir": self.settings.path(self.settings.content_dir),
+        }
         kwargs.update({k: v for k, v in options.items() if k not in setting_names})
         channel = TelegramChannel(tg, **kwargs)
         worker = build_worker(pipeline or self.pipeline, [channel], policy)
@@ -163,8 +173,13 @@ class TelegramHarness:
 
     async def inbox(self, update_id: int) -> InboxEntry | None:
         async with self.services.sessionmaker() as session:
-            return (await session.execute(select(InboxEntry).where(
-                InboxEntry.channel == "telegram", InboxEntry.message_id == str(update_id)))).scalar_one_or_none()
+            return (
+                await session.execute(
+                    select(InboxEntry).where(
+                        InboxEntry.channel == "telegram", InboxEntry.message_id == str(update_id)
+                    )
+                )
+            ).scalar_one_or_none()
 
     async def close(self) -> None:
         for worker in self._workers.values():
@@ -187,8 +202,9 @@ def telegram_mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def telegram_harness(telegram_api: FakeTelegramAPI, app_parts: tuple, settings: Any,
-                           telegram_mode: str) -> AsyncIterator[TelegramHarness]:
+async def telegram_harness(
+    telegram_api: FakeTelegramAPI, app_parts: tuple, settings: Any, telegram_mode: str
+) -> AsyncIterator[TelegramHarness]:
     """A harness whose channel is not started yet (for tests that build their own)."""
     harness = TelegramHarness(telegram_api, app_parts, settings, telegram_mode)
     try:

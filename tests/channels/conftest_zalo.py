@@ -40,17 +40,24 @@ CONTENT = ROOT / "content"
 
 
 def zalo_settings(fake: FakeZaloApi, **changes: Any) -> ZaloSettings:
-    values: dict[str, Any] = dict(app_id=APP_ID, oa_secret_key=OA_SECRET_KEY,
-                                  app_secret=fake.app_secret, access_token=fake.access_token,
-                                  refresh_token=fake.refresh_token, api_base_url=fake.url,
-                                  oauth_base_url=fake.url, timestamp_window_seconds=300,
-                                  rate_per_second=1000.0)
+    values: dict[str, Any] = dict(
+        app_id=APP_ID,
+        oa_secret_key=OA_SECRET_KEY,
+        app_secret=fake.app_secret,
+        access_token=fake.access_token,
+        refresh_token=fake.refresh_token,
+        api_base_url=fake.url,
+        oauth_base_url=fake.url,
+        timestamp_window_seconds=300,
+        rate_per_second=1000.0,
+    )
     values.update(changes)
     return ZaloSettings(**values)
 
 
-def make_channel(fake: FakeZaloApi, sessionmaker: Any, settings: ZaloSettings | None = None,
-                 **kw: Any) -> ZaloChannel:
+def make_channel(
+    fake: FakeZaloApi, sessionmaker: Any, settings: ZaloSettings | None = None, **kw: Any
+) -> ZaloChannel:
     """A channel on the fake API (not started); `kw` go to ZaloChannel."""
     kw.setdefault("content_dir", CONTENT)
     kw.setdefault("rate_limit_pause", 0.05)
@@ -58,8 +65,9 @@ def make_channel(fake: FakeZaloApi, sessionmaker: Any, settings: ZaloSettings | 
     return ZaloChannel(settings or zalo_settings(fake), sessionmaker, **kw)
 
 
-async def send_and_wait(sender: Sender, sessionmaker: Any, recipient: str, reply: Reply,
-                        timeout: float = 10.0) -> tuple[str, str | None]:
+async def send_and_wait(
+    sender: Sender, sessionmaker: Any, recipient: str, reply: Reply, timeout: float = 10.0
+) -> tuple[str, str | None]:
     """Queue one reply outside a turn (`send_now`) and wait until it is sent or failed, retries
     included (a dispatcher must be running for them): the row's final (status, error)."""
     [row] = await sender.send_now("zalo", recipient, [reply])
@@ -80,8 +88,9 @@ async def final_state(sessionmaker: Any, row: int, timeout: float = 10.0) -> tup
 class ZaloSender:
     """A channel with the sender core and the dispatcher, without the inbound side."""
 
-    def __init__(self, channel: ZaloChannel, sessionmaker: Any,
-                 policy: RetryPolicy = FAST_RETRIES) -> None:
+    def __init__(
+        self, channel: ZaloChannel, sessionmaker: Any, policy: RetryPolicy = FAST_RETRIES
+    ) -> None:
         self.channel, self.sessionmaker = channel, sessionmaker
         self.sender = Sender(sessionmaker, policy)
         self.sender.add_channel(channel)
@@ -95,14 +104,16 @@ class ZaloSender:
         await self.dispatcher.stop()
         await self.channel.stop()
 
-    async def send(self, recipient: str, reply: Reply,
-                   timeout: float = 10.0) -> tuple[str, str | None]:
+    async def send(
+        self, recipient: str, reply: Reply, timeout: float = 10.0
+    ) -> tuple[str, str | None]:
         """Send through the sender core; the row's final (status, error)."""
         return await send_and_wait(self.sender, self.sessionmaker, recipient, reply, timeout)
 
 
-def send_only(fake: FakeZaloApi, sessionmaker: Any, settings: ZaloSettings | None = None,
-              **kw: Any) -> ZaloSender:
+def send_only(
+    fake: FakeZaloApi, sessionmaker: Any, settings: ZaloSettings | None = None, **kw: Any
+) -> ZaloSender:
     """`async with send_only(fake, sm) as zs: await zs.send(user, reply)`."""
     return ZaloSender(make_channel(fake, sessionmaker, settings, **kw), sessionmaker)
 
@@ -111,8 +122,9 @@ class SlowPipeline:
     """The real pipeline, started `delay` seconds late for the messages `slow` picks (all by
     default): processing that takes a while. It never fails, so it needs no TurnFailed."""
 
-    def __init__(self, pipeline: Any, delay: float,
-                 slow: Callable[[Any], bool] = lambda _msg: True) -> None:
+    def __init__(
+        self, pipeline: Any, delay: float, slow: Callable[[Any], bool] = lambda _msg: True
+    ) -> None:
         self.inner, self.delay, self.slow = pipeline, delay, slow
         self.services = pipeline.services
 
@@ -197,36 +209,47 @@ async def sessionmaker(db_url: str) -> AsyncIterator[Any]:
 async def subscribe(sessionmaker: Any, channel: str, external_id: str) -> None:
     """A reachable user with an active subscription, as the subscribe action leaves them."""
     async with sessionmaker() as session:
-        user = User(channel=channel, external_id=external_id, state={}, role="villager",
-                    reachable=True)
+        user = User(
+            channel=channel, external_id=external_id, state={}, role="villager", reachable=True
+        )
         session.add(user)
         await session.flush()
         session.add(Subscription(user_id=user.id, channel=channel, active=True))
         await session.commit()
 
 
-async def user_state(sessionmaker: Any, channel: str,
-                     external_id: str) -> tuple[bool | None, bool | None]:
+async def user_state(
+    sessionmaker: Any, channel: str, external_id: str
+) -> tuple[bool | None, bool | None]:
     """(reachable, subscription active) of a user; None where there is no row."""
     async with sessionmaker() as session:
-        user = (await session.execute(select(User).where(
-            User.channel == channel, User.external_id == external_id))).scalar_one_or_none()
+        user = (
+            await session.execute(
+                select(User).where(User.channel == channel, User.external_id == external_id)
+            )
+        ).scalar_one_or_none()
         if user is None:
             return None, None
-        sub = (await session.execute(
-            select(Subscription).where(Subscription.user_id == user.id))).scalar_one_or_none()
+        sub = (
+            await session.execute(select(Subscription).where(Subscription.user_id == user.id))
+        ).scalar_one_or_none()
         return user.reachable, None if sub is None else sub.active
 
 
 async def inbox_rows(sessionmaker: Any, channel: str = "zalo") -> list[InboxEntry]:
     async with sessionmaker() as session:
-        return list((await session.execute(
-            select(InboxEntry).where(InboxEntry.channel == channel).order_by(InboxEntry.id)
-        )).scalars())
+        return list(
+            (
+                await session.execute(
+                    select(InboxEntry).where(InboxEntry.channel == channel).order_by(InboxEntry.id)
+                )
+            ).scalars()
+        )
 
 
-async def outbox_rows(sessionmaker: Any, recipient: str | None = None,
-                      channel: str = "zalo") -> list[OutboxEntry]:
+async def outbox_rows(
+    sessionmaker: Any, recipient: str | None = None, channel: str = "zalo"
+) -> list[OutboxEntry]:
     """The outbox rows of a channel (of one recipient), oldest first."""
     query = select(OutboxEntry).where(OutboxEntry.channel == channel)
     if recipient is not None:

@@ -114,8 +114,9 @@ class ZaloDriver(Driver):
 
 
 @pytest.fixture(params=["telegram-polling", "telegram-webhook", "zalo"])
-async def driver(request: pytest.FixtureRequest, app_parts: tuple, settings: Any,
-                 zalo_api: FakeZaloApi) -> AsyncIterator[Driver]:
+async def driver(
+    request: pytest.FixtureRequest, app_parts: tuple, settings: Any, zalo_api: FakeZaloApi
+) -> AsyncIterator[Driver]:
     services, _engine, pipeline = app_parts
     if request.param.startswith("telegram"):
         async with FakeTelegramAPI() as api:
@@ -140,8 +141,9 @@ async def inbox_statuses(d: Driver) -> list[str]:
     from sqlalchemy import select
 
     async with d.services.sessionmaker() as session:
-        return list((await session.execute(select(InboxEntry.status).order_by(InboxEntry.id)))
-                    .scalars())
+        return list(
+            (await session.execute(select(InboxEntry.status).order_by(InboxEntry.id))).scalars()
+        )
 
 
 async def case_receive(d: Driver) -> None:
@@ -212,8 +214,14 @@ async def case_send_fails_after_commit(d: Driver) -> None:
     assert len(d.replies(user)) == 1 and HELP in d.replies(user)[0]
 
 
-CASES = [case_receive, case_replay, case_order, case_resume, case_poison,
-         case_send_fails_after_commit]
+CASES = [
+    case_receive,
+    case_replay,
+    case_order,
+    case_resume,
+    case_poison,
+    case_send_fails_after_commit,
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__.removeprefix("case_") for c in CASES])

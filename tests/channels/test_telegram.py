@@ -59,25 +59,51 @@ def buttons_of(api: FakeTelegramAPI, chat_id: int) -> list[str]:
 # label, update builder (api, chat) -> update, expected reply substring (None: no reply), expected
 # webhook status
 CASES: list[tuple[str, Any, str | None, int]] = [
-    ("/start offers the languages", lambda api, c: api.text_update(c, "/start"), "Mời bạn chọn ngôn ngữ", 200),
-    ("language button", lambda api, c: api.callback_update(c, "/lang vi", "Tiếng Việt"), "Đã chọn ngôn ngữ", 200),
+    (
+        "/start offers the languages",
+        lambda api, c: api.text_update(c, "/start"),
+        "Mời bạn chọn ngôn ngữ",
+        200,
+    ),
+    (
+        "language button",
+        lambda api, c: api.callback_update(c, "/lang vi", "Tiếng Việt"),
+        "Đã chọn ngôn ngữ",
+        200,
+    ),
     ("/help", lambda api, c: api.text_update(c, "/help"), "Tôi có thể giúp bạn", 200),
-    ("/baocao asks consent first", lambda api, c: api.text_update(c, "/baocao"), "nhận báo cáo của cán bộ", 200),
-    ("/phananh@botname", lambda api, c: api.text_update(c, "/phananh@LangSoTestBot"), "nhận và trả lời phản ánh", 200),
+    (
+        "/baocao asks consent first",
+        lambda api, c: api.text_update(c, "/baocao"),
+        "nhận báo cáo của cán bộ",
+        200,
+    ),
+    (
+        "/phananh@botname",
+        lambda api, c: api.text_update(c, "/phananh@LangSoTestBot"),
+        "nhận và trả lời phản ánh",
+        200,
+    ),
     ("unknown command", lambda api, c: api.text_update(c, "/xyz"), "Tôi không biết lệnh này", 200),
     ("typed question", lambda api, c: from_data("message_text", c), "40 triệu", 200),
     ("photo", lambda api, c: api.photo_update(c), "Tôi đã nhận ảnh hoặc vị trí", 200),
     ("captured photo with caption", lambda api, c: from_data("message_photo", c), None, 200),
     ("voice", lambda api, c: api.voice_update(c), "Tôi đã nhận ảnh hoặc vị trí", 200),
     ("location", lambda api, c: api.location_update(c), "Tôi đã nhận ảnh hoặc vị trí", 200),
-    ("contact", lambda api, c: from_data("message_contact", c), "Tôi chỉ đọc được tin nhắn chữ", 200),
+    (
+        "contact",
+        lambda api, c: from_data("message_contact", c),
+        "Tôi chỉ đọc được tin nhắn chữ",
+        200,
+    ),
     ("edited message is not answered", lambda api, c: from_data("edited_message", c), None, 200),
 ]
 
 
 @pytest.mark.parametrize(("label", "make", "expected", "status"), CASES, ids=[c[0] for c in CASES])
-async def test_conversation(telegram: TelegramHarness, label: str, make: Any, expected: str | None,
-                            status: int) -> None:
+async def test_conversation(
+    telegram: TelegramHarness, label: str, make: Any, expected: str | None, status: int
+) -> None:
     api, chat = telegram.api, new_chat()
     update, got_status = await telegram.push(make(api, chat))
     if telegram.mode == "webhook":
@@ -94,7 +120,9 @@ async def test_conversation(telegram: TelegramHarness, label: str, make: Any, ex
     assert entry is not None and entry.status == "done" and entry.payload is None
 
 
-async def test_start_shows_language_buttons_and_button_press_is_acknowledged(telegram: TelegramHarness) -> None:
+async def test_start_shows_language_buttons_and_button_press_is_acknowledged(
+    telegram: TelegramHarness,
+) -> None:
     api, chat = telegram.api, new_chat()
     await telegram.push(api.text_update(chat, "/start"))
     await telegram.settle()
@@ -112,8 +140,10 @@ async def test_replies_to_one_chat_arrive_in_order(telegram: TelegramHarness) ->
         await telegram.push(api.text_update(chat, text))
     await telegram.settle()
     texts = replies_of(api, chat)
-    first = [next(i for i, t in enumerate(texts) if key in t)
-             for key in ("Tôi có thể giúp bạn", "Tôi không biết lệnh này", "Mời bạn chọn ngôn ngữ")]
+    first = [
+        next(i for i, t in enumerate(texts) if key in t)
+        for key in ("Tôi có thể giúp bạn", "Tôi không biết lệnh này", "Mời bạn chọn ngôn ngữ")
+    ]
     assert first == sorted(first)
 
 
@@ -133,23 +163,49 @@ async def test_replayed_update_is_answered_once(telegram: TelegramHarness) -> No
 
 
 @pytest.mark.parametrize("telegram_mode", ["webhook"])
-@pytest.mark.parametrize(("label", "headers", "body", "status"), [
-    ("forged secret", {"X-Telegram-Bot-Api-Secret-Token": "not-the-secret"}, None, 403),
-    ("secret of another length", {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET + "x"}, None, 403),
-    ("missing secret", {}, None, 403),
-    ("forged secret with bad JSON", {"X-Telegram-Bot-Api-Secret-Token": "nope"}, b"{not json", 403),
-    ("bad JSON", {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}, b"{not json", 400),
-    ("JSON but not an update", {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}, b'[1, 2]', 400),
-    ("update without an id", {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}, b'{"message": {}}', 400),
-])
-async def test_webhook_refuses(telegram: TelegramHarness, label: str, headers: dict, body: bytes | None,
-                               status: int) -> None:
+@pytest.mark.parametrize(
+    ("label", "headers", "body", "status"),
+    [
+        ("forged secret", {"X-Telegram-Bot-Api-Secret-Token": "not-the-secret"}, None, 403),
+        (
+            "secret of another length",
+            {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET + "x"},
+            None,
+            403,
+        ),
+        ("missing secret", {}, None, 403),
+        (
+            "forged secret with bad JSON",
+            {"X-Telegram-Bot-Api-Secret-Token": "nope"},
+            b"{not json",
+            403,
+        ),
+        ("bad JSON", {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}, b"{not json", 400),
+        (
+            "JSON but not an update",
+            {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+            b"[1, 2]",
+            400,
+        ),
+        (
+            "update without an id",
+            {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+            b'{"message": {}}',
+            400,
+        ),
+    ],
+)
+async def test_webhook_refuses(
+    telegram: TelegramHarness, label: str, headers: dict, body: bytes | None, status: int
+) -> None:
     api, chat = telegram.api, new_chat()
     update = api._register(api.text_update(chat, "/help"))
     url = api.webhook["url"]
     async with ClientSession() as http:
         data = body if body is not None else json.dumps(update).encode()
-        async with http.post(url, data=data, headers={"Content-Type": "application/json", **headers}) as resp:
+        async with http.post(
+            url, data=data, headers={"Content-Type": "application/json", **headers}
+        ) as resp:
             assert resp.status == status, label
     await telegram.settle()
     assert await telegram.inbox(update["update_id"]) is None
@@ -159,7 +215,9 @@ async def test_webhook_refuses(telegram: TelegramHarness, label: str, headers: d
 # --------------------------------------------------------------------------- durability
 
 
-async def test_recorded_before_acknowledged_then_resumed_after_a_kill(telegram_harness: TelegramHarness) -> None:
+async def test_recorded_before_acknowledged_then_resumed_after_a_kill(
+    telegram_harness: TelegramHarness,
+) -> None:
     """Process A records the update (webhook 200 / offset confirmed) and dies before handling it;
     process B resumes it at start and answers exactly once."""
     h, api, chat = telegram_harness, telegram_harness.api, new_chat()
@@ -169,7 +227,11 @@ async def test_recorded_before_acknowledged_then_resumed_after_a_kill(telegram_h
     update, status = await h.push(api.text_update(chat, "/help"))
     await h.settle()
     entry = await h.inbox(update["update_id"])
-    assert entry is not None and entry.status == "received" and entry.payload["update_id"] == update["update_id"]
+    assert (
+        entry is not None
+        and entry.status == "received"
+        and entry.payload["update_id"] == update["update_id"]
+    )
     assert replies_of(api, chat) == []
     if h.mode == "webhook":
         assert status == 200
@@ -185,7 +247,9 @@ async def test_recorded_before_acknowledged_then_resumed_after_a_kill(telegram_h
     assert len(replies_of(api, chat)) == 1
 
 
-async def test_killed_in_the_middle_of_the_pipeline_is_resumed_once(telegram_harness: TelegramHarness) -> None:
+async def test_killed_in_the_middle_of_the_pipeline_is_resumed_once(
+    telegram_harness: TelegramHarness,
+) -> None:
     h, api, chat = telegram_harness, telegram_harness.api, new_chat()
     inside, never = asyncio.Event(), asyncio.Event()
     real_parse = h.services.nlu.parse
@@ -212,7 +276,9 @@ async def test_killed_in_the_middle_of_the_pipeline_is_resumed_once(telegram_har
     assert (await h.inbox(update["update_id"])).status == "done"
 
 
-async def test_an_update_that_keeps_failing_is_given_up_after_max_attempts(telegram_harness: TelegramHarness) -> None:
+async def test_an_update_that_keeps_failing_is_given_up_after_max_attempts(
+    telegram_harness: TelegramHarness,
+) -> None:
     """Handling raises every time: the update is tried a few times, not forever; then it is
     marked failed, its payload dropped and the error's type kept (not the user's text), and the
     chat's next message is answered."""
@@ -234,14 +300,19 @@ async def test_an_update_that_keeps_failing_is_given_up_after_max_attempts(teleg
     assert len(calls) == inbox.MAX_ATTEMPTS
     entry = await h.inbox(update["update_id"])
     assert (entry.status, entry.attempts, entry.payload, entry.error) == (
-        "failed", inbox.MAX_ATTEMPTS, None, "RuntimeError")
+        "failed",
+        inbox.MAX_ATTEMPTS,
+        None,
+        "RuntimeError",
+    )
     texts = replies_of(api, chat)  # the poison message got nothing; the next one its answer
     assert len(texts) == 1 and "Tôi có thể giúp bạn" in texts[0]
 
 
 @pytest.mark.parametrize("telegram_mode", ["polling"])
-async def test_polling_does_not_confirm_what_it_could_not_record(telegram: TelegramHarness,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_polling_does_not_confirm_what_it_could_not_record(
+    telegram: TelegramHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     api, chat = telegram.api, new_chat()
     real_record, failures = inbox.record_many, []
 
@@ -264,7 +335,9 @@ async def test_polling_does_not_confirm_what_it_could_not_record(telegram: Teleg
 
 
 @pytest.mark.parametrize("telegram_mode", ["polling"])
-async def test_polling_confirms_offsets_and_removes_a_webhook(telegram_harness: TelegramHarness) -> None:
+async def test_polling_confirms_offsets_and_removes_a_webhook(
+    telegram_harness: TelegramHarness,
+) -> None:
     h, api = telegram_harness, telegram_harness.api
     api.webhook = {"url": "https://old.example.org/hook"}  # left over from a webhook deployment
     await h.start()
@@ -274,7 +347,9 @@ async def test_polling_confirms_offsets_and_removes_a_webhook(telegram_harness: 
     await h.settle()
     assert api.webhook == {}
     assert any(c.params.get("offset") == u2["update_id"] + 1 for c in api.calls_of("getUpdates"))
-    assert {e.status for e in [await h.inbox(u1["update_id"]), await h.inbox(u2["update_id"])]} == {"done"}
+    assert {e.status for e in [await h.inbox(u1["update_id"]), await h.inbox(u2["update_id"])]} == {
+        "done"
+    }
 
 
 @pytest.mark.parametrize("telegram_mode", ["polling"])
@@ -313,7 +388,9 @@ async def test_bad_request_is_not_retried(telegram: TelegramHarness) -> None:
     update, _ = await telegram.push(api.text_update(chat, "/help"))
     await telegram.settle()
     assert [c.status for c in api.calls_of("sendMessage", chat)] == [400]
-    assert (await telegram.inbox(update["update_id"])).status == "done"  # handled; the send failed for good
+    assert (
+        await telegram.inbox(update["update_id"])
+    ).status == "done"  # handled; the send failed for good
 
 
 async def test_slow_answer_is_waited_for(telegram: TelegramHarness) -> None:
@@ -348,9 +425,14 @@ async def subscribe(h: TelegramHarness, chat: int) -> None:
 
 async def user_state(h: TelegramHarness, chat: int) -> tuple[bool, bool]:
     async with h.services.sessionmaker() as session:
-        user = (await session.execute(select(User).where(User.channel == "telegram",
-                                                         User.external_id == str(chat)))).scalar_one()
-        sub = (await session.execute(select(Subscription).where(Subscription.user_id == user.id))).scalar_one()
+        user = (
+            await session.execute(
+                select(User).where(User.channel == "telegram", User.external_id == str(chat))
+            )
+        ).scalar_one()
+        sub = (
+            await session.execute(select(Subscription).where(Subscription.user_id == user.id))
+        ).scalar_one()
         return user.reachable, sub.active
 
 
@@ -406,8 +488,10 @@ async def test_per_chat_rate_limit(telegram_harness: TelegramHarness) -> None:
 @pytest.mark.parametrize("telegram_mode", ["polling"])
 async def test_long_message_is_split_cleanly(telegram: TelegramHarness) -> None:
     api, chat = telegram.api, new_chat()
-    paragraph = ("Hộ nghèo dân tộc thiểu số được hỗ trợ làm nhà ở, nước sinh hoạt, đất sản xuất và "
-                 "chuyển đổi nghề theo Quyết định 1719/QĐ-TTg của Thủ tướng Chính phủ. ") * 8
+    paragraph = (
+        "Hộ nghèo dân tộc thiểu số được hỗ trợ làm nhà ở, nước sinh hoạt, đất sản xuất và "
+        "chuyển đổi nghề theo Quyết định 1719/QĐ-TTg của Thủ tướng Chính phủ. "
+    ) * 8
     text = "\n\n".join(paragraph.strip() for _ in range(12))
     assert len(text) > 2 * 4096
     buttons = (Button("Gặp cán bộ", "/human"), Button("Đổi ngôn ngữ", "/language"))
@@ -418,34 +502,51 @@ async def test_long_message_is_split_cleanly(telegram: TelegramHarness) -> None:
     assert all(len(p) <= 4096 for p in parts)
     assert " ".join(parts).split() == text.split()  # no broken or lost word
     assert all(p.endswith(".") for p in parts)  # cut at paragraph ends
-    assert [bool(c.params.get("reply_markup")) for c in calls] == [False] * (len(parts) - 1) + [True]
+    assert [bool(c.params.get("reply_markup")) for c in calls] == [False] * (len(parts) - 1) + [
+        True
+    ]
 
 
 @pytest.mark.parametrize("telegram_mode", ["polling"])
 async def test_media_replies(telegram_harness: TelegramHarness, content_media: Path) -> None:
     h, api, chat = telegram_harness, telegram_harness.api, new_chat()
     await h.start(content_dir=content_media)
-    await h.send(chat, Reply("Quế Trà Bồng", photo="media/que-tra-bong.jpg",
-                                        buttons=(Button("Mua ở đâu?", "/answer product.cinnamon"),)))
+    await h.send(
+        chat,
+        Reply(
+            "Quế Trà Bồng",
+            photo="media/que-tra-bong.jpg",
+            buttons=(Button("Mua ở đâu?", "/answer product.cinnamon"),),
+        ),
+    )
     await h.send(chat, Reply("", voice="media/huong-dan.ogg"))
     await h.send(chat, Reply("Mẫu đơn", document="content/media/mau-don.pdf"))
     await h.send(chat, Reply("Ảnh lần hai", photo="media/que-tra-bong.jpg"))
     await h.send(chat, Reply("Ảnh từ web", photo="https://example.org/anh.jpg"))
     photo, voice, doc, photo2, photo_url = api.sent(chat)
     assert photo.method == "sendPhoto" and photo.files["photo"].data.startswith(b"\xff\xd8")
-    assert photo.params["caption"] == "Quế Trà Bồng" and photo.params["reply_markup"]["inline_keyboard"]
+    assert (
+        photo.params["caption"] == "Quế Trà Bồng"
+        and photo.params["reply_markup"]["inline_keyboard"]
+    )
     assert voice.method == "sendVoice" and voice.files["voice"].filename == "huong-dan.ogg"
     assert doc.method == "sendDocument" and doc.files["document"].data.startswith(b"%PDF")
-    assert photo2.files == {} and photo2.params["photo"] == photo.result["photo"][-1]["file_id"]  # no re-upload
+    assert (
+        photo2.files == {} and photo2.params["photo"] == photo.result["photo"][-1]["file_id"]
+    )  # no re-upload
     assert photo_url.params["photo"] == "https://example.org/anh.jpg"
 
 
 @pytest.mark.parametrize("telegram_mode", ["polling"])
-async def test_media_caption_too_long_or_file_missing(telegram_harness: TelegramHarness, content_media: Path) -> None:
+async def test_media_caption_too_long_or_file_missing(
+    telegram_harness: TelegramHarness, content_media: Path
+) -> None:
     h, api, chat = telegram_harness, telegram_harness.api, new_chat()
     await h.start(content_dir=content_media)
     long = "Giới thiệu sản phẩm. " * 80  # > 1024: caption limit
-    await h.send(chat, Reply(long, photo="media/que-tra-bong.jpg", buttons=(Button("Tiếp", "/help"),)))
+    await h.send(
+        chat, Reply(long, photo="media/que-tra-bong.jpg", buttons=(Button("Tiếp", "/help"),))
+    )
     calls = api.sent(chat)
     assert [c.method for c in calls] == ["sendPhoto", "sendMessage"]
     assert "caption" not in calls[0].params and calls[1].params["reply_markup"]
@@ -468,8 +569,9 @@ async def test_incoming_file_can_be_downloaded(telegram: TelegramHarness) -> Non
     assert api.calls_of("getFile", ok=True)
 
 
-async def test_token_and_chat_ids_stay_out_of_the_logs(telegram: TelegramHarness,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+async def test_token_and_chat_ids_stay_out_of_the_logs(
+    telegram: TelegramHarness, caplog: pytest.LogCaptureFixture
+) -> None:
     api, chat = telegram.api, new_chat()
     caplog.set_level("DEBUG")
     api.fail("sendMessage", 502, chat_id=chat)
@@ -479,7 +581,9 @@ async def test_token_and_chat_ids_stay_out_of_the_logs(telegram: TelegramHarness
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "bot.outbox" in {r.name for r in caplog.records}  # the failed sends were logged
     assert api.token not in logged and api.token.split(":")[1] not in logged
-    assert str(chat) not in "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot."))
+    assert str(chat) not in "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith("bot.")
+    )
 
 
 async def test_inbox_keeps_no_payload_after_processing(telegram: TelegramHarness) -> None:
@@ -487,5 +591,9 @@ async def test_inbox_keeps_no_payload_after_processing(telegram: TelegramHarness
     await telegram.push(from_data("message_contact", chat))
     await telegram.settle()
     async with telegram.services.sessionmaker() as session:
-        rows = (await session.execute(select(InboxEntry).where(InboxEntry.channel == "telegram"))).scalars().all()
+        rows = (
+            (await session.execute(select(InboxEntry).where(InboxEntry.channel == "telegram")))
+            .scalars()
+            .all()
+        )
     assert rows and all(r.payload is None and r.status == "done" for r in rows)

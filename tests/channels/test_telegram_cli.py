@@ -29,11 +29,16 @@ def parser() -> argparse.ArgumentParser:
 def write_config(tmp_path: Path, **telegram: str) -> Path:
     lines = "\n".join(f"  {k}: {v!r}" for k, v in telegram.items())
     path = tmp_path / "config.yml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         database:
           url: sqlite+aiosqlite:///var/test.db
         telegram:
-        """) + lines + "\n", encoding="utf-8")
+        """)
+        + lines
+        + "\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -51,8 +56,13 @@ async def cli(config: Path, *argv: str) -> tuple[int, str, str]:
 
 async def test_set_webhook_info_delete(telegram_api: FakeTelegramAPI, tmp_path: Path) -> None:
     api = telegram_api
-    config = write_config(tmp_path, token=api.token, api_base_url=api.base_url,
-                          webhook_url="https://bot.example.gov.vn/telegram/webhook", webhook_secret="s3cret_-value")
+    config = write_config(
+        tmp_path,
+        token=api.token,
+        api_base_url=api.base_url,
+        webhook_url="https://bot.example.gov.vn/telegram/webhook",
+        webhook_secret="s3cret_-value",
+    )
     code, out, err = await cli(config, "set-webhook")
     assert code == 0, err
     assert "https://bot.example.gov.vn/telegram/webhook" in out
@@ -62,7 +72,10 @@ async def test_set_webhook_info_delete(telegram_api: FakeTelegramAPI, tmp_path: 
 
     code, out, err = await cli(config, "info")
     assert code == 0, err
-    assert "@LangSoTestBot" in out and "webhook at Telegram: https://bot.example.gov.vn/telegram/webhook" in out
+    assert (
+        "@LangSoTestBot" in out
+        and "webhook at Telegram: https://bot.example.gov.vn/telegram/webhook" in out
+    )
     assert api.token not in out and "s3cret" not in out
 
     code, out, err = await cli(config, "delete-webhook", "--drop-pending")
@@ -79,15 +92,30 @@ async def test_set_commands(telegram_api: FakeTelegramAPI, tmp_path: Path) -> No
     assert "/baocao" in out
 
 
-@pytest.mark.parametrize(("label", "settings", "argv", "code", "message"), [
-    ("no token", {}, ["info"], 2, "TELEGRAM_BOT_TOKEN"),
-    ("no webhook url", {"token": "{token}"}, ["set-webhook"], 2, "TELEGRAM_WEBHOOK_URL"),
-    ("wrong token", {"token": "42:wrong"}, ["info"], 1, "refused the token"),
-    ("server down", {"token": "{token}", "api_base_url": "http://127.0.0.1:9/bot"}, ["info"], 1,
-     "cannot reach the Bot API"),
-])
-async def test_clear_errors(telegram_api: FakeTelegramAPI, tmp_path: Path, label: str, settings: dict,
-                            argv: list[str], code: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("label", "settings", "argv", "code", "message"),
+    [
+        ("no token", {}, ["info"], 2, "TELEGRAM_BOT_TOKEN"),
+        ("no webhook url", {"token": "{token}"}, ["set-webhook"], 2, "TELEGRAM_WEBHOOK_URL"),
+        ("wrong token", {"token": "42:wrong"}, ["info"], 1, "refused the token"),
+        (
+            "server down",
+            {"token": "{token}", "api_base_url": "http://127.0.0.1:9/bot"},
+            ["info"],
+            1,
+            "cannot reach the Bot API",
+        ),
+    ],
+)
+async def test_clear_errors(
+    telegram_api: FakeTelegramAPI,
+    tmp_path: Path,
+    label: str,
+    settings: dict,
+    argv: list[str],
+    code: int,
+    message: str,
+) -> None:
     values = {"api_base_url": telegram_api.base_url}
     values.update({k: v.replace("{token}", telegram_api.token) for k, v in settings.items()})
     got, out, err = await cli(write_config(tmp_path, **values), *argv)
@@ -124,7 +152,9 @@ async def test_fake_get_updates_offset_semantics(telegram_api: FakeTelegramAPI) 
         assert [u.update_id for u in await asyncio.wait_for(waiting, 2)] == [u4["update_id"]]
 
 
-async def test_fake_refuses_get_updates_while_a_webhook_is_set(telegram_api: FakeTelegramAPI) -> None:
+async def test_fake_refuses_get_updates_while_a_webhook_is_set(
+    telegram_api: FakeTelegramAPI,
+) -> None:
     async with Bot(telegram_api.token, base_url=telegram_api.base_url) as bot:
         await bot.set_webhook("https://bot.example.gov.vn/hook", secret_token="abc")
         with pytest.raises(tg_error.Conflict):
@@ -136,17 +166,28 @@ async def test_fake_refuses_get_updates_while_a_webhook_is_set(telegram_api: Fak
 async def test_fake_wire_format(telegram_api: FakeTelegramAPI) -> None:
     api = telegram_api
     async with ClientSession() as http:
-        async with http.post(f"{api.base_url}{api.token}/sendMessage", json={"chat_id": 7, "text": "chào"}) as r:
+        async with http.post(
+            f"{api.base_url}{api.token}/sendMessage", json={"chat_id": 7, "text": "chào"}
+        ) as r:
             body = await r.json()
             assert r.status == 200 and body["ok"] is True and body["result"]["text"] == "chào"
             assert body["result"]["chat"]["id"] == 7 and body["result"]["from"]["is_bot"] is True
-        async with http.get(f"{api.base_url}{api.token}/sendMessage", params={"chat_id": "7", "text": ""}) as r:
+        async with http.get(
+            f"{api.base_url}{api.token}/sendMessage", params={"chat_id": "7", "text": ""}
+        ) as r:
             assert r.status == 400 and (await r.json()) == {
-                "ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
-        async with http.post(f"{api.base_url}{api.token}/sendMessage", data={"chat_id": "7", "text": "x" * 4097}) as r:
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: message text is empty",
+            }
+        async with http.post(
+            f"{api.base_url}{api.token}/sendMessage", data={"chat_id": "7", "text": "x" * 4097}
+        ) as r:
             assert (await r.json())["description"] == "Bad Request: message is too long"
         api.fail("sendMessage", 429, retry_after=3)
-        async with http.post(f"{api.base_url}{api.token}/sendMessage", json={"chat_id": 7, "text": "a"}) as r:
+        async with http.post(
+            f"{api.base_url}{api.token}/sendMessage", json={"chat_id": 7, "text": "a"}
+        ) as r:
             assert r.status == 429 and (await r.json())["parameters"] == {"retry_after": 3}
         async with http.post(f"{api.base_url}1:bad/getMe") as r:
             assert r.status == 401 and (await r.json())["error_code"] == 401

@@ -33,6 +33,8 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "telegram"
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     """The shared splitter as Telegram uses it: UTF-16 code units."""
     return split_any(text, limit, utf16_len)
+
+
 BOT = Bot("123:abc")
 
 
@@ -42,19 +44,52 @@ def load(name: str) -> Update:
 
 # label, payload file, expected fields (None: the update is not answered)
 CASES = [
-    ("text", "message_text", {"sender_id": "5512873401", "message_id": "815402117",
-                              "text": "Nhà tôi bị dột, có được hỗ trợ làm nhà không?", "locale_hint": None}),
+    (
+        "text",
+        "message_text",
+        {
+            "sender_id": "5512873401",
+            "message_id": "815402117",
+            "text": "Nhà tôi bị dột, có được hỗ trợ làm nhà không?",
+            "locale_hint": None,
+        },
+    ),
     ("command", "message_command_start", {"text": "/start", "payload": None}),
-    ("command with @botname in a group", "message_command_botname_group",
-     {"sender_id": "-1002211330457", "text": "/baocao@LangSoBot"}),
-    ("button", "callback_query", {"sender_id": "5512873401", "message_id": "815402102", "payload": "/lang vi",
-                                  "text": "Tiếng Việt"}),
-    ("photo takes the largest size, caption is the text", "message_photo",
-     {"text": "Đường vào thôn bị sạt lở", "media_kinds": ["photo"],
-      "media_refs": ["AgACAgUAAxkBAAIIw2Zo3sm0Ab1-large"]}),
-    ("voice", "message_voice", {"text": "", "media_kinds": ["voice"], "media_refs": ["AwACAgUAAxkBAAIIxGZo3vKq-voice"]}),
+    (
+        "command with @botname in a group",
+        "message_command_botname_group",
+        {"sender_id": "-1002211330457", "text": "/baocao@LangSoBot"},
+    ),
+    (
+        "button",
+        "callback_query",
+        {
+            "sender_id": "5512873401",
+            "message_id": "815402102",
+            "payload": "/lang vi",
+            "text": "Tiếng Việt",
+        },
+    ),
+    (
+        "photo takes the largest size, caption is the text",
+        "message_photo",
+        {
+            "text": "Đường vào thôn bị sạt lở",
+            "media_kinds": ["photo"],
+            "media_refs": ["AgACAgUAAxkBAAIIw2Zo3sm0Ab1-large"],
+        },
+    ),
+    (
+        "voice",
+        "message_voice",
+        {"text": "", "media_kinds": ["voice"], "media_refs": ["AwACAgUAAxkBAAIIxGZo3vKq-voice"]},
+    ),
     ("document", "message_document", {"media_kinds": ["document"]}),
-    ("location", "message_location", {"location": Location(14.975912, 108.416733), "media_kinds": []}),
+    (
+        "location",
+        "message_location",
+        {"location": Location(14.975912, 108.416733), "media_kinds": []},
+    ),
     ("venue", "venue", {"location": Location(15.120544, 108.806017)}),
     ("contact", "message_contact", {"contact": Contact("84912345678", "Đinh Văn Hùng")}),
     ("edited message is ignored", "edited_message", None),
@@ -91,8 +126,15 @@ def test_recorded_payload_round_trips() -> None:
         update = load(name)
         again = Update.de_json(json.loads(json.dumps(update.to_dict())), BOT)
         a, b = to_incoming(update), to_incoming(again)
-        assert (a.sender_id, a.message_id, a.text, a.payload, a.media, a.location, a.contact) == \
-               (b.sender_id, b.message_id, b.text, b.payload, b.media, b.location, b.contact)
+        assert (a.sender_id, a.message_id, a.text, a.payload, a.media, a.location, a.contact) == (
+            b.sender_id,
+            b.message_id,
+            b.text,
+            b.payload,
+            b.media,
+            b.location,
+            b.contact,
+        )
 
 
 # --------------------------------------------------------------------------- splitting
@@ -123,7 +165,9 @@ SPLIT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("label", "text", "limit", "count"), SPLIT_CASES, ids=[c[0] for c in SPLIT_CASES])
+@pytest.mark.parametrize(
+    ("label", "text", "limit", "count"), SPLIT_CASES, ids=[c[0] for c in SPLIT_CASES]
+)
 def test_split_text(label: str, text: str, limit: int, count: int | None) -> None:
     parts = split_text(text, limit)
     if count is not None:
@@ -159,7 +203,7 @@ def test_split_hard_cut_only_without_spaces() -> None:
 
 def test_split_keeps_combining_marks_with_their_letter() -> None:
     # decomposed Vietnamese: "ệ" as e + U+0323 + U+0302
-    text = ("e\u0323\u0302" * 2000)
+    text = "e\u0323\u0302" * 2000
     parts = split_text(text, 4096)
     assert all(p[0] not in "\u0323\u0302" for p in parts)
     assert "".join(parts) == text
@@ -169,8 +213,13 @@ def test_split_keeps_combining_marks_with_their_letter() -> None:
 
 
 def test_keyboard_one_button_per_row_with_payload_as_callback_data() -> None:
-    markup = keyboard(Reply("Chọn", buttons=(Button("Tiếng Việt", "/lang vi"), Button("Hrê", "/lang hre"))))
-    assert [[b.callback_data for b in row] for row in markup.inline_keyboard] == [["/lang vi"], ["/lang hre"]]
+    markup = keyboard(
+        Reply("Chọn", buttons=(Button("Tiếng Việt", "/lang vi"), Button("Hrê", "/lang hre")))
+    )
+    assert [[b.callback_data for b in row] for row in markup.inline_keyboard] == [
+        ["/lang vi"],
+        ["/lang hre"],
+    ]
     assert keyboard(Reply("no buttons")) is None
 
 
@@ -185,8 +234,11 @@ ERROR_CASES = [
     ("flood control", tg_error.RetryAfter(7), (True, False, 7)),
     ("flood control as timedelta", tg_error.RetryAfter(timedelta(seconds=3)), (True, False, 3)),
     ("blocked", tg_error.Forbidden("Forbidden: bot was blocked by the user"), (False, True, None)),
-    ("bad request is final", tg_error.BadRequest("Bad Request: chat not found"),
-     (False, False, None)),
+    (
+        "bad request is final",
+        tg_error.BadRequest("Bad Request: chat not found"),
+        (False, False, None),
+    ),
     ("timeout", tg_error.TimedOut(), (True, False, None)),
     ("5xx", tg_error.NetworkError("Bad Gateway (502)"), (True, False, None)),
     ("token", tg_error.InvalidToken(), (False, False, None)),
@@ -203,11 +255,14 @@ def test_classify(label: str, exc: Exception, expected: tuple) -> None:
 def test_reply_parts_caption_media_and_split_text() -> None:
     buttons = (Button("Tiếp", "/help"),)
     assert reply_parts(Reply("Quế", photo="media/a.jpg", buttons=buttons)) == [
-        Part("photo", "media/a.jpg", "Quế", buttons)]
+        Part("photo", "media/a.jpg", "Quế", buttons)
+    ]
     long = "Giới thiệu sản phẩm. " * 80  # over the 1024-unit caption limit
     parts = reply_parts(Reply(long, photo="media/a.jpg", buttons=buttons))
     assert [(p.kind, p.caption, p.buttons) for p in parts] == [
-        ("photo", None, ()), ("text", None, buttons)]
+        ("photo", None, ()),
+        ("text", None, buttons),
+    ]
     many = reply_parts(Reply("đoạn văn. " * 1000, buttons=buttons))
     assert len(many) > 1 and [p.buttons for p in many][-1] == buttons
     assert all(p.buttons == () for p in many[:-1])
@@ -216,7 +271,11 @@ def test_reply_parts_caption_media_and_split_text() -> None:
 
 
 URL_CASES = [
-    ("https://api.telegram.org/bot", "https://api.telegram.org/bot", "https://api.telegram.org/file/bot"),
+    (
+        "https://api.telegram.org/bot",
+        "https://api.telegram.org/bot",
+        "https://api.telegram.org/file/bot",
+    ),
     ("http://localhost:8081", "http://localhost:8081/bot", "http://localhost:8081/file/bot"),
     ("http://localhost:8081/", "http://localhost:8081/bot", "http://localhost:8081/file/bot"),
     ("http://proxy/tg/bot{token}", "http://proxy/tg/bot{token}", "http://proxy/tg/file/bot{token}"),
@@ -231,5 +290,8 @@ def test_api_urls(configured: str, api: str, files: str) -> None:
 
 
 def test_webhook_path_comes_from_the_url() -> None:
-    assert webhook_path(TelegramSettings(webhook_url="https://bot.example.vn/telegram/webhook")) == "/telegram/webhook"
+    assert (
+        webhook_path(TelegramSettings(webhook_url="https://bot.example.vn/telegram/webhook"))
+        == "/telegram/webhook"
+    )
     assert webhook_path(TelegramSettings(webhook_url="https://bot.example.vn")) == "/"

@@ -75,6 +75,7 @@ def shifted(seconds: float) -> Callable[[dict], dict]:
     def tweak(ev: dict) -> dict:
         ev["timestamp"] = str(int((time.time() + seconds) * 1000))
         return {}
+
     return tweak
 
 
@@ -93,9 +94,11 @@ def json_array(ev: dict) -> dict:
 
 def renamed(name: str) -> Callable[[dict], dict]:
     """Another event name (signed as sent): an event the bot does not handle."""
+
     def tweak(ev: dict) -> dict:
         ev["event_name"] = name
         return {}
+
     return tweak
 
 
@@ -127,23 +130,43 @@ CASES = [
     Case("sticker", "user_send_sticker", 200, TEXT_ONLY),
     Case("follow", "follow", 200, GREETING),
     Case("unfollow unsubscribes", "unfollow", 200, [], subscribed=True, after=(False, False)),
-    Case("unknown event ignored", "user_send_text", 200, [], HELLO,
-         renamed("oa_send_text"), recorded=False),
-    Case("read receipt naming no row: recorded, nothing sent", "user_seen_message", 200, [],
-         build=seen_receipt),
+    Case(
+        "unknown event ignored",
+        "user_send_text",
+        200,
+        [],
+        HELLO,
+        renamed("oa_send_text"),
+        recorded=False,
+    ),
+    Case(
+        "read receipt naming no row: recorded, nothing sent",
+        "user_seen_message",
+        200,
+        [],
+        build=seen_receipt,
+    ),
     Case("forged signature", "user_send_text", 403, [], HELLO, forged, recorded=False),
     Case("missing signature", "user_send_text", 403, [], HELLO, unsigned, recorded=False),
-    Case("signed with another secret", "user_send_text", 403, [], HELLO,
-         signed_with_other_secret, recorded=False),
-    Case("body changed after signing", "user_send_text", 403, [], HELLO, tampered,
-         recorded=False),
+    Case(
+        "signed with another secret",
+        "user_send_text",
+        403,
+        [],
+        HELLO,
+        signed_with_other_secret,
+        recorded=False,
+    ),
+    Case("body changed after signing", "user_send_text", 403, [], HELLO, tampered, recorded=False),
     Case("stale timestamp", "user_send_text", 403, [], HELLO, shifted(-301), recorded=False),
-    Case("timestamp from the future", "user_send_text", 403, [], HELLO, shifted(+301),
-         recorded=False),
+    Case(
+        "timestamp from the future", "user_send_text", 403, [], HELLO, shifted(+301), recorded=False
+    ),
     Case("another app", "user_send_text", 403, [], HELLO, other_app, recorded=False),
     Case("bad JSON", "user_send_text", 400, [], HELLO, bad_json, recorded=False),
-    Case("JSON that is not an object", "user_send_text", 400, [], HELLO, json_array,
-         recorded=False),
+    Case(
+        "JSON that is not an object", "user_send_text", 400, [], HELLO, json_array, recorded=False
+    ),
 ]
 
 
@@ -165,7 +188,8 @@ async def test_webhook_cases(case: Case, zalo_bot: ZaloBot, services: Any) -> No
     rows = await inbox_rows(services.sessionmaker)
     if case.recorded:
         assert [(r.message_id, r.status, r.payload) for r in rows] == [
-            (event_key(ev), "done", None)]
+            (event_key(ev), "done", None)
+        ]
     else:
         assert rows == []  # refused or ignored requests leave nothing behind
     if case.after is not None:
@@ -203,8 +227,9 @@ async def test_follow_without_msg_id_is_deduplicated_by_user_and_time(zalo_bot: 
     assert len(zalo_bot.fake.texts("u-follow")) == len(GREETING)
 
 
-async def test_answers_at_once_when_processing_is_slow(zalo_api: FakeZaloApi, services: Any,
-                                                       pipeline: Any) -> None:
+async def test_answers_at_once_when_processing_is_slow(
+    zalo_api: FakeZaloApi, services: Any, pipeline: Any
+) -> None:
     """The event is recorded and answered 200 first; the reply follows when processing is done."""
     bot = await start_bot(zalo_api, SlowPipeline(pipeline, 3.0), services.sessionmaker)
     try:
@@ -220,8 +245,9 @@ async def test_answers_at_once_when_processing_is_slow(zalo_api: FakeZaloApi, se
         await bot.close()
 
 
-async def test_one_users_events_are_processed_in_order(zalo_api: FakeZaloApi, services: Any,
-                                                       pipeline: Any) -> None:
+async def test_one_users_events_are_processed_in_order(
+    zalo_api: FakeZaloApi, services: Any, pipeline: Any
+) -> None:
     """The first message takes longer than the second: the second still waits for it (a "1"
     handled first would find no options offered)."""
     slow_first = SlowPipeline(pipeline, 0.5, slow=lambda msg: msg.text == "xin chào")
@@ -244,8 +270,9 @@ async def outbox_states(sm: Any, user: str) -> list[tuple[str, str | None]]:
     return [(r.status, r.platform_ref) for r in await outbox_rows(sm, user)]
 
 
-async def test_receipts_mark_the_outbox_rows_delivered_then_read(zalo_bot: ZaloBot,
-                                                                 services: Any) -> None:
+async def test_receipts_mark_the_outbox_rows_delivered_then_read(
+    zalo_bot: ZaloBot, services: Any
+) -> None:
     user, sm = "u-receipt", services.sessionmaker
     await zalo_bot.post(event("user_send_text", user, text="xin chào"))
     await zalo_bot.settle()
@@ -259,8 +286,9 @@ async def test_receipts_mark_the_outbox_rows_delivered_then_read(zalo_bot: ZaloB
     await zalo_bot.settle()
     assert await outbox_states(sm, user) == [("delivered", ids[0]), ("delivered", ids[1])]
 
-    assert (await zalo_bot.post(receipt("user_seen_message", user, ids[:1],
-                                        timestamp=str(ms + 1))))[0] == 200
+    assert (
+        await zalo_bot.post(receipt("user_seen_message", user, ids[:1], timestamp=str(ms + 1)))
+    )[0] == 200
     await zalo_bot.settle()
     assert await outbox_states(sm, user) == [("read", ids[0]), ("delivered", ids[1])]
 
@@ -276,8 +304,7 @@ async def test_receipts_mark_the_outbox_rows_delivered_then_read(zalo_bot: ZaloB
     assert [(r.status, r.payload) for r in rows] == [("done", None)] * 5
 
 
-async def test_a_receipt_marks_only_the_rows_it_names(zalo_bot: ZaloBot,
-                                                                  services: Any) -> None:
+async def test_a_receipt_marks_only_the_rows_it_names(zalo_bot: ZaloBot, services: Any) -> None:
     """Two users, one receipt: only the named row moves; a repeated receipt changes nothing."""
     sm = services.sessionmaker
     for user in ("u-r1", "u-r2"):
@@ -293,8 +320,9 @@ async def test_a_receipt_marks_only_the_rows_it_names(zalo_bot: ZaloBot,
     assert len(await inbox_rows(sm)) == 3
 
 
-async def test_unfollow_fails_unsent_replies_and_unsubscribes(zalo_api: FakeZaloApi,
-                                                             services: Any, pipeline: Any) -> None:
+async def test_unfollow_fails_unsent_replies_and_unsubscribes(
+    zalo_api: FakeZaloApi, services: Any, pipeline: Any
+) -> None:
     """Replies waiting to go (rate limited: due in FAST_RETRIES.max_retry_after seconds) when the
     user unfollows are failed at once, not sent later; the user is unreachable, unsubscribed."""
     user, sm = "u-unfollow", services.sessionmaker
@@ -302,8 +330,9 @@ async def test_unfollow_fails_unsent_replies_and_unsubscribes(zalo_api: FakeZalo
     bot = await start_bot(zalo_api, pipeline, sm, rate_limit_pause=60.0)
     try:
         zalo_api.fail(SEND, Fault(error=-32, message="Your application reached limit call api"))
-        ids = await bot.worker.sender.send_now("zalo", user, [Reply("Thông báo một"),
-                                                              Reply("Thông báo hai")])
+        ids = await bot.worker.sender.send_now(
+            "zalo", user, [Reply("Thông báo một"), Reply("Thông báo hai")]
+        )
         async with sm() as session:
             assert [st for st, _ in (await outbox.states(session, ids)).values()] == ["queued"] * 2
         assert (await bot.post(event("unfollow", user)))[0] == 200
@@ -320,7 +349,8 @@ async def test_unfollow_fails_unsent_replies_and_unsubscribes(zalo_api: FakeZalo
 
 
 async def test_a_5xx_after_the_turn_committed_is_retried_and_delivered_once(
-        zalo_bot: ZaloBot, services: Any) -> None:
+    zalo_bot: ZaloBot, services: Any
+) -> None:
     """The turn committed its reply; the send gets a 502. The row is sent again, the turn is not
     run again: one reply at Zalo in the end."""
     user = "u-5xx"
@@ -351,6 +381,7 @@ def texts_are(*expected: str) -> Callable[[list, FakeZaloApi], None]:
     def check(sent: list, fake: FakeZaloApi) -> None:
         assert [s.text for s in sent] == list(expected)
         assert all(s.attachment is None for s in sent)
+
     return check
 
 
@@ -366,9 +397,13 @@ def long_text_split(sent: list, fake: FakeZaloApi) -> None:
 def photo_url(sent: list, fake: FakeZaloApi) -> None:
     text, image = sent
     assert (text.text, text.attachment) == ("Ảnh minh hoạ", None)
-    assert image.attachment == {"type": "template", "payload": {"template_type": "media",
-                                                                "elements": [
-        {"media_type": "image", "url": "https://example.org/a.jpg"}]}}
+    assert image.attachment == {
+        "type": "template",
+        "payload": {
+            "template_type": "media",
+            "elements": [{"media_type": "image", "url": "https://example.org/a.jpg"}],
+        },
+    }
 
 
 def photo_file(sent: list, fake: FakeZaloApi) -> None:
@@ -386,23 +421,27 @@ def document_file(sent: list, fake: FakeZaloApi) -> None:
 LONG = " ".join(f"Câu số {i} nói về chính sách hỗ trợ đồng bào." for i in range(110))
 REPLY_CASES = [
     ReplyCase("text", Reply(text="Xin chào"), texts_are("Xin chào")),
-    ReplyCase("buttons as numbered options",
-              Reply(text="Chọn:", buttons=(Button("Có", "/yes"), Button("Không", "/no"))),
-              texts_are("Chọn:\n1. Có\n2. Không")),
+    ReplyCase(
+        "buttons as numbered options",
+        Reply(text="Chọn:", buttons=(Button("Có", "/yes"), Button("Không", "/no"))),
+        texts_are("Chọn:\n1. Có\n2. Không"),
+    ),
     ReplyCase("long text split under 2000 characters", Reply(text=LONG), long_text_split),
-    ReplyCase("photo by URL", Reply(text="Ảnh minh hoạ", photo="https://example.org/a.jpg"),
-              photo_url),
+    ReplyCase(
+        "photo by URL", Reply(text="Ảnh minh hoạ", photo="https://example.org/a.jpg"), photo_url
+    ),
     ReplyCase("photo from content, uploaded", Reply(photo="media/map.png"), photo_file),
-    ReplyCase("document from content, uploaded", Reply(document="media/guide.pdf"),
-              document_file),
-    ReplyCase("voice file: not supported by Zalo, skipped", Reply(voice="media/hello.ogg"),
-              texts_are()),
+    ReplyCase("document from content, uploaded", Reply(document="media/guide.pdf"), document_file),
+    ReplyCase(
+        "voice file: not supported by Zalo, skipped", Reply(voice="media/hello.ogg"), texts_are()
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", REPLY_CASES, ids=[c.label for c in REPLY_CASES])
-async def test_replies(case: ReplyCase, zalo_api: FakeZaloApi, sessionmaker: Any,
-                       tmp_path: Any) -> None:
+async def test_replies(
+    case: ReplyCase, zalo_api: FakeZaloApi, sessionmaker: Any, tmp_path: Any
+) -> None:
     media = tmp_path / "media"
     media.mkdir()
     (media / "map.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
@@ -439,7 +478,8 @@ def test_events_become_neutral_messages() -> None:
     assert to_message(loc, "k").location == Location(15.1205, 108.7923)
     img = to_message(event("user_send_image", "u1"), "k")
     assert [(m.kind, m.ref) for m in img.media] == [
-        ("photo", "https://photo-stal-19.zadn.vn/photo.jpg")]
+        ("photo", "https://photo-stal-19.zadn.vn/photo.jpg")
+    ]
     voice = to_message(event("user_send_audio", "u1"), "k")
     assert [m.kind for m in voice.media] == ["voice"]
     sticker = to_message(event("user_send_sticker", "u1"), "k")
@@ -448,8 +488,10 @@ def test_events_become_neutral_messages() -> None:
     assert (follow.sender_id, follow.payload) == ("u2", "/start")
     assert to_message(event("unfollow", "u2"), "k") is None
     broken = event("user_send_location", "u1")
-    broken["message"]["attachments"][0]["payload"]["coordinates"] = {"latitude": "north",
-                                                                     "longitude": "1"}
+    broken["message"]["attachments"][0]["payload"]["coordinates"] = {
+        "latitude": "north",
+        "longitude": "1",
+    }
     assert to_message(broken, "k").location is None
 
 
@@ -480,10 +522,12 @@ def test_split_text_keeps_words_whole() -> None:
 # --------------------------------------------------------------------------- failing turns
 
 
-@pytest.mark.parametrize("failures", [2, inbox.MAX_ATTEMPTS + 2],
-                         ids=["fails twice then works", "fails every time"])
+@pytest.mark.parametrize(
+    "failures", [2, inbox.MAX_ATTEMPTS + 2], ids=["fails twice then works", "fails every time"]
+)
 async def test_failing_turns_are_retried_then_recorded_as_failed(
-        failures: int, zalo_bot: ZaloBot, services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    failures: int, zalo_bot: ZaloBot, services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The real pipeline fails (its NLU raises: a bug, a hiccup): the worker tries the message
     again with backoff, up to inbox.MAX_ATTEMPTS times, then marks it failed (never forever);
     only the error's type is kept, never the user's text."""

@@ -45,32 +45,71 @@ class FaultCase:
 
 
 CASES = [
-    FaultCase("rate limited (-32), then sent",
-              [Fault(error=-32, message="Your application reached limit call api")], SENT, 2),
-    FaultCase("HTTP 429 with Retry-After, then sent",
-              [Fault(status=429, headers={"Retry-After": "0.05"})], SENT, 2),
+    FaultCase(
+        "rate limited (-32), then sent",
+        [Fault(error=-32, message="Your application reached limit call api")],
+        SENT,
+        2,
+    ),
+    FaultCase(
+        "HTTP 429 with Retry-After, then sent",
+        [Fault(status=429, headers={"Retry-After": "0.05"})],
+        SENT,
+        2,
+    ),
     FaultCase("HTTP 502, then sent", [Fault(status=502)], SENT, 2),
     FaultCase("HTTP 503 twice, then sent", [Fault(status=503), Fault(status=503)], SENT, 3),
     FaultCase("slow answer past the timeout, then sent", [Fault(delay=3.0, status=504)], SENT, 2),
-    FaultCase("send failed (-200), then sent",
-              [Fault(error=-200, message="Send message failed")], SENT, 2),
-    FaultCase("invalid token (-216): refreshed, sent once more", [Fault(error=-216)], SENT, 2,
-              refreshes=1),
-    FaultCase("expired token (-220): refreshed, sent once more", [Fault(error=-220)], SENT, 2,
-              refreshes=1),
-    FaultCase("token expired at Zalo: refreshed, sent once more", [], SENT, 2, refreshes=1,
-              expire_token=True),
-    FaultCase("5xx on every attempt: gives up", [Fault(status=502)] * 10,
-              "retries exhausted: zalo: HTTP 502", FAST_RETRIES.max_attempts),
-    FaultCase("bad parameter (-201): not retried", [Fault(error=-201, message="text is invalid!")],
-              "zalo: message refused: error -201", 1),
-    FaultCase("user not following (-213): unreachable, unsubscribed", [],
-              "gone: zalo: user has not followed the OA (-213)", 1, after=(False, False),
-              unfollowed=True),
-    FaultCase("user banned or inactive (-227): unreachable, unsubscribed", [Fault(error=-227)],
-              "gone: zalo: user is banned", 1, after=(False, False)),
-    FaultCase("no interaction for 7 days (-230): fails, stays subscribed", [Fault(error=-230)],
-              "zalo: outside the reply window", 1),
+    FaultCase(
+        "send failed (-200), then sent", [Fault(error=-200, message="Send message failed")], SENT, 2
+    ),
+    FaultCase(
+        "invalid token (-216): refreshed, sent once more", [Fault(error=-216)], SENT, 2, refreshes=1
+    ),
+    FaultCase(
+        "expired token (-220): refreshed, sent once more", [Fault(error=-220)], SENT, 2, refreshes=1
+    ),
+    FaultCase(
+        "token expired at Zalo: refreshed, sent once more",
+        [],
+        SENT,
+        2,
+        refreshes=1,
+        expire_token=True,
+    ),
+    FaultCase(
+        "5xx on every attempt: gives up",
+        [Fault(status=502)] * 10,
+        "retries exhausted: zalo: HTTP 502",
+        FAST_RETRIES.max_attempts,
+    ),
+    FaultCase(
+        "bad parameter (-201): not retried",
+        [Fault(error=-201, message="text is invalid!")],
+        "zalo: message refused: error -201",
+        1,
+    ),
+    FaultCase(
+        "user not following (-213): unreachable, unsubscribed",
+        [],
+        "gone: zalo: user has not followed the OA (-213)",
+        1,
+        after=(False, False),
+        unfollowed=True,
+    ),
+    FaultCase(
+        "user banned or inactive (-227): unreachable, unsubscribed",
+        [Fault(error=-227)],
+        "gone: zalo: user is banned",
+        1,
+        after=(False, False),
+    ),
+    FaultCase(
+        "no interaction for 7 days (-230): fails, stays subscribed",
+        [Fault(error=-230)],
+        "zalo: outside the reply window",
+        1,
+    ),
 ]
 
 
@@ -96,8 +135,9 @@ async def test_send_faults(case: FaultCase, zalo_api: FakeZaloApi, sessionmaker:
     assert row.payload is None  # sent or failed, the message's text is not kept
 
 
-async def test_a_gone_user_has_their_other_unsent_rows_failed(zalo_api: FakeZaloApi,
-                                                             sessionmaker: Any) -> None:
+async def test_a_gone_user_has_their_other_unsent_rows_failed(
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
     """-213 on the first of three queued replies: none of them is tried again, nor the others."""
     await subscribe(sessionmaker, "zalo", USER)
     zalo_api.unfollowed.add(USER)
@@ -112,8 +152,9 @@ async def test_a_gone_user_has_their_other_unsent_rows_failed(zalo_api: FakeZalo
     assert await user_state(sessionmaker, "zalo", USER) == (False, False)
 
 
-async def test_a_refused_reply_does_not_hold_up_the_next_one(zalo_api: FakeZaloApi,
-                                                            sessionmaker: Any) -> None:
+async def test_a_refused_reply_does_not_hold_up_the_next_one(
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
     """A reply refused for good (-230) fails alone: the user's next queued reply still goes."""
     zalo_api.fail(SEND, Fault(error=-230))
     async with send_only(zalo_api, sessionmaker) as zs:
@@ -123,8 +164,9 @@ async def test_a_refused_reply_does_not_hold_up_the_next_one(zalo_api: FakeZaloA
     assert zalo_api.texts(USER) == ["hai"]
 
 
-async def test_upload_faults_are_retried(zalo_api: FakeZaloApi, sessionmaker: Any,
-                                         tmp_path: Any) -> None:
+async def test_upload_faults_are_retried(
+    zalo_api: FakeZaloApi, sessionmaker: Any, tmp_path: Any
+) -> None:
     (tmp_path / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     zalo_api.fail(UPLOAD_IMAGE, Fault(status=500), Fault(error=-216))
     async with send_only(zalo_api, sessionmaker, content_dir=tmp_path) as zs:
@@ -134,8 +176,9 @@ async def test_upload_faults_are_retried(zalo_api: FakeZaloApi, sessionmaker: An
     assert zalo_api.calls[UPLOAD_IMAGE] == 3  # 500, then -216 (refreshed), then uploaded
 
 
-async def test_refresh_refused_is_not_retried_forever(zalo_api: FakeZaloApi,
-                                                      sessionmaker: Any) -> None:
+async def test_refresh_refused_is_not_retried_forever(
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
     zalo_api.expire_access_token()
     zalo_api.fail(REFRESH, Fault(error=-14014, message="Invalid refresh token"))
     async with send_only(zalo_api, sessionmaker) as zs:

@@ -76,12 +76,18 @@ async def _line(stream: asyncio.StreamReader, timeout: float = 60.0) -> str:
     return line.decode().strip()
 
 
-async def test_killed_during_processing_resumes_after_restart(zalo_api: FakeZaloApi, db_url: str,
-                                                             services: Any, pipeline: Any) -> None:
-    env = dict(os.environ, ROOT=str(ROOT), DB_URL=db_url,
-               ZALO=json.dumps(dataclasses.asdict(zalo_settings(zalo_api))))
-    child = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, cwd=ROOT, env=env,
-                                                 stdout=asyncio.subprocess.PIPE)
+async def test_killed_during_processing_resumes_after_restart(
+    zalo_api: FakeZaloApi, db_url: str, services: Any, pipeline: Any
+) -> None:
+    env = dict(
+        os.environ,
+        ROOT=str(ROOT),
+        DB_URL=db_url,
+        ZALO=json.dumps(dataclasses.asdict(zalo_settings(zalo_api))),
+    )
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE
+    )
     try:
         assert child.stdout is not None
         ready = await _line(child.stdout)
@@ -117,7 +123,8 @@ async def test_killed_during_processing_resumes_after_restart(zalo_api: FakeZalo
 
 
 async def test_killed_in_the_middle_of_a_turn_is_resumed_and_answered_once(
-        zalo_api: FakeZaloApi, services: Any, pipeline: Any) -> None:
+    zalo_api: FakeZaloApi, services: Any, pipeline: Any
+) -> None:
     """The inbox row is claimed inside the turn's transaction, which never commits (the task is
     cancelled, as by kill -9): the next process resumes it, and its replies go out once."""
     inside, never = asyncio.Event(), asyncio.Event()
@@ -153,4 +160,5 @@ async def test_killed_in_the_middle_of_a_turn_is_resumed_and_answered_once(
     assert len(texts) == 2 and "Làng Số" in texts[0]
     assert [r.status for r in await outbox_rows(services.sessionmaker)] == ["sent", "sent"]
     assert [(r.status, r.payload) for r in await inbox_rows(services.sessionmaker)] == [
-        ("done", None)]
+        ("done", None)
+    ]

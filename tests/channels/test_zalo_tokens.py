@@ -29,9 +29,16 @@ SENT = ("sent", None)
 
 async def store(sm: Any, access: str, refresh: str, expires_at: datetime | None) -> None:
     async with sm() as session:
-        session.add(ChannelToken(channel="zalo", access_token=access, refresh_token=refresh,
-                                 access_expires_at=expires_at, refresh_expires_at=None,
-                                 updated_at=datetime.now(UTC)))
+        session.add(
+            ChannelToken(
+                channel="zalo",
+                access_token=access,
+                refresh_token=refresh,
+                access_expires_at=expires_at,
+                refresh_expires_at=None,
+                updated_at=datetime.now(UTC),
+            )
+        )
         await session.commit()
 
 
@@ -45,20 +52,28 @@ def issued(fake: FakeZaloApi) -> int:
     return len(fake.spent_refresh_tokens)
 
 
-async def test_settings_seed_the_store_and_are_used_until_refused(zalo_api: FakeZaloApi, sessionmaker: Any) -> None:
+async def test_settings_seed_the_store_and_are_used_until_refused(
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
     async with send_only(zalo_api, sessionmaker) as zs:
         assert await zs.send("u1", Reply(text="một")) == SENT
     row = await stored(sessionmaker)
     assert (row.access_token, row.refresh_token, row.access_expires_at) == (
-        zalo_api.access_token, zalo_api.refresh_token, None)
+        zalo_api.access_token,
+        zalo_api.refresh_token,
+        None,
+    )
     assert zalo_api.refresh_calls == []  # expiry unknown: no refresh until Zalo refuses the token
 
 
 async def test_refreshes_ahead_of_expiry_and_stores_the_pair_before_using_it(
-        zalo_api: FakeZaloApi, sessionmaker: Any, caplog: pytest.LogCaptureFixture) -> None:
+    zalo_api: FakeZaloApi, sessionmaker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="bot")
     old_refresh = zalo_api.refresh_token
-    await store(sessionmaker, zalo_api.access_token, old_refresh, datetime.now(UTC) + timedelta(minutes=30))
+    await store(
+        sessionmaker, zalo_api.access_token, old_refresh, datetime.now(UTC) + timedelta(minutes=30)
+    )
     seen: list[tuple[str, str | None]] = []
 
     async def look_at_the_database(token: str) -> None:
@@ -84,22 +99,37 @@ async def test_refreshes_ahead_of_expiry_and_stores_the_pair_before_using_it(
         assert secret not in logged
 
 
-async def test_concurrent_sends_trigger_exactly_one_refresh(zalo_api: FakeZaloApi, sessionmaker: Any) -> None:
-    await store(sessionmaker, zalo_api.access_token, zalo_api.refresh_token, datetime.now(UTC) - timedelta(minutes=1))
+async def test_concurrent_sends_trigger_exactly_one_refresh(
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
+    await store(
+        sessionmaker,
+        zalo_api.access_token,
+        zalo_api.refresh_token,
+        datetime.now(UTC) - timedelta(minutes=1),
+    )
     zalo_api.expire_access_token()
     zalo_api.refresh_delay = 0.3  # every waiting send piles up behind the one refresh
     async with send_only(zalo_api, sessionmaker) as zs:
-        results = await asyncio.gather(*(zs.send(f"u{i}", Reply(text=f"tin {i}"))
-                                         for i in range(25)))
+        results = await asyncio.gather(
+            *(zs.send(f"u{i}", Reply(text=f"tin {i}")) for i in range(25))
+        )
     assert results == [SENT] * 25
     assert len(zalo_api.refresh_calls) == 1
     assert len(zalo_api.sent) == 25
     assert {s.access_token for s in zalo_api.sent} == {zalo_api.access_token}
 
 
-async def test_invalid_token_error_refreshes_and_retries_once(zalo_api: FakeZaloApi, sessionmaker: Any) -> None:
+async def test_invalid_token_error_refreshes_and_retries_once(
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
     """A token Zalo refuses before its known expiry (revoked): -216, refresh, send again."""
-    await store(sessionmaker, zalo_api.access_token, zalo_api.refresh_token, datetime.now(UTC) + timedelta(hours=20))
+    await store(
+        sessionmaker,
+        zalo_api.access_token,
+        zalo_api.refresh_token,
+        datetime.now(UTC) + timedelta(hours=20),
+    )
     zalo_api.expire_access_token()
     async with send_only(zalo_api, sessionmaker) as zs:
         assert await zs.send("u1", Reply(text="một")) == SENT
@@ -112,20 +142,30 @@ async def test_reused_refresh_token_is_rejected_by_the_fake(zalo_api: FakeZaloAp
     token = zalo_api.refresh_token
     form = {"refresh_token": token, "app_id": zalo_api.app_id, "grant_type": "refresh_token"}
     async with aiohttp.ClientSession() as http:
-        async with http.post(zalo_api.url + REFRESH, data=form, headers={"secret_key": zalo_api.app_secret}) as r:
+        async with http.post(
+            zalo_api.url + REFRESH, data=form, headers={"secret_key": zalo_api.app_secret}
+        ) as r:
             first = await r.json()
-        async with http.post(zalo_api.url + REFRESH, data=form, headers={"secret_key": zalo_api.app_secret}) as r:
+        async with http.post(
+            zalo_api.url + REFRESH, data=form, headers={"secret_key": zalo_api.app_secret}
+        ) as r:
             second = await r.json()
         form["refresh_token"] = first["refresh_token"]
-        async with http.post(zalo_api.url + REFRESH, data=form, headers={"secret_key": "wrong"}) as r:
+        async with http.post(
+            zalo_api.url + REFRESH, data=form, headers={"secret_key": "wrong"}
+        ) as r:
             wrong_secret = await r.json()
-    assert set(first) == {"access_token", "refresh_token", "expires_in"} and first["expires_in"] == "90000"
+    assert (
+        set(first) == {"access_token", "refresh_token", "expires_in"}
+        and first["expires_in"] == "90000"
+    )
     assert second["error"] == -14014 and "access_token" not in second
     assert wrong_secret["error"] == -14002
 
 
 async def test_a_spent_refresh_token_fails_with_a_message_naming_the_setting(
-        zalo_api: FakeZaloApi, sessionmaker: Any, caplog: pytest.LogCaptureFixture) -> None:
+    zalo_api: FakeZaloApi, sessionmaker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     spent = zalo_api.refresh_token
     zalo_api.spent_refresh_tokens.add(spent)
     await store(sessionmaker, "expired-access", spent, datetime.now(UTC) - timedelta(minutes=5))
@@ -141,9 +181,12 @@ async def test_a_spent_refresh_token_fails_with_a_message_naming_the_setting(
 
 
 async def test_a_newly_authorised_refresh_token_in_the_settings_takes_over(
-        zalo_api: FakeZaloApi, sessionmaker: Any) -> None:
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
     """The stored refresh token is spent; the operator set a new ZALO_REFRESH_TOKEN: it is used."""
-    await store(sessionmaker, "old-access", "spent-refresh", datetime.now(UTC) - timedelta(minutes=5))
+    await store(
+        sessionmaker, "old-access", "spent-refresh", datetime.now(UTC) - timedelta(minutes=5)
+    )
     # The settings carry the fake's valid refresh token.
     async with send_only(zalo_api, sessionmaker) as zs:
         assert await zs.send("u1", Reply(text="một")) == SENT
@@ -161,7 +204,12 @@ async def test_two_processes_refresh_once(zalo_api: FakeZaloApi, postgres_url: s
         await asyncio.to_thread(upgrade, url)
         engines = [create_engine(url), create_engine(url)]
         sms = [create_sessionmaker(e) for e in engines]
-        await store(sms[0], zalo_api.access_token, zalo_api.refresh_token, datetime.now(UTC) - timedelta(minutes=1))
+        await store(
+            sms[0],
+            zalo_api.access_token,
+            zalo_api.refresh_token,
+            datetime.now(UTC) - timedelta(minutes=1),
+        )
         zalo_api.refresh_delay = 0.3
         async with aiohttp.ClientSession() as http:
             managers = [ZaloTokens(zalo_settings(zalo_api), sm, lambda: http) for sm in sms]
@@ -174,16 +222,25 @@ async def test_two_processes_refresh_once(zalo_api: FakeZaloApi, postgres_url: s
         drop_database(url)
 
 
-async def test_no_tokens_at_all_is_an_operator_error(zalo_api: FakeZaloApi, sessionmaker: Any) -> None:
+async def test_no_tokens_at_all_is_an_operator_error(
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
     async with aiohttp.ClientSession() as http:
-        tokens = ZaloTokens(zalo_settings(zalo_api, access_token="", refresh_token=""), sessionmaker, lambda: http)
+        tokens = ZaloTokens(
+            zalo_settings(zalo_api, access_token="", refresh_token=""), sessionmaker, lambda: http
+        )
         with pytest.raises(TokenError, match="ZALO_ACCESS_TOKEN"):
             await tokens.access_token()
 
 
 async def test_refresh_endpoint_outage_is_retried(zalo_api: FakeZaloApi, sessionmaker: Any) -> None:
     """Expired token and the OAuth server answering 5xx: the send is retried until the refresh works."""
-    await store(sessionmaker, zalo_api.access_token, zalo_api.refresh_token, datetime.now(UTC) - timedelta(minutes=5))
+    await store(
+        sessionmaker,
+        zalo_api.access_token,
+        zalo_api.refresh_token,
+        datetime.now(UTC) - timedelta(minutes=5),
+    )
     zalo_api.expire_access_token()
     zalo_api.fail(REFRESH, Fault(status=503), Fault(status=502))
     async with send_only(zalo_api, sessionmaker) as zs:
@@ -192,13 +249,20 @@ async def test_refresh_endpoint_outage_is_retried(zalo_api: FakeZaloApi, session
     assert zalo_api.calls[REFRESH] == 3 and issued(zalo_api) == 1
 
 
-async def test_early_refresh_failing_keeps_using_the_current_token(zalo_api: FakeZaloApi, sessionmaker: Any) -> None:
+async def test_early_refresh_failing_keeps_using_the_current_token(
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
     current = zalo_api.access_token
-    await store(sessionmaker, current, zalo_api.refresh_token, datetime.now(UTC) + timedelta(minutes=5))
+    await store(
+        sessionmaker, current, zalo_api.refresh_token, datetime.now(UTC) + timedelta(minutes=5)
+    )
     zalo_api.fail(REFRESH, Fault(status=503))
     async with send_only(zalo_api, sessionmaker) as zs:
         # The refresh fails: sent with the current token; then tried again, and it works.
         assert await zs.send("u1", Reply(text="một")) == SENT
         assert await zs.send("u1", Reply(text="hai")) == SENT
-    assert [(s.text, s.access_token == current) for s in zalo_api.sent] == [("một", True), ("hai", False)]
+    assert [(s.text, s.access_token == current) for s in zalo_api.sent] == [
+        ("một", True),
+        ("hai", False),
+    ]
     assert issued(zalo_api) == 1

@@ -69,8 +69,11 @@ async def record_many(services: Any, channel: str, items: list) -> list[bool]:
 
 
 def interleaved(users: int, per_user: int, channel: str = "web") -> list:
-    return [message(f"{u}-{i}", sender=f"order-{u}", channel=channel)
-            for i in range(per_user) for u in range(users)]
+    return [
+        message(f"{u}-{i}", sender=f"order-{u}", channel=channel)
+        for i in range(per_user)
+        for u in range(users)
+    ]
 
 
 def by_user(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -96,18 +99,26 @@ async def test_one_users_messages_are_handled_and_answered_in_order(services: An
 
     async with asyncio.timeout(60):
         # Half through a channel, half straight to handle (the web chat): same order either way.
-        await asyncio.gather(*(channel_like(m) if i % 2 else pipeline.handle(m) for i, m in enumerate(msgs)))
+        await asyncio.gather(
+            *(channel_like(m) if i % 2 else pipeline.handle(m) for i, m in enumerate(msgs))
+        )
     assert by_user(probe.handled) == by_user([(m.sender_id, m.text) for m in msgs])
-    answered = {u: [t.removeprefix("ok ") for t in texts] for u, texts in by_user(delivered).items()}
+    answered = {
+        u: [t.removeprefix("ok ") for t in texts] for u, texts in by_user(delivered).items()
+    }
     assert answered == by_user([(m.sender_id, m.text) for i, m in enumerate(msgs) if i % 2])
     assert len(services.ordering.local) == 0  # lock entries are dropped once unused
 
 
-async def test_the_gate_lets_one_transaction_at_a_time_on_sqlite_several_on_postgresql(services: Any) -> None:
+async def test_the_gate_lets_one_transaction_at_a_time_on_sqlite_several_on_postgresql(
+    services: Any,
+) -> None:
     probe = Probe(max_delay=0.02)
     pipeline = probe_pipeline(services, probe)
     async with asyncio.timeout(60):
-        await asyncio.gather(*(pipeline.handle(message("hi", sender=f"gate-{i}")) for i in range(30)))
+        await asyncio.gather(
+            *(pipeline.handle(message("hi", sender=f"gate-{i}")) for i in range(30))
+        )
     assert len(probe.handled) == 30
     gate = services.writes
     if gate.sqlite:
@@ -122,11 +133,15 @@ async def test_max_transactions_is_settable(services: Any) -> None:
     pipeline = Pipeline(services, [dedup, user], probe, max_transactions=2)
     assert services.writes.transactions == 2
     async with asyncio.timeout(60):
-        await asyncio.gather(*(pipeline.handle(message("hi", sender=f"two-{i}")) for i in range(12)))
+        await asyncio.gather(
+            *(pipeline.handle(message("hi", sender=f"two-{i}")) for i in range(12))
+        )
     assert probe.peak <= 2
     with pytest.raises(ValueError, match="transactions"):
         services.writes.limit(0)
-    services.settings = dataclasses.replace(services.settings, database_max_transactions=3)  # config.yml
+    services.settings = dataclasses.replace(
+        services.settings, database_max_transactions=3
+    )  # config.yml
     build_pipeline(services)
     assert services.writes.transactions == 3
 
@@ -147,18 +162,30 @@ def impatient_sqlite(app_parts: tuple) -> None:
     event.listen(engine.sync_engine, "connect", short_busy_timeout)
 
 
-async def test_a_record_during_a_long_transaction_waits_its_turn(services: Any, app_parts: tuple,
-                                                                impatient_sqlite: None) -> None:
+async def test_a_record_during_a_long_transaction_waits_its_turn(
+    services: Any, app_parts: tuple, impatient_sqlite: None
+) -> None:
     await app_parts[1].dispose()  # new connections take the short busy timeout
     probe = Probe()
     probe.release = asyncio.Event()
     pipeline = probe_pipeline(services, probe)
     async with asyncio.timeout(30):
         turn = asyncio.create_task(pipeline.handle(message("long", sender="long-turn")))
-        await probe.inside.wait()  # the claim is written: on SQLite the transaction holds the write lock
+        await (
+            probe.inside.wait()
+        )  # the claim is written: on SQLite the transaction holds the write lock
         record = asyncio.create_task(record_one(services, "telegram", "9001", {"update_id": 9001}))
-        batch = asyncio.create_task(record_many(services, "telegram", [
-            ("9002", {"update_id": 9002}), ("9003", {"update_id": 9003}), ("9002", {"update_id": 9002})]))
+        batch = asyncio.create_task(
+            record_many(
+                services,
+                "telegram",
+                [
+                    ("9002", {"update_id": 9002}),
+                    ("9003", {"update_id": 9003}),
+                    ("9002", {"update_id": 9002}),
+                ],
+            )
+        )
         await asyncio.sleep(0.3)  # six times SQLite's busy timeout
         if services.writes.sqlite:
             assert not record.done() and not batch.done()  # queued in process
@@ -170,10 +197,17 @@ async def test_a_record_during_a_long_transaction_waits_its_turn(services: Any, 
         assert (await turn).replies
         assert await record is True
         assert await batch == [True, True, False]
-        assert not await record_one(services, "telegram", "9003", {"update_id": 9003})  # already there
+        assert not await record_one(
+            services, "telegram", "9003", {"update_id": 9003}
+        )  # already there
     async with services.sessionmaker() as session:
-        rows = (await session.execute(select(InboxEntry.message_id, InboxEntry.status)
-                                      .where(InboxEntry.channel == "telegram").order_by(InboxEntry.id))).all()
+        rows = (
+            await session.execute(
+                select(InboxEntry.message_id, InboxEntry.status)
+                .where(InboxEntry.channel == "telegram")
+                .order_by(InboxEntry.id)
+            )
+        ).all()
     expected = [("9001", "received"), ("9002", "received"), ("9003", "received")]
     if services.writes.sqlite:  # first come, first served
         assert [tuple(r) for r in rows] == expected
@@ -190,13 +224,19 @@ async def test_a_failed_turn_is_counted_in_the_inbox_without_the_users_text(serv
 
     async def entry() -> InboxEntry:
         async with services.sessionmaker() as session:
-            return (await session.execute(select(InboxEntry).where(InboxEntry.message_id == "poison-1"))).scalar_one()
+            return (
+                await session.execute(select(InboxEntry).where(InboxEntry.message_id == "poison-1"))
+            ).scalar_one()
 
     with pytest.raises(TurnFailed):
         await pipeline.handle(msg)  # the live attempt, right after the record
     first = await entry()
     assert (first.status, first.attempts, first.error, first.payload) == (
-        "received", 1, "RuntimeError", {"text": "xin chào"})  # left to resume
+        "received",
+        1,
+        "RuntimeError",
+        {"text": "xin chào"},
+    )  # left to resume
     restarts = 0
     while True:  # each restart resumes what is pending
         async with services.writing() as session:
@@ -208,6 +248,11 @@ async def test_a_failed_turn_is_counted_in_the_inbox_without_the_users_text(serv
         with pytest.raises(TurnFailed):
             await pipeline.handle(msg)
     last = await entry()
-    assert (last.status, last.attempts, last.payload, last.error) == ("failed", inbox.MAX_ATTEMPTS, None, "RuntimeError")
+    assert (last.status, last.attempts, last.payload, last.error) == (
+        "failed",
+        inbox.MAX_ATTEMPTS,
+        None,
+        "RuntimeError",
+    )
     assert restarts == inbox.MAX_ATTEMPTS - 1  # tried MAX_ATTEMPTS times in all, then never again
     assert len(services.ordering.local) == 0

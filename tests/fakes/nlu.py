@@ -14,17 +14,21 @@ from __future__ import annotations
 from nlu.engine import Candidate, NluResult
 
 
-def understood(
-    intent: str, *, answer_id: str | None = None, confidence: float = 0.95
-) -> NluResult:
+def understood(intent: str, *, answer_id: str | None = None, confidence: float = 0.95) -> NluResult:
     """A confident reading of `intent`, answered by `answer_id` when given."""
     candidates = (Candidate(answer_id, 0.9),) if answer_id else ()
-    return NluResult(intent=intent, confidence=confidence, candidates=candidates,
-                     answer_id=answer_id, low_confidence=False)
+    return NluResult(
+        intent=intent,
+        confidence=confidence,
+        candidates=candidates,
+        answer_id=answer_id,
+        low_confidence=False,
+    )
 
 
-NOT_UNDERSTOOD = NluResult(intent="out_of_scope", confidence=0.1, candidates=(), answer_id=None,
-                           low_confidence=True)
+NOT_UNDERSTOOD = NluResult(
+    intent="out_of_scope", confidence=0.1, candidates=(), answer_id=None, low_confidence=True
+)
 
 
 class FakeNlu:

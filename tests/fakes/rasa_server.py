@@ -94,8 +94,12 @@ class FakeRasa:
             "response_selector": {
                 "all_retrieval_intents": [],
                 "default": {
-                    "response": {"responses": None, "confidence": 0.0, "intent_response_key": None,
-                                 "utter_action": "utter_None"},
+                    "response": {
+                        "responses": None,
+                        "confidence": 0.0,
+                        "intent_response_key": None,
+                        "utter_action": "utter_None",
+                    },
                     "ranking": [],
                 },
             },
@@ -110,41 +114,74 @@ class FakeRasa:
         return web.json_response({"version": VERSION, "minimum_compatible_version": VERSION})
 
     async def _status(self, _request: web.Request) -> web.Response:
-        return web.json_response({"model_file": "models/nlu-fake.tar.gz", "model_id": "fake",
-                                  "num_active_training_jobs": 0})
+        return web.json_response(
+            {
+                "model_file": "models/nlu-fake.tar.gz",
+                "model_id": "fake",
+                "num_active_training_jobs": 0,
+            }
+        )
 
     async def _parse(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
         try:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
-            return web.json_response({"version": VERSION, "status": "failure", "reason": "BadRequest",
-                                     "message": "An unexpected error occurred. Error: bad JSON", "code": 400},
-                                     status=400)
+            return web.json_response(
+                {
+                    "version": VERSION,
+                    "status": "failure",
+                    "reason": "BadRequest",
+                    "message": "An unexpected error occurred. Error: bad JSON",
+                    "code": 400,
+                },
+                status=400,
+            )
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str):
-            return web.json_response({"version": VERSION, "status": "failure", "reason": "BadRequest",
-                                     "message": "'text' is missing", "code": 400}, status=400)
+            return web.json_response(
+                {
+                    "version": VERSION,
+                    "status": "failure",
+                    "reason": "BadRequest",
+                    "message": "'text' is missing",
+                    "code": 400,
+                },
+                status=400,
+            )
         self.received.append(text)
         fault = self.fault
         if fault == "500":
-            return web.json_response({"version": VERSION, "status": "failure", "reason": "ParsingError",
-                                     "message": "An unexpected error occurred.", "code": 500}, status=500)
+            return web.json_response(
+                {
+                    "version": VERSION,
+                    "status": "failure",
+                    "reason": "ParsingError",
+                    "message": "An unexpected error occurred.",
+                    "code": 500,
+                },
+                status=500,
+            )
         if fault == "slow":
             try:
                 await asyncio.wait_for(self._closing.wait(), self.delay)
             except TimeoutError:
                 pass
         if fault == "invalid_json":
-            return web.Response(text='{"text": "x", "intent": {"name": "greet", "confid', content_type="application/json")
+            return web.Response(
+                text='{"text": "x", "intent": {"name": "greet", "confid',
+                content_type="application/json",
+            )
         if fault == "wrong_shape":
             return web.json_response({"text": text, "intent": "greet", "entities": []})
         if fault == "drop":
             assert request.transport is not None
             request.transport.close()
             return web.Response()
-        return web.Response(text=json.dumps(self.parse_result(text), ensure_ascii=False),
-                            content_type="application/json")
+        return web.Response(
+            text=json.dumps(self.parse_result(text), ensure_ascii=False),
+            content_type="application/json",
+        )
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -180,12 +217,17 @@ class FakeRasa:
         await self.stop()
 
 
-if __name__ == "__main__":  # `python -m tests.fakes.rasa_server [PORT]`: a fake to point a bot at by hand
+if (
+    __name__ == "__main__"
+):  # `python -m tests.fakes.rasa_server [PORT]`: a fake to point a bot at by hand
     import sys
 
     async def _main() -> None:
         fake = await FakeRasa(port=int(sys.argv[1]) if len(sys.argv) > 1 else 5005).start()
-        print(f"fake Rasa on {fake.url} (answers {fake.default[0]} to everything); Ctrl+C stops", flush=True)
+        print(
+            f"fake Rasa on {fake.url} (answers {fake.default[0]} to everything); Ctrl+C stops",
+            flush=True,
+        )
         try:
             await asyncio.Event().wait()
         finally:

@@ -49,8 +49,17 @@ BOT_ID = 123456789
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
-INT_FIELDS = {"chat_id", "offset", "limit", "timeout", "message_id", "max_connections", "cache_time",
-              "reply_to_message_id", "duration"}
+INT_FIELDS = {
+    "chat_id",
+    "offset",
+    "limit",
+    "timeout",
+    "message_id",
+    "max_connections",
+    "cache_time",
+    "reply_to_message_id",
+    "duration",
+}
 BOOL_FIELDS = {"drop_pending_updates", "show_alert", "disable_notification", "protect_content"}
 MEDIA_FIELDS = {"sendphoto": "photo", "sendvoice": "voice", "senddocument": "document"}
 ERRORS = {
@@ -119,8 +128,13 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _user(uid: int, first_name: str = "Y Blơi", language_code: str | None = "vi", is_bot: bool = False,
-          username: str | None = None) -> dict:
+def _user(
+    uid: int,
+    first_name: str = "Y Blơi",
+    language_code: str | None = "vi",
+    is_bot: bool = False,
+    username: str | None = None,
+) -> dict:
     out: dict[str, Any] = {"id": uid, "is_bot": is_bot, "first_name": first_name}
     if username:
         out["username"] = username
@@ -136,8 +150,13 @@ def _private_chat(chat_id: int, first_name: str = "Y Blơi") -> dict:
 class FakeTelegramAPI:
     """The fake server. `async with FakeTelegramAPI() as api:` starts it on a free loopback port."""
 
-    def __init__(self, token: str = DEFAULT_TOKEN, *, username: str = "LangSoTestBot",
-                 max_poll_wait: float = 1.0) -> None:
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        *,
+        username: str = "LangSoTestBot",
+        max_poll_wait: float = 1.0,
+    ) -> None:
         self.token = token
         self.username = username
         self.max_poll_wait = max_poll_wait
@@ -206,9 +225,17 @@ class FakeTelegramAPI:
 
     # ------------------------------------------------------------------ test controls
 
-    def fail(self, method: str = "*", status: int = 500, *, description: str | None = None,
-             retry_after: int | None = None, delay: float = 0.0, chat_id: int | None = None,
-             times: int = 1) -> None:
+    def fail(
+        self,
+        method: str = "*",
+        status: int = 500,
+        *,
+        description: str | None = None,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        chat_id: int | None = None,
+        times: int = 1,
+    ) -> None:
         """Answer the next `times` calls of `method` with this error (status 200 = only the delay)."""
         if status == 429 and retry_after is None:
             retry_after = 1
@@ -218,7 +245,9 @@ class FakeTelegramAPI:
                 description = "Bad Request: chat not found"
             if status == 429:
                 description = f"Too Many Requests: retry after {retry_after}"
-        self._faults.append(Fault(method.lower(), status, description, retry_after, delay, chat_id, times))
+        self._faults.append(
+            Fault(method.lower(), status, description, retry_after, delay, chat_id, times)
+        )
 
     def slow(self, method: str = "*", delay: float = 1.0, times: int = 1) -> None:
         self.fail(method, 200, delay=delay, times=times)
@@ -236,8 +265,14 @@ class FakeTelegramAPI:
         asyncio.get_running_loop().create_task(self._notify())
         return update
 
-    async def deliver(self, update: dict, *, secret: str | None = None, body: bytes | None = None,
-                      headers: dict[str, str] | None = None) -> int:
+    async def deliver(
+        self,
+        update: dict,
+        *,
+        secret: str | None = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> int:
         """POST an update to the webhook like Telegram does; returns the HTTP status."""
         if not self.webhook.get("url"):
             raise RuntimeError("no webhook is set (call setWebhook first)")
@@ -263,7 +298,9 @@ class FakeTelegramAPI:
         """Store a file as if a user had sent it; returns its file_id."""
         return self._store(data, folder, ext).file_id
 
-    def calls_of(self, method: str | None = None, chat_id: int | None = None, ok: bool | None = None) -> list[Call]:
+    def calls_of(
+        self, method: str | None = None, chat_id: int | None = None, ok: bool | None = None
+    ) -> list[Call]:
         out = []
         for c in self.calls:
             if method is not None and c.method.lower() != method.lower():
@@ -277,15 +314,24 @@ class FakeTelegramAPI:
 
     def sent(self, chat_id: int | None = None) -> list[Call]:
         """Successful message sends (sendMessage, sendPhoto, sendVoice, sendDocument), in order."""
-        return [c for c in self.calls if c.status == 200 and c.method.lower() in
-                ("sendmessage", "sendphoto", "sendvoice", "senddocument")
-                and (chat_id is None or c.params.get("chat_id") == chat_id)]
+        return [
+            c
+            for c in self.calls
+            if c.status == 200
+            and c.method.lower() in ("sendmessage", "sendphoto", "sendvoice", "senddocument")
+            and (chat_id is None or c.params.get("chat_id") == chat_id)
+        ]
 
     def texts(self, chat_id: int | None = None) -> list[str]:
         return [c.params.get("text") or c.params.get("caption") or "" for c in self.sent(chat_id)]
 
-    async def wait_for(self, predicate: Callable[[FakeTelegramAPI], bool] | str, count: int = 1,
-                       timeout: float = 10.0, chat_id: int | None = None) -> list[Call]:
+    async def wait_for(
+        self,
+        predicate: Callable[[FakeTelegramAPI], bool] | str,
+        count: int = 1,
+        timeout: float = 10.0,
+        chat_id: int | None = None,
+    ) -> list[Call]:
         """Wait until `predicate(api)` holds, or until `count` successful calls of a method."""
         if isinstance(predicate, str):
             method = predicate
@@ -311,8 +357,12 @@ class FakeTelegramAPI:
 
     @staticmethod
     def message(chat_id: int, **fields: Any) -> dict:
-        msg = {"message_id": int(time.monotonic_ns() % 1_000_000), "from": _user(chat_id),
-               "chat": _private_chat(chat_id), "date": int(time.time())}
+        msg = {
+            "message_id": int(time.monotonic_ns() % 1_000_000),
+            "from": _user(chat_id),
+            "chat": _private_chat(chat_id),
+            "date": int(time.time()),
+        }
         msg.update(fields)
         return {"message": msg}
 
@@ -320,25 +370,51 @@ class FakeTelegramAPI:
     def text_update(cls, chat_id: int, text: str) -> dict:
         fields: dict[str, Any] = {"text": text}
         if text.startswith("/"):
-            fields["entities"] = [{"offset": 0, "length": len(text.split()[0]), "type": "bot_command"}]
+            fields["entities"] = [
+                {"offset": 0, "length": len(text.split()[0]), "type": "bot_command"}
+            ]
         return cls.message(chat_id, **fields)
 
-    def callback_update(self, chat_id: int, data: str, label: str = "", message_id: int = 1) -> dict:
+    def callback_update(
+        self, chat_id: int, data: str, label: str = "", message_id: int = 1
+    ) -> dict:
         qid = str(next(self._file_ids) * 7919 + 4_000_000_000_000_000)
         keyboard = {"inline_keyboard": [[{"text": label or data, "callback_data": data}]]}
-        return {"callback_query": {
-            "id": qid, "from": _user(chat_id), "chat_instance": "-4617293846302750721", "data": data,
-            "message": {"message_id": message_id, "from": _user(BOT_ID, "Làng Số", None, True, self.username),
-                        "chat": _private_chat(chat_id), "date": int(time.time()), "text": "…",
-                        "reply_markup": keyboard},
-        }}
+        return {
+            "callback_query": {
+                "id": qid,
+                "from": _user(chat_id),
+                "chat_instance": "-4617293846302750721",
+                "data": data,
+                "message": {
+                    "message_id": message_id,
+                    "from": _user(BOT_ID, "Làng Số", None, True, self.username),
+                    "chat": _private_chat(chat_id),
+                    "date": int(time.time()),
+                    "text": "…",
+                    "reply_markup": keyboard,
+                },
+            }
+        }
 
     def photo_update(self, chat_id: int, caption: str | None = None) -> dict:
         small = self._store(b"\xff\xd8small", "photos", "jpg")
         big = self._store(b"\xff\xd8" + b"big" * 100, "photos", "jpg")
         sizes = [
-            {"file_id": small.file_id, "file_unique_id": small.file_unique_id, "file_size": 8, "width": 90, "height": 67},
-            {"file_id": big.file_id, "file_unique_id": big.file_unique_id, "file_size": 302, "width": 1280, "height": 960},
+            {
+                "file_id": small.file_id,
+                "file_unique_id": small.file_unique_id,
+                "file_size": 8,
+                "width": 90,
+                "height": 67,
+            },
+            {
+                "file_id": big.file_id,
+                "file_unique_id": big.file_unique_id,
+                "file_size": 302,
+                "width": 1280,
+                "height": 960,
+            },
         ]
         fields: dict[str, Any] = {"photo": sizes}
         if caption:
@@ -347,25 +423,49 @@ class FakeTelegramAPI:
 
     def voice_update(self, chat_id: int) -> dict:
         f = self._store(b"OggS" + b"\0" * 60, "voice", "oga")
-        return self.message(chat_id, voice={"file_id": f.file_id, "file_unique_id": f.file_unique_id,
-                                            "duration": 3, "mime_type": "audio/ogg", "file_size": 64})
+        return self.message(
+            chat_id,
+            voice={
+                "file_id": f.file_id,
+                "file_unique_id": f.file_unique_id,
+                "duration": 3,
+                "mime_type": "audio/ogg",
+                "file_size": 64,
+            },
+        )
 
     @classmethod
-    def location_update(cls, chat_id: int, latitude: float = 15.0921, longitude: float = 108.4682) -> dict:
+    def location_update(
+        cls, chat_id: int, latitude: float = 15.0921, longitude: float = 108.4682
+    ) -> dict:
         return cls.message(chat_id, location={"latitude": latitude, "longitude": longitude})
 
     @classmethod
-    def contact_update(cls, chat_id: int, phone: str = "+84912345678", first_name: str = "Y Blơi") -> dict:
-        return cls.message(chat_id, contact={"phone_number": phone, "first_name": first_name, "user_id": chat_id})
+    def contact_update(
+        cls, chat_id: int, phone: str = "+84912345678", first_name: str = "Y Blơi"
+    ) -> dict:
+        return cls.message(
+            chat_id, contact={"phone_number": phone, "first_name": first_name, "user_id": chat_id}
+        )
 
     @staticmethod
     def blocked_update(chat_id: int) -> dict:
-        return {"my_chat_member": {
-            "chat": _private_chat(chat_id), "from": _user(chat_id), "date": int(time.time()),
-            "old_chat_member": {"user": _user(BOT_ID, "Làng Số", None, True), "status": "member"},
-            "new_chat_member": {"user": _user(BOT_ID, "Làng Số", None, True), "status": "kicked",
-                                "until_date": 0},
-        }}
+        return {
+            "my_chat_member": {
+                "chat": _private_chat(chat_id),
+                "from": _user(chat_id),
+                "date": int(time.time()),
+                "old_chat_member": {
+                    "user": _user(BOT_ID, "Làng Số", None, True),
+                    "status": "member",
+                },
+                "new_chat_member": {
+                    "user": _user(BOT_ID, "Làng Số", None, True),
+                    "status": "kicked",
+                    "until_date": 0,
+                },
+            }
+        }
 
     # ------------------------------------------------------------------ HTTP
 
@@ -411,7 +511,9 @@ class FakeTelegramAPI:
 
     def _take_fault(self, method: str, chat_id: Any) -> Fault | None:
         for fault in self._faults:
-            if fault.method in (method, "*") and (fault.chat_id is None or fault.chat_id == chat_id):
+            if fault.method in (method, "*") and (
+                fault.chat_id is None or fault.chat_id == chat_id
+            ):
                 fault.times -= 1
                 if fault.times <= 0:
                     self._faults.remove(fault)
@@ -449,7 +551,9 @@ class FakeTelegramAPI:
                 await asyncio.sleep(fault.delay)
             if fault.status != 200:
                 await self._record(call, fault.status)
-                extra = {"retry_after": fault.retry_after} if fault.retry_after is not None else None
+                extra = (
+                    {"retry_after": fault.retry_after} if fault.retry_after is not None else None
+                )
                 return self._error(fault.status, fault.description, extra)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
@@ -476,16 +580,29 @@ class FakeTelegramAPI:
     # ------------------------------------------------------------------ helpers for methods
 
     def _me(self) -> dict:
-        return {"id": BOT_ID, "is_bot": True, "first_name": "Làng Số", "username": self.username,
-                "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False,
-                "can_connect_to_business": False, "has_main_web_app": False}
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Làng Số",
+            "username": self.username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
 
     def _chat(self, params: dict) -> int:
         chat_id = params.get("chat_id")
         if isinstance(chat_id, str) and chat_id.startswith("@"):
             raise ApiError(400, "Bad Request: chat not found")
         if not isinstance(chat_id, int):
-            raise ApiError(400, "Bad Request: chat_id is empty" if chat_id in (None, "") else "Bad Request: chat not found")
+            raise ApiError(
+                400,
+                "Bad Request: chat_id is empty"
+                if chat_id in (None, "")
+                else "Bad Request: chat not found",
+            )
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat_id
@@ -503,31 +620,46 @@ class FakeTelegramAPI:
                 if data is not None and not 1 <= len(data.encode("utf-8")) <= 64:
                     raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
                 if not button.get("text"):
-                    raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+                    raise ApiError(
+                        400, "Bad Request: text buttons are unallowed in the inline keyboard"
+                    )
         return markup
 
     def _new_message(self, chat_id: int, **fields: Any) -> dict:
         mid = next(self._message_ids)
-        msg = {"message_id": mid, "from": _user(BOT_ID, "Làng Số", None, True, self.username),
-               "chat": _private_chat(chat_id), "date": int(time.time())}
+        msg = {
+            "message_id": mid,
+            "from": _user(BOT_ID, "Làng Số", None, True, self.username),
+            "chat": _private_chat(chat_id),
+            "date": int(time.time()),
+        }
         msg.update({k: v for k, v in fields.items() if v is not None})
         self.messages[(chat_id, mid)] = msg
         return msg
 
-    def _store(self, data: bytes | None, folder: str, ext: str, url: str | None = None) -> StoredFile:
+    def _store(
+        self, data: bytes | None, folder: str, ext: str, url: str | None = None
+    ) -> StoredFile:
         n = next(self._file_ids)
         seed = data if data is not None else (url or "").encode()
         digest = hashlib.sha256(seed + str(n).encode()).hexdigest()
-        f = StoredFile(file_id=f"AgACAgIAAxkBAAI{digest[:40]}", file_unique_id=f"AQAD{digest[40:52]}",
-                       path=f"{folder}/file_{n}.{ext}", data=data, url=url)
+        f = StoredFile(
+            file_id=f"AgACAgIAAxkBAAI{digest[:40]}",
+            file_unique_id=f"AQAD{digest[40:52]}",
+            path=f"{folder}/file_{n}.{ext}",
+            data=data,
+            url=url,
+        )
         self.files[f.file_id] = f
         return f
 
-    def _media(self, field_name: str, params: dict, files: dict[str, Upload], folder: str, ext: str) -> StoredFile:
+    def _media(
+        self, field_name: str, params: dict, files: dict[str, Upload], folder: str, ext: str
+    ) -> StoredFile:
         value = params.get(field_name)
         upload = files.get(field_name)
         if isinstance(value, str) and value.startswith("attach://"):
-            upload = files.get(value[len("attach://"):])
+            upload = files.get(value[len("attach://") :])
         if upload is not None:
             if not upload.data:
                 raise ApiError(400, "Bad Request: file must be non-empty")
@@ -557,8 +689,11 @@ class FakeTelegramAPI:
 
     async def _m_getupdates(self, params: dict, files: dict) -> list[dict]:
         if self.webhook.get("url"):
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                "use deleteWebhook to delete the webhook first")
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = params.get("offset")
         limit = max(1, min(100, params.get("limit") or 100))
         timeout = max(0, params.get("timeout") or 0)
@@ -569,7 +704,9 @@ class FakeTelegramAPI:
             else:
                 self.updates = [u for u in self.updates if u["update_id"] >= offset]
 
-        if allowed:  # the rest would never be delivered: drop them (as if Telegram never queued them)
+        if (
+            allowed
+        ):  # the rest would never be delivered: drop them (as if Telegram never queued them)
             self.updates = [u for u in self.updates if any(k in u for k in allowed)]
 
         def ready() -> list[dict]:
@@ -584,12 +721,20 @@ class FakeTelegramAPI:
                 try:
                     async with asyncio.timeout(min(timeout, self.max_poll_wait)):
                         await self._changed.wait_for(
-                            lambda: bool(ready()) or self._poll_generation != generation or self._closing)
+                            lambda: (
+                                bool(ready())
+                                or self._poll_generation != generation
+                                or self._closing
+                            )
+                        )
                 except TimeoutError:
                     pass
             if self._poll_generation != generation and not self._closing:
-                raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure that only "
-                                    "one bot instance is running")
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only "
+                    "one bot instance is running",
+                )
         return ready()
 
     async def _m_setwebhook(self, params: dict, files: dict) -> bool:
@@ -598,13 +743,19 @@ class FakeTelegramAPI:
         if secret is not None and not SECRET_RE.fullmatch(str(secret)):
             raise ApiError(400, "Bad Request: secret token contains unallowed characters")
         if url and not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+            raise ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
         if not url:
             self.webhook = {}
             return True
         if params.get("drop_pending_updates"):
             self.updates.clear()
-        self.webhook = {"url": url, "secret_token": secret, "max_connections": params.get("max_connections") or 40}
+        self.webhook = {
+            "url": url,
+            "secret_token": secret,
+            "max_connections": params.get("max_connections") or 40,
+        }
         if params.get("allowed_updates") is not None:
             self.webhook["allowed_updates"] = params["allowed_updates"]
         async with self._changed:  # a waiting getUpdates ends with a conflict
@@ -619,8 +770,11 @@ class FakeTelegramAPI:
         return True
 
     async def _m_getwebhookinfo(self, params: dict, files: dict) -> dict:
-        info: dict[str, Any] = {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
-                                "pending_update_count": len(self.updates)}
+        info: dict[str, Any] = {
+            "url": self.webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.updates),
+        }
         for key in ("max_connections", "allowed_updates", "last_error_date", "last_error_message"):
             if self.webhook.get(key) is not None:
                 info[key] = self.webhook[key]
@@ -641,16 +795,35 @@ class FakeTelegramAPI:
         caption, markup = self._caption(params), self._check_markup(params)
         f = self._media("photo", params, files, "photos", "jpg")
         size = len(f.data or b"")
-        sizes = [{"file_id": f.file_id, "file_unique_id": f.file_unique_id, "file_size": size, "width": 320, "height": 240},
-                 {"file_id": f.file_id, "file_unique_id": f.file_unique_id, "file_size": size, "width": 1280, "height": 960}]
+        sizes = [
+            {
+                "file_id": f.file_id,
+                "file_unique_id": f.file_unique_id,
+                "file_size": size,
+                "width": 320,
+                "height": 240,
+            },
+            {
+                "file_id": f.file_id,
+                "file_unique_id": f.file_unique_id,
+                "file_size": size,
+                "width": 1280,
+                "height": 960,
+            },
+        ]
         return self._new_message(chat_id, photo=sizes, caption=caption, reply_markup=markup)
 
     async def _m_sendvoice(self, params: dict, files: dict) -> dict:
         chat_id = self._chat(params)
         caption, markup = self._caption(params), self._check_markup(params)
         f = self._media("voice", params, files, "voice", "oga")
-        voice = {"file_id": f.file_id, "file_unique_id": f.file_unique_id, "duration": params.get("duration") or 1,
-                 "mime_type": "audio/ogg", "file_size": len(f.data or b"")}
+        voice = {
+            "file_id": f.file_id,
+            "file_unique_id": f.file_unique_id,
+            "duration": params.get("duration") or 1,
+            "mime_type": "audio/ogg",
+            "file_size": len(f.data or b""),
+        }
         return self._new_message(chat_id, voice=voice, caption=caption, reply_markup=markup)
 
     async def _m_senddocument(self, params: dict, files: dict) -> dict:
@@ -658,16 +831,22 @@ class FakeTelegramAPI:
         caption, markup = self._caption(params), self._check_markup(params)
         upload = files.get("document")
         f = self._media("document", params, files, "documents", "bin")
-        doc = {"file_id": f.file_id, "file_unique_id": f.file_unique_id,
-               "file_name": (upload.filename if upload else None) or f.path.rsplit("/", 1)[-1],
-               "mime_type": (upload.content_type if upload else None) or "application/octet-stream",
-               "file_size": len(f.data or b"")}
+        doc = {
+            "file_id": f.file_id,
+            "file_unique_id": f.file_unique_id,
+            "file_name": (upload.filename if upload else None) or f.path.rsplit("/", 1)[-1],
+            "mime_type": (upload.content_type if upload else None) or "application/octet-stream",
+            "file_size": len(f.data or b""),
+        }
         return self._new_message(chat_id, document=doc, caption=caption, reply_markup=markup)
 
     async def _m_answercallbackquery(self, params: dict, files: dict) -> bool:
         qid = str(params.get("callback_query_id") or "")
         if self._callbacks.get(qid, True):
-            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+            raise ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
         self._callbacks[qid] = True
         return True
 
@@ -683,8 +862,11 @@ class FakeTelegramAPI:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         markup = self._check_markup(params)
         if msg.get("text") == text and msg.get("reply_markup") == markup:
-            raise ApiError(400, "Bad Request: message is not modified: specified new message content and reply "
-                                "markup are exactly the same as a current content and reply markup of the message")
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message",
+            )
         msg["text"] = text
         msg["edit_date"] = int(time.time())
         if markup is not None:
@@ -708,7 +890,9 @@ class FakeTelegramAPI:
         if not isinstance(commands, list):
             raise ApiError(400, "Bad Request: can't parse commands JSON object")
         for c in commands:
-            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", ""))) or not c.get("description"):
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", ""))) or not c.get(
+                "description"
+            ):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
         self.commands = commands
         return True
@@ -728,9 +912,16 @@ async def _chat_on_terminal(port: int, chat_id: int) -> None:
     buttons: list[str] = []
 
     def show(call: Call) -> None:
-        if call.status != 200 or call.method.lower() not in ("sendmessage", "sendphoto", "sendvoice", "senddocument"):
+        if call.status != 200 or call.method.lower() not in (
+            "sendmessage",
+            "sendphoto",
+            "sendvoice",
+            "senddocument",
+        ):
             return
-        text = call.params.get("text") or call.params.get("caption") or f"[{call.method[4:].lower()}]"
+        text = (
+            call.params.get("text") or call.params.get("caption") or f"[{call.method[4:].lower()}]"
+        )
         print("bot> " + text.replace("\n", "\n     "))
         rows = (call.params.get("reply_markup") or {}).get("inline_keyboard", [])
         if rows:
@@ -742,9 +933,12 @@ async def _chat_on_terminal(port: int, chat_id: int) -> None:
         sys.stdout.flush()
 
     api.listeners.append(show)
-    print(f"Fake Telegram Bot API on {api.url}. Start the bot in another terminal with\n"
-          f"  TELEGRAM_BOT_TOKEN='{api.token}' TELEGRAM_API_BASE_URL={api.base_url} make run\n"
-          "then type messages here (/start to begin); [n] presses button n; Ctrl+D quits.", flush=True)
+    print(
+        f"Fake Telegram Bot API on {api.url}. Start the bot in another terminal with\n"
+        f"  TELEGRAM_BOT_TOKEN='{api.token}' TELEGRAM_API_BASE_URL={api.base_url} make run\n"
+        "then type messages here (/start to begin); [n] presses button n; Ctrl+D quits.",
+        flush=True,
+    )
     loop = asyncio.get_running_loop()
     try:
         while line := await loop.run_in_executor(None, sys.stdin.readline):
@@ -763,7 +957,9 @@ async def _chat_on_terminal(port: int, chat_id: int) -> None:
 if __name__ == "__main__":
     import argparse
 
-    parser = argparse.ArgumentParser(description="A fake Telegram Bot API to try the bot without Telegram")
+    parser = argparse.ArgumentParser(
+        description="A fake Telegram Bot API to try the bot without Telegram"
+    )
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--chat", type=int, default=5512873401, help="the user's chat id")
     args = parser.parse_args()

@@ -52,7 +52,12 @@ TEXT_LIMIT = 2000
 
 def sign(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> str:
     """The `X-ZEvent-Signature` header value: `mac=` + sha256(app_id + body + timestamp + secret)."""
-    return "mac=" + hashlib.sha256(app_id.encode() + body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
+    return (
+        "mac="
+        + hashlib.sha256(
+            app_id.encode() + body + timestamp.encode() + oa_secret_key.encode()
+        ).hexdigest()
+    )
 
 
 _ids = itertools.count(1)
@@ -62,8 +67,15 @@ def now_ms() -> str:
     return str(int(time.time() * 1000))
 
 
-def event(kind: str, user: str = "2468458835296197922", *, app_id: str = APP_ID, timestamp: str | None = None,
-          msg_id: str | None = None, **message: Any) -> dict[str, Any]:
+def event(
+    kind: str,
+    user: str = "2468458835296197922",
+    *,
+    app_id: str = APP_ID,
+    timestamp: str | None = None,
+    msg_id: str | None = None,
+    **message: Any,
+) -> dict[str, Any]:
     """An event from `tests/data/zalo/<kind>.json` with fresh ids and timestamp.
 
     `message` keys replace those of the payload's `message` (e.g. `text="..."`).
@@ -81,17 +93,24 @@ def event(kind: str, user: str = "2468458835296197922", *, app_id: str = APP_ID,
     return ev
 
 
-def receipt(kind: str, user: str, msg_ids: list[str], *, app_id: str = APP_ID,
-            timestamp: str | None = None) -> dict[str, Any]:
+def receipt(
+    kind: str, user: str, msg_ids: list[str], *, app_id: str = APP_ID, timestamp: str | None = None
+) -> dict[str, Any]:
     """A `user_received_message` or `user_seen_message` event for messages the OA sent to `user`.
 
     As Zalo sends them for OA messages: the OA is the sender, the user the recipient, and
     `message.msg_ids` names the message ids the send endpoint answered.
     """
     assert kind in ("user_received_message", "user_seen_message"), kind
-    return {"app_id": app_id, "sender": {"id": OA_ID}, "user_id_by_app": "552177279717587730",
-            "recipient": {"id": user}, "event_name": kind,
-            "message": {"msg_ids": list(msg_ids)}, "timestamp": timestamp or now_ms()}
+    return {
+        "app_id": app_id,
+        "sender": {"id": OA_ID},
+        "user_id_by_app": "552177279717587730",
+        "recipient": {"id": user},
+        "event_name": kind,
+        "message": {"msg_ids": list(msg_ids)},
+        "timestamp": timestamp or now_ms(),
+    }
 
 
 @dataclass
@@ -101,7 +120,9 @@ class Fault:
     error: int | None = None  # a Zalo error code, with HTTP 200
     message: str = "Injected error"
     status: int | None = None  # an HTTP status (e.g. 502), with a small body
-    delay: float = 0.0  # seconds to wait before answering (then answer normally unless error/status)
+    delay: float = (
+        0.0  # seconds to wait before answering (then answer normally unless error/status)
+    )
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -127,7 +148,9 @@ class Sent:
 class FakeZaloApi:
     """The fake server; `url` is both the API and the OAuth base URL."""
 
-    def __init__(self, app_id: str = APP_ID, app_secret: str = APP_SECRET, access_ttl: int = 90000) -> None:
+    def __init__(
+        self, app_id: str = APP_ID, app_secret: str = APP_SECRET, access_ttl: int = 90000
+    ) -> None:
         self.app_id = app_id
         self.app_secret = app_secret
         self.access_ttl = access_ttl
@@ -200,10 +223,15 @@ class FakeZaloApi:
         if fault.delay:
             await asyncio.sleep(fault.delay)
         if fault.status is not None:
-            return web.json_response({"error": -1, "message": "injected HTTP error"}, status=fault.status,
-                                     headers=fault.headers)
+            return web.json_response(
+                {"error": -1, "message": "injected HTTP error"},
+                status=fault.status,
+                headers=fault.headers,
+            )
         if fault.error is not None:
-            return web.json_response({"error": fault.error, "message": fault.message}, headers=fault.headers)
+            return web.json_response(
+                {"error": fault.error, "message": fault.message}, headers=fault.headers
+            )
         return None
 
     def _token_ok(self, request: web.Request) -> bool:
@@ -240,11 +268,13 @@ class FakeZaloApi:
             await self.on_send(request.headers["access_token"])
         message_id = secrets.token_hex(16)
         async with self._arrived:
-            self.sent.append(Sent(user, message, request.headers["access_token"], time.monotonic(),
-                                  message_id))
+            self.sent.append(
+                Sent(user, message, request.headers["access_token"], time.monotonic(), message_id)
+            )
             self._arrived.notify_all()
-        return web.json_response({"error": 0, "message": "Success",
-                                  "data": {"message_id": message_id, "user_id": user}})
+        return web.json_response(
+            {"error": 0, "message": "Success", "data": {"message_id": message_id, "user_id": user}}
+        )
 
     def _attachment_ok(self, att: Any) -> bool:
         if not isinstance(att, dict):
@@ -272,7 +302,11 @@ class FakeZaloApi:
         if part is None or part.name != "file":
             return web.json_response({"error": -201, "message": "file is invalid!"})
         data = await part.read()
-        record: dict[str, Any] = {"path": request.path, "filename": part.filename, "size": len(data)}
+        record: dict[str, Any] = {
+            "path": request.path,
+            "filename": part.filename,
+            "size": len(data),
+        }
         if request.path == UPLOAD_IMAGE:
             record["attachment_id"] = "att-" + secrets.token_hex(8)
             answer = {"attachment_id": record["attachment_id"]}
@@ -286,38 +320,73 @@ class FakeZaloApi:
         if (injected := await self._fault(REFRESH)) is not None:
             return injected
         form = await request.post()
-        self.refresh_calls.append({"secret_key_ok": request.headers.get("secret_key") == self.app_secret,
-                                   "app_id": form.get("app_id"), "grant_type": form.get("grant_type")})
+        self.refresh_calls.append(
+            {
+                "secret_key_ok": request.headers.get("secret_key") == self.app_secret,
+                "app_id": form.get("app_id"),
+                "grant_type": form.get("grant_type"),
+            }
+        )
         if self.refresh_delay:
             await asyncio.sleep(self.refresh_delay)
         if request.headers.get("secret_key") != self.app_secret:
-            return web.json_response({"error": -14002, "error_name": "Invalid app secret",
-                                      "error_reason": "secret_key is invalid"})
+            return web.json_response(
+                {
+                    "error": -14002,
+                    "error_name": "Invalid app secret",
+                    "error_reason": "secret_key is invalid",
+                }
+            )
         if form.get("app_id") != self.app_id or form.get("grant_type") != "refresh_token":
-            return web.json_response({"error": -14001, "error_name": "Invalid parameter",
-                                      "error_reason": "app_id or grant_type is invalid"})
+            return web.json_response(
+                {
+                    "error": -14001,
+                    "error_name": "Invalid parameter",
+                    "error_reason": "app_id or grant_type is invalid",
+                }
+            )
         token = form.get("refresh_token")
         if token != self.refresh_token or token in self.spent_refresh_tokens:
-            return web.json_response({"error": -14014, "error_name": "Invalid refresh token",
-                                      "error_reason": "Refresh token is invalid or has been used",
-                                      "error_description": "Invalid refresh token"})
+            return web.json_response(
+                {
+                    "error": -14014,
+                    "error_name": "Invalid refresh token",
+                    "error_reason": "Refresh token is invalid or has been used",
+                    "error_description": "Invalid refresh token",
+                }
+            )
         self.spent_refresh_tokens.add(str(token))
         self.access_token = "AT-" + secrets.token_urlsafe(24)
         self.refresh_token = "RT-" + secrets.token_urlsafe(24)
         self.access_expires = time.time() + self.access_ttl
         # Zalo sends expires_in as a string.
-        return web.json_response({"access_token": self.access_token, "refresh_token": self.refresh_token,
-                                  "expires_in": str(self.access_ttl)})
+        return web.json_response(
+            {
+                "access_token": self.access_token,
+                "refresh_token": self.refresh_token,
+                "expires_in": str(self.access_ttl),
+            }
+        )
 
 
-async def post_event(url: str, ev: dict[str, Any] | None = None, *, body: bytes | None = None,
-                     oa_secret_key: str = OA_SECRET_KEY, signature: str | None = None,
-                     session: aiohttp.ClientSession | None = None) -> tuple[int, float]:
+async def post_event(
+    url: str,
+    ev: dict[str, Any] | None = None,
+    *,
+    body: bytes | None = None,
+    oa_secret_key: str = OA_SECRET_KEY,
+    signature: str | None = None,
+    session: aiohttp.ClientSession | None = None,
+) -> tuple[int, float]:
     """POST a webhook event to the bot as Zalo does; (HTTP status, seconds until the answer).
 
     `body` sends raw bytes (for bad JSON); `signature` overrides the header ("" leaves it out).
     """
-    raw = body if body is not None else json.dumps(ev, ensure_ascii=False, separators=(",", ":")).encode()
+    raw = (
+        body
+        if body is not None
+        else json.dumps(ev, ensure_ascii=False, separators=(",", ":")).encode()
+    )
     if signature is None:
         assert ev is not None
         signature = sign(str(ev["app_id"]), raw, str(ev["timestamp"]), oa_secret_key)

@@ -10,19 +10,29 @@ from tests.conftest import all_text, message
 NOTICE_END = "Bạn có đồng ý không?"
 
 
-def payloads(turn) -> list[str]:  # noqa: ANN001
+def payloads(turn) -> list[str]:
     return [b.payload for r in turn.replies for b in r.buttons]
 
 
-@pytest.mark.parametrize("answer", [
-    message("đồng ý"), message("Dong y!"), message("1"), message("Đồng ý", payload="/consent yes"),
-], ids=["typed", "typed-without-diacritics", "numbered", "button"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        message("đồng ý"),
+        message("Dong y!"),
+        message("1"),
+        message("Đồng ý", payload="/consent yes"),
+    ],
+    ids=["typed", "typed-without-diacritics", "numbered", "button"],
+)
 async def test_agreeing_resumes_the_intent_that_asked(pipeline, count, user_row, answer):
     ask = await pipeline.handle(message("/subscribe", sender=answer.sender_id, lang="vi"))
     assert ask.replies[-1].text.endswith(NOTICE_END)
     assert payloads(ask) == ["/consent yes", "/consent no"]
     assert (await user_row(answer.sender_id)).state["flow"] == {
-        "name": "consent", "step": "notice", "data": {"purpose": "notices", "resume": "subscribe"}}
+        "name": "consent",
+        "step": "notice",
+        "data": {"purpose": "notices", "resume": "subscribe"},
+    }
     turn = await pipeline.handle(answer)
     text = all_text(turn)
     assert "Cảm ơn bạn. Tôi đã ghi nhận sự đồng ý của bạn." in text
@@ -42,9 +52,15 @@ async def test_feedback_is_resumed_after_consent(pipeline, count):
     assert await count(Consent, Consent.purpose == "feedback") == 1
 
 
-@pytest.mark.parametrize("answer", [
-    message("không"), message("Ko"), message(payload="/consent no"),
-], ids=["typed", "short", "button"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        message("không"),
+        message("Ko"),
+        message(payload="/consent no"),
+    ],
+    ids=["typed", "short", "button"],
+)
 async def test_declining_stores_nothing(pipeline, count, user_row, answer):
     await pipeline.handle(message("/subscribe", sender=answer.sender_id, lang="hre"))
     turn = await pipeline.handle(answer)
@@ -55,8 +71,9 @@ async def test_declining_stores_nothing(pipeline, count, user_row, answer):
     assert "flow" not in user.state and user.locale is None
 
 
-async def test_a_question_mid_flow_is_answered_and_the_consent_still_waits(pipeline, count,
-                                                                           user_row):
+async def test_a_question_mid_flow_is_answered_and_the_consent_still_waits(
+    pipeline, count, user_row
+):
     await pipeline.handle(message("/subscribe", sender="mq"))
     turn = await pipeline.handle(message("hỗ trợ làm nhà", sender="mq"))
     assert turn.intent == "ask_policy" and turn.answer_id == "support.housing"
@@ -80,8 +97,9 @@ async def test_agreeing_after_a_question_mid_flow_resumes_the_intent(pipeline, c
     assert await count(Subscription, Subscription.active.is_(True)) == 1
 
 
-async def test_anything_else_mid_flow_leaves_it_and_is_a_new_message(pipeline, nlu, count,
-                                                                     user_row):
+async def test_anything_else_mid_flow_leaves_it_and_is_a_new_message(
+    pipeline, nlu, count, user_row
+):
     await pipeline.handle(message("/subscribe", sender="mv"))
     moved_on = await pipeline.handle(message("cảm ơn", sender="mv"))
     assert moved_on.intent == "thank" and "Không có chi!" in all_text(moved_on)

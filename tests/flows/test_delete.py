@@ -12,21 +12,25 @@ from tests.conftest import all_text, message
 GOODBYE = "Đã xóa toàn bộ dữ liệu của bạn. Bạn vẫn có thể hỏi thông tin bất cứ lúc nào."
 
 
-async def outbox_rows(services, recipient: str) -> list[OutboxEntry]:  # noqa: ANN001
+async def outbox_rows(services, recipient: str) -> list[OutboxEntry]:
     async with services.sessionmaker() as s:
         query = select(OutboxEntry).where(OutboxEntry.recipient == recipient)
         return list((await s.execute(query.order_by(OutboxEntry.id))).scalars())
 
 
-async def subscribed(pipeline, sender: str) -> None:  # noqa: ANN001
+async def subscribed(pipeline, sender: str) -> None:
     await pipeline.handle(message("/subscribe", sender=sender, lang="vi"))
     await pipeline.handle(message(payload="/consent yes", sender=sender, lang="vi"))
 
 
-@pytest.mark.parametrize("yes", [message(payload="/delete yes", sender="p1"),
-                                 message("có", sender="p1")], ids=["button", "typed"])
-async def test_confirmed_delete_removes_everything_and_still_says_goodbye(pipeline, services,
-                                                                          count, yes):
+@pytest.mark.parametrize(
+    "yes",
+    [message(payload="/delete yes", sender="p1"), message("có", sender="p1")],
+    ids=["button", "typed"],
+)
+async def test_confirmed_delete_removes_everything_and_still_says_goodbye(
+    pipeline, services, count, yes
+):
     await subscribed(pipeline, "p1")
     await subscribed(pipeline, "other")
     async with services.sessionmaker() as s:  # the sender core delivered everything so far
@@ -52,8 +56,11 @@ async def test_confirmed_delete_removes_everything_and_still_says_goodbye(pipeli
     assert again.replies[-1].text.endswith("Bạn có đồng ý không?")
 
 
-@pytest.mark.parametrize("no", [message(payload="/delete no", sender="k1"),
-                                message("không", sender="k1")], ids=["button", "typed"])
+@pytest.mark.parametrize(
+    "no",
+    [message(payload="/delete no", sender="k1"), message("không", sender="k1")],
+    ids=["button", "typed"],
+)
 async def test_declined_delete_keeps_everything(pipeline, count, no):
     await subscribed(pipeline, "k1")
     await pipeline.handle(message("/xoadulieu", sender="k1"))

@@ -12,26 +12,26 @@ def test_the_registry_refuses_two_actions_for_one_intent():
     registry = Registry()
 
     @registry.action("greet", "thank")
-    async def first(ctx):  # noqa: ANN001, ANN202
+    async def first(ctx):
         return None
 
     with pytest.raises(RuntimeError, match="two actions for intent 'thank'"):
 
         @registry.action("thank")
-        async def second(ctx):  # noqa: ANN001, ANN202
+        async def second(ctx):
             return None
 
     assert registry.actions["thank"] is first
 
 
 class _Quiet(Flow):
-    async def start(self, ctx, **data):  # noqa: ANN001, ANN003, ANN201
+    async def start(self, ctx, **data):
         return None
 
-    async def take_text(self, ctx, state, text):  # noqa: ANN001, ANN201
+    async def take_text(self, ctx, state, text):
         return False
 
-    async def take_command(self, ctx, state, command, arg):  # noqa: ANN001, ANN201
+    async def take_command(self, ctx, state, command, arg):
         return False
 
 
@@ -68,18 +68,28 @@ def test_the_bot_registers_its_flows_and_actions_once():
 def test_flow_state_round_trips_and_rejects_what_is_not_a_flow_state():
     state = FlowState("consent", "notice", {"purpose": "notices", "resume": "subscribe"})
     assert FlowState.load(state.dump()) == state
-    for raw in (None, "consent", {"step": "x"}, {"name": 3}, {"name": "x", "data": []},
-                {"name": "x", "step": 2}):
+    for raw in (
+        None,
+        "consent",
+        {"step": "x"},
+        {"name": 3},
+        {"name": "x", "data": []},
+        {"name": "x", "step": 2},
+    ):
         assert FlowState.load(raw) is None
 
 
-@pytest.mark.parametrize("stored", [
-    {"name": "survey", "step": "q1", "data": {}},  # a flow this version does not have
-    {"name": "consent", "step": "notice", "data": []},  # not shaped like a flow state
-    "consent",
-])
-async def test_unknown_stored_flow_is_forgotten_without_a_crash(pipeline, services, user_row,
-                                                                 stored):
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"name": "survey", "step": "q1", "data": {}},  # a flow this version does not have
+        {"name": "consent", "step": "notice", "data": []},  # not shaped like a flow state
+        "consent",
+    ],
+)
+async def test_unknown_stored_flow_is_forgotten_without_a_crash(
+    pipeline, services, user_row, stored
+):
     await pipeline.handle(message("/help", sender="z1"))
     async with services.sessionmaker() as s:
         user = await s.merge(await user_row("z1"))

@@ -55,7 +55,8 @@ async def wait_until(predicate: Any, timeout: float, what: str) -> None:
 
 
 async def test_sigkill_after_commit_before_a_successful_send_delivers_once_after_restart(
-        db_url: str, tmp_path: Path) -> None:
+    db_url: str, tmp_path: Path
+) -> None:
     """The reply is committed as an outbox row, every send fails (the Bot API answers 500), the
     process is killed; the next process sends it, once."""
     chat = 5_512_777_001
@@ -64,8 +65,9 @@ async def test_sigkill_after_commit_before_a_successful_send_delivers_once_after
         first = await BotProcess(bot_env(api, db_url), tmp_path / "bot-a.log").start()
         try:
             api.enqueue(api.text_update(chat, "/help"))
-            await wait_until(lambda: len(api.calls_of("sendMessage", chat)) >= 1, 30,
-                             "a first (failing) send")
+            await wait_until(
+                lambda: len(api.calls_of("sendMessage", chat)) >= 1, 30, "a first (failing) send"
+            )
         finally:
             await first.kill()
         inbox = await rows(db_url, InboxEntry)
@@ -77,8 +79,11 @@ async def test_sigkill_after_commit_before_a_successful_send_delivers_once_after
         api._faults.clear()  # the Bot API is back
         second = await BotProcess(bot_env(api, db_url), tmp_path / "bot-b.log").start()
         try:
-            await wait_until(lambda: api.calls_of("sendMessage", chat, ok=True), 60,
-                             "the reply after the restart")
+            await wait_until(
+                lambda: api.calls_of("sendMessage", chat, ok=True),
+                60,
+                "the reply after the restart",
+            )
             await asyncio.sleep(1.5)  # anything sent twice would show up by now
         finally:
             assert await second.terminate() == 0, second.tail()
@@ -90,13 +95,18 @@ async def test_sigkill_after_commit_before_a_successful_send_delivers_once_after
 
 # Commands with distinct replies, so the order of the replies shows the order of handling.
 SEQUENCE = ["/help", "/xyz", "/human", "/language"]
-MARKERS = {"/help": HELP, "/xyz": "Tôi không biết lệnh này", "/human": "UBND xã",
-           "/language": "Mời bạn chọn ngôn ngữ"}
+MARKERS = {
+    "/help": HELP,
+    "/xyz": "Tôi không biết lệnh này",
+    "/human": "UBND xã",
+    "/language": "Mời bạn chọn ngôn ngữ",
+}
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-async def test_two_processes_on_one_postgresql_keep_one_users_order(db_url: str,
-                                                                    tmp_path: Path) -> None:
+async def test_two_processes_on_one_postgresql_keep_one_users_order(
+    db_url: str, tmp_path: Path
+) -> None:
     """One user's numbered messages go to two bot processes alternately (as a load balancer
     would send webhooks); each is recorded before its 200, and the replies come back in the
     order the messages were recorded, whichever process handled them."""
@@ -108,8 +118,13 @@ async def test_two_processes_on_one_postgresql_keep_one_users_order(db_url: str,
         for name in ("a", "b"):
             port = free_port()
             # Behind the load balancer: Telegram calls the public https URL, which reaches both.
-            env = bot_env(api, db_url, TELEGRAM_WEBHOOK_URL="https://bot.example.org/telegram/webhook",
-                          TELEGRAM_WEBHOOK_SECRET=SECRET, FLOOD_MESSAGES="1000")
+            env = bot_env(
+                api,
+                db_url,
+                TELEGRAM_WEBHOOK_URL="https://bot.example.org/telegram/webhook",
+                TELEGRAM_WEBHOOK_SECRET=SECRET,
+                FLOOD_MESSAGES="1000",
+            )
             bots.append(await BotProcess(env, tmp_path / f"bot-{name}.log", port=port).start())
         try:
             texts = [SEQUENCE[i % len(SEQUENCE)] for i in range(count)]
@@ -117,15 +132,25 @@ async def test_two_processes_on_one_postgresql_keep_one_users_order(db_url: str,
                 for i, text in enumerate(texts):
                     update = api._register(api.text_update(chat, text))
                     target = bots[i % 2].url + "/telegram/webhook"
-                    async with http.post(target, data=json.dumps(update),
-                                         headers={"Content-Type": "application/json",
-                                                  "X-Telegram-Bot-Api-Secret-Token": SECRET}) as resp:
+                    async with http.post(
+                        target,
+                        data=json.dumps(update),
+                        headers={
+                            "Content-Type": "application/json",
+                            "X-Telegram-Bot-Api-Secret-Token": SECRET,
+                        },
+                    ) as resp:
                         assert resp.status == 200, await resp.text()
             try:
-                await wait_until(lambda: len(api.calls_of("sendMessage", chat, ok=True)) >= count,
-                                 60, f"{count} replies")
+                await wait_until(
+                    lambda: len(api.calls_of("sendMessage", chat, ok=True)) >= count,
+                    60,
+                    f"{count} replies",
+                )
             except AssertionError:
-                left = [(r.id, r.status, r.attempts, r.error) for r in await rows(db_url, OutboxEntry)]
+                left = [
+                    (r.id, r.status, r.attempts, r.error) for r in await rows(db_url, OutboxEntry)
+                ]
                 raise AssertionError(f"replies missing; outbox: {left}") from None
             await asyncio.sleep(0.5)
         finally:
@@ -138,4 +163,6 @@ async def test_two_processes_on_one_postgresql_keep_one_users_order(db_url: str,
     handled = await rows(db_url, InboxEntry)
     assert len(handled) == count and {r.status for r in handled} == {"done"}
     logs = bots[0].tail(400) + bots[1].tail(400)
-    assert "handled channel=telegram" in bots[0].tail(400) and "handled channel=telegram" in bots[1].tail(400), logs
+    assert "handled channel=telegram" in bots[0].tail(400) and "handled channel=telegram" in bots[
+        1
+    ].tail(400), logs

@@ -39,8 +39,9 @@ class ScriptedChannel:
             return ContactGone(self.name, who, key)
         if payload.get("read"):
             return Receipt(self.name, who, key, tuple(payload["read"]), "read")
-        return IncomingMessage(channel=self.name, sender_id=who, message_id=key,
-                               text=str(payload.get("text", "")))
+        return IncomingMessage(
+            channel=self.name, sender_id=who, message_id=key, text=str(payload.get("text", ""))
+        )
 
     def parts(self, reply: Reply) -> list[str]:
         return [reply.text]
@@ -53,7 +54,9 @@ class ScriptedChannel:
         return [text for r, text in self.delivered if r == who]
 
 
-def make(pipeline: Any, channel: ScriptedChannel | None = None) -> tuple[InboundWorker, ScriptedChannel]:
+def make(
+    pipeline: Any, channel: ScriptedChannel | None = None
+) -> tuple[InboundWorker, ScriptedChannel]:
     channel = channel or ScriptedChannel()
     worker = build_worker(pipeline, [channel], FAST)
     worker.dispatcher.poll_interval = 0.05
@@ -73,15 +76,20 @@ async def settle(worker: InboundWorker, timeout: float = 15.0) -> None:
 
 async def inbox_row(services: Any, key: str) -> InboxEntry | None:
     async with services.sessionmaker() as session:
-        return (await session.execute(
-            select(InboxEntry).where(InboxEntry.message_id == key))).scalar_one_or_none()
+        return (
+            await session.execute(select(InboxEntry).where(InboxEntry.message_id == key))
+        ).scalar_one_or_none()
 
 
 async def test_recorded_before_accept_returns_then_answered(pipeline: Any, services: Any) -> None:
     worker, channel = make(pipeline)
     worker._schedule = lambda *_a: False  # type: ignore[method-assign] - look before handling
-    assert await worker.accept("fake", [{"id": "k1", "from": "u1", "text": "/help"},
-                                        {"id": "k0", "ignore": True}]) == 1
+    assert (
+        await worker.accept(
+            "fake", [{"id": "k1", "from": "u1", "text": "/help"}, {"id": "k0", "ignore": True}]
+        )
+        == 1
+    )
     row = await inbox_row(services, "k1")
     assert (row.status, row.sender, row.payload["text"]) == ("received", "u1", "/help")
     assert await inbox_row(services, "k0") is None  # nothing to answer, nothing kept
@@ -109,12 +117,14 @@ async def test_a_payload_accepted_twice_is_answered_once(pipeline: Any) -> None:
     assert len(channel.texts("u2")) == 1
 
 
-async def test_messages_a_dead_process_recorded_are_resumed_at_start(pipeline: Any,
-                                                                     services: Any) -> None:
+async def test_messages_a_dead_process_recorded_are_resumed_at_start(
+    pipeline: Any, services: Any
+) -> None:
     dead, _ = make(pipeline)
     dead._schedule = lambda *_a: False  # type: ignore[method-assign] - killed after recording
-    await dead.accept("fake", [{"id": f"r{i}", "from": "u3", "text": t}
-                               for i, t in enumerate(["/help", "/xyz"])])
+    await dead.accept(
+        "fake", [{"id": f"r{i}", "from": "u3", "text": t} for i, t in enumerate(["/help", "/xyz"])]
+    )
     worker, channel = make(pipeline)
     await worker.start()
     try:
@@ -144,8 +154,9 @@ async def test_one_users_messages_go_oldest_first_whoever_recorded_them(pipeline
     assert "Tôi không biết lệnh này" in texts[0] and "UBND xã" in texts[1] and HELP in texts[2]
 
 
-async def test_a_poison_message_is_given_up_and_the_next_one_answered(pipeline: Any,
-                                                                      services: Any) -> None:
+async def test_a_poison_message_is_given_up_and_the_next_one_answered(
+    pipeline: Any, services: Any
+) -> None:
     real = services.nlu.parse
     calls: list[str] = []
 
@@ -160,8 +171,13 @@ async def test_a_poison_message_is_given_up_and_the_next_one_answered(pipeline: 
     worker.retry_delay = 0.01
     await worker.start()
     try:
-        await worker.accept("fake", [{"id": "p1", "from": "u5", "text": "hỗ trợ làm nhà"},
-                                     {"id": "p2", "from": "u5", "text": "/help"}])
+        await worker.accept(
+            "fake",
+            [
+                {"id": "p1", "from": "u5", "text": "hỗ trợ làm nhà"},
+                {"id": "p2", "from": "u5", "text": "/help"},
+            ],
+        )
         await settle(worker)
     finally:
         await worker.stop()
@@ -169,7 +185,11 @@ async def test_a_poison_message_is_given_up_and_the_next_one_answered(pipeline: 
     assert len(calls) == inbox.MAX_ATTEMPTS
     row = await inbox_row(services, "p1")
     assert (row.status, row.attempts, row.error, row.payload) == (
-        "failed", inbox.MAX_ATTEMPTS, "RuntimeError", None)
+        "failed",
+        inbox.MAX_ATTEMPTS,
+        "RuntimeError",
+        None,
+    )
     assert len(channel.texts("u5")) == 1 and HELP in channel.texts("u5")[0]
 
 
@@ -193,16 +213,22 @@ async def test_the_sweep_takes_up_a_message_left_behind(pipeline: Any, services:
     assert len(channel.texts("u6")) == 1
 
 
-async def test_a_contact_gone_event_unsubscribes_and_fails_unsent_rows(pipeline: Any,
-                                                                       services: Any) -> None:
+async def test_a_contact_gone_event_unsubscribes_and_fails_unsent_rows(
+    pipeline: Any, services: Any
+) -> None:
     async with services.sessionmaker() as session:
         user = User(channel="fake", external_id="u7", state={}, role="villager", reachable=True)
         session.add(user)
         await session.flush()
         session.add(Subscription(user_id=user.id, channel="fake", active=True))
-        [row] = (await outbox.add_replies(session, channel="fake", recipient="u7",
-                                          replies=[Reply("thông báo")])).ids
-        await session.execute(update(OutboxEntry).values(due_at=datetime.now(UTC) + timedelta(hours=1)))
+        [row] = (
+            await outbox.add_replies(
+                session, channel="fake", recipient="u7", replies=[Reply("thông báo")]
+            )
+        ).ids
+        await session.execute(
+            update(OutboxEntry).values(due_at=datetime.now(UTC) + timedelta(hours=1))
+        )
         await session.commit()
     worker, channel = make(pipeline)
     await worker.start()
@@ -237,7 +263,8 @@ async def test_a_read_receipt_marks_the_sent_row(pipeline: Any, services: Any) -
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_pull_channels_get_their_replies_and_a_retry_gets_the_unsent_ones(
-        pipeline: Any, services: Any) -> None:
+    pipeline: Any, services: Any
+) -> None:
     from tests.conftest import message
 
     worker, _ = make(pipeline)
@@ -269,21 +296,26 @@ async def test_the_sweep_leaves_alone_what_is_waiting_in_line(pipeline: Any, ser
     worker.sweep_interval, worker.stale_after = 0.1, 0.1
     await worker.start()
     try:
-        await worker.accept("fake", [{"id": f"q{i}", "from": "u9", "text": "xin chào"}
-                                     for i in range(8)])
+        await worker.accept(
+            "fake", [{"id": f"q{i}", "from": "u9", "text": "xin chào"} for i in range(8)]
+        )
         await settle(worker, timeout=30)
     finally:
         await worker.stop()
         services.nlu.parse = real
     async with services.sessionmaker() as session:
-        rows = (await session.execute(select(InboxEntry.status, InboxEntry.attempts)
-                                      .where(InboxEntry.sender.is_(None)))).all()
+        rows = (
+            await session.execute(
+                select(InboxEntry.status, InboxEntry.attempts).where(InboxEntry.sender.is_(None))
+            )
+        ).all()
     assert [tuple(r) for r in rows] == [("done", 1)] * 8
     assert len({r for r, _text in channel.delivered}) == 1 and len(channel.delivered) >= 8
 
 
-async def test_a_rolled_back_turn_leaves_the_users_memory_as_it_was(pipeline: Any,
-                                                                    services: Any) -> None:
+async def test_a_rolled_back_turn_leaves_the_users_memory_as_it_was(
+    pipeline: Any, services: Any
+) -> None:
     """The first try of a new user's question fails after the dialogue asked for the language:
     the retry asks again (the rolled-back try left nothing behind, in the database or memory)."""
     real, failures = outbox.add_replies, []

@@ -88,7 +88,7 @@ class _Always:
         self.model, self.intent, self.p = model, intent, p
         self.normalizer = model.normalizer
 
-    def predict_norm(self, norm):  # noqa: ANN001, ANN201
+    def predict_norm(self, norm):
         pred = self.model.predict_norm(norm)
         rest = (1 - self.p) / (len(self.model.labels) - 1)
         ranking = (

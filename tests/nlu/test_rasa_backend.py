@@ -125,24 +125,40 @@ def test_the_fake_knows_the_intents_rasa_is_trained_on():
 
 
 def test_unknown_intent_names_map_to_known_ones():
-    body = {"text": "x", "intent": {"name": "nlu_fallback", "confidence": 0.7},
-            "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.7}, {"name": "help", "confidence": 0.2},
-                               {"name": "chitchat_weather", "confidence": 0.1}]}
+    body = {
+        "text": "x",
+        "intent": {"name": "nlu_fallback", "confidence": 0.7},
+        "intent_ranking": [
+            {"name": "nlu_fallback", "confidence": 0.7},
+            {"name": "help", "confidence": 0.2},
+            {"name": "chitchat_weather", "confidence": 0.1},
+        ],
+    }
     pred = prediction_from_rasa(body)
     assert (pred.intent, pred.confidence) == ("help", 0.2)
     assert pred.ranking[0] == ("help", 0.2)
     assert {n for n, _ in pred.ranking} == set(INTENTS), "every known intent, unlisted ones at 0"
     assert all(c == 0.0 for _, c in pred.ranking[1:])
-    nothing = prediction_from_rasa({"text": "", "intent": {"name": None, "confidence": 0.0}, "entities": []})
+    nothing = prediction_from_rasa(
+        {"text": "", "intent": {"name": None, "confidence": 0.0}, "entities": []}
+    )
     assert nothing.intent == "out_of_scope" and nothing.confidence == 0.0
     only_unknown = prediction_from_rasa({"intent": {"name": "weather", "confidence": 0.99}})
     assert only_unknown.intent == "out_of_scope" and only_unknown.known == 0.0
 
 
-@pytest.mark.parametrize("body", [[], "greet", {"intent": "greet"}, {"intent": {"name": "greet"}},
-                                  {"intent": {"name": "greet", "confidence": "high"}},
-                                  {"intent": {"name": "greet", "confidence": 7.5}},
-                                  {"intent": {"name": 3, "confidence": 0.5}}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        "greet",
+        {"intent": "greet"},
+        {"intent": {"name": "greet"}},
+        {"intent": {"name": "greet", "confidence": "high"}},
+        {"intent": {"name": "greet", "confidence": 7.5}},
+        {"intent": {"name": 3, "confidence": 0.5}},
+    ],
+)
 def test_garbage_shapes_are_rasa_errors(body):
     with pytest.raises(RasaError):
         prediction_from_rasa(body)
@@ -198,7 +214,11 @@ async def test_policy_question_gets_its_item(engine, fake, content):
 
 
 async def test_concurrent_messages_keep_their_own_intents(engine, fake):
-    fake.intents = {"xin chào": ("greet", 0.9), "tạm biệt": ("goodbye", 0.8), "cảm ơn": ("thank", 0.85)}
+    fake.intents = {
+        "xin chào": ("greet", 0.9),
+        "tạm biệt": ("goodbye", 0.8),
+        "cảm ơn": ("thank", 0.85),
+    }
     texts = ["xin chào", "tạm biệt", "cảm ơn"] * 10
     results = await asyncio.gather(*(engine.parse(t, "vi") for t in texts))
     assert [r.intent for r in results] == ["greet", "goodbye", "thank"] * 10
@@ -227,8 +247,9 @@ async def test_concurrent_parses_each_combine_their_own_prediction(content):
         fake.intents = {"làm nhà": ("ask_policy", 0.93), "xin chào": ("greet", 0.97)}
         eng = RasaEngine(fake.url, content.items, timeout=2.0)
         try:
-            housing, hello = await asyncio.gather(eng.parse(HOUSING, "vi"),
-                                                  eng.parse("xin chào", "vi"))
+            housing, hello = await asyncio.gather(
+                eng.parse(HOUSING, "vi"), eng.parse("xin chào", "vi")
+            )
         finally:
             await eng.close()
     assert fake.answered == ["xin chào", HOUSING], "the second message was answered first"
@@ -308,12 +329,16 @@ async def test_close_and_reuse(engine, fake):
 @pytest.fixture
 def rasa_config(tmp_path: Path) -> Path:
     """config.yml copied into a temporary project directory that shares the repo's content and data."""
-    (tmp_path / "config.yml").write_text((ROOT / "config.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "config.yml").write_text(
+        (ROOT / "config.yml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     (tmp_path / "content").symlink_to(ROOT / "content", target_is_directory=True)
     (tmp_path / "nlu").symlink_to(ROOT / "nlu", target_is_directory=True)
     (tmp_path / "var").mkdir()
     if (ROOT / "var" / "locales").is_dir():
-        (tmp_path / "var" / "locales").symlink_to(ROOT / "var" / "locales", target_is_directory=True)
+        (tmp_path / "var" / "locales").symlink_to(
+            ROOT / "var" / "locales", target_is_directory=True
+        )
     return tmp_path / "config.yml"
 
 
@@ -332,9 +357,11 @@ async def test_pipeline_end_to_end_through_rasa(fake, rasa_config, tmp_path):
     pipeline = build_pipeline(services)
 
     def msg(text: str, sender: str, n: int) -> IncomingMessage:
-        return IncomingMessage(channel="web", sender_id=sender, message_id=f"rasa-{n}", text=text, locale_hint="vi")
+        return IncomingMessage(
+            channel="web", sender_id=sender, message_id=f"rasa-{n}", text=text, locale_hint="vi"
+        )
 
-    def text_of(turn) -> str:  # noqa: ANN001
+    def text_of(turn) -> str:
         return "\n".join(render_numbered(r) for r in turn.replies)
 
     try:

@@ -22,8 +22,9 @@ from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.models import OutboxEntry, Subscription, User
 from bot.storage.repositories import outbox
 
-FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_retry_after=2,
-                   lease_seconds=0.5)
+FAST = RetryPolicy(
+    max_attempts=4, base_delay=0.01, max_delay=0.05, max_retry_after=2, lease_seconds=0.5
+)
 
 
 @dataclass
@@ -65,14 +66,18 @@ async def sm(db_url: str) -> AsyncIterator[Any]:
         await engine.dispose()
 
 
-def core(sm: Any, channel: ScriptedChannel, policy: RetryPolicy = FAST) -> tuple[Sender, Dispatcher]:
+def core(
+    sm: Any, channel: ScriptedChannel, policy: RetryPolicy = FAST
+) -> tuple[Sender, Dispatcher]:
     sender = Sender(sm, policy)
     sender.add_channel(channel)
     dispatcher = Dispatcher(sender, poll_interval=0.05)
     return sender, dispatcher
 
 
-async def final_states(sm: Any, ids: list[int], timeout: float = 10.0) -> list[tuple[str, str | None]]:
+async def final_states(
+    sm: Any, ids: list[int], timeout: float = 10.0
+) -> list[tuple[str, str | None]]:
     async with asyncio.timeout(timeout):
         while True:
             async with sm() as session:
@@ -107,12 +112,16 @@ async def test_a_retryable_failure_after_commit_is_retried_and_delivered(sm: Any
     assert len(channel.calls) == 3
 
 
-async def test_a_permanent_failure_is_recorded_with_its_reason_and_the_next_row_goes(sm: Any) -> None:
+async def test_a_permanent_failure_is_recorded_with_its_reason_and_the_next_row_goes(
+    sm: Any,
+) -> None:
     channel = ScriptedChannel(failures=[SendError("telegram refused the request: chat not found")])
     sender, _ = core(sm, channel)
     ids = await sender.send_now("fake", "u1", [Reply("một"), Reply("hai")])
     assert await final_states(sm, ids) == [
-        ("failed", "telegram refused the request: chat not found"), ("sent", None)]
+        ("failed", "telegram refused the request: chat not found"),
+        ("sent", None),
+    ]
     assert len(channel.calls) == 2  # not retried
 
 
@@ -175,8 +184,11 @@ async def test_a_reply_of_several_parts_resumes_at_the_part_not_sent(sm: Any) ->
 async def test_rows_left_queued_by_a_dead_process_are_sent_by_the_dispatcher(sm: Any) -> None:
     """A process committed a turn (its rows are queued) and died before sending them."""
     async with sm() as session:
-        ids = (await outbox.add_replies(session, channel="fake", recipient="u1",
-                                        replies=[Reply("một"), Reply("hai")])).ids
+        ids = (
+            await outbox.add_replies(
+                session, channel="fake", recipient="u1", replies=[Reply("một"), Reply("hai")]
+            )
+        ).ids
         await session.commit()
     channel = ScriptedChannel()
     _, dispatcher = core(sm, channel)
@@ -191,8 +203,11 @@ async def test_rows_left_queued_by_a_dead_process_are_sent_by_the_dispatcher(sm:
 async def test_a_lapsed_lease_is_taken_again(sm: Any) -> None:
     """A process died while sending (its row is `sending`): after the lease it is sent again."""
     async with sm() as session:
-        [row] = (await outbox.add_replies(session, channel="fake", recipient="u1",
-                                          replies=[Reply("một")])).ids
+        [row] = (
+            await outbox.add_replies(
+                session, channel="fake", recipient="u1", replies=[Reply("một")]
+            )
+        ).ids
         await session.commit()
         claimed = await outbox.claim_next(session, "fake", "u1", timedelta(seconds=0.4))
     assert claimed is not None and claimed.id == row
@@ -221,8 +236,12 @@ async def test_two_senders_on_one_database_keep_a_recipients_order(sm: Any) -> N
     delivered = channel_a.delivered + channel_b.delivered
     assert sorted(delivered) == sorted((r, f"{r}-{n}") for r in recipients for n in range(8))
     for r in recipients:  # both processes' sends to one recipient: in order, never overlapping
-        spans = sorted((start, end, part) for c in (channel_a, channel_b)
-                       for who, part, start, end in c.spans if who == r)
+        spans = sorted(
+            (start, end, part)
+            for c in (channel_a, channel_b)
+            for who, part, start, end in c.spans
+            if who == r
+        )
         assert [p for _s, _e, p in spans] == [f"{r}-{n}" for n in range(8)]
         assert all(nxt[0] >= prev[1] for prev, nxt in zip(spans, spans[1:], strict=False))
 
@@ -247,7 +266,9 @@ async def test_receipts_mark_sent_rows_delivered_then_read(sm: Any) -> None:
     [row] = await sender.send_now("fake", "u1", [Reply("một")])
     async with sm() as session:
         assert await outbox.mark_receipt(session, "fake", ["ref-1"], "read") == 1
-        assert await outbox.mark_receipt(session, "fake", ["ref-1"], "delivered") == 0  # no step back
+        assert (
+            await outbox.mark_receipt(session, "fake", ["ref-1"], "delivered") == 0
+        )  # no step back
         await session.commit()
         assert await outbox.states(session, [row]) == {row: ("read", None)}
 
@@ -276,16 +297,33 @@ async def test_a_turns_replies_are_all_taken_or_all_queued(sm: Any) -> None:
     nothing unsent, every one of them, in order; otherwise every one waits in the queue."""
     lease = timedelta(seconds=30)
     async with sm() as session:
-        first = await outbox.add_replies(session, channel="fake", recipient="u1", lease=lease,
-                                         replies=[Reply("một"), Reply("hai"), Reply("ba")])
-        later = await outbox.add_replies(session, channel="fake", recipient="u1", lease=lease,
-                                         replies=[Reply("bốn"), Reply("năm")])
-        other = await outbox.add_replies(session, channel="fake", recipient="u2", lease=lease,
-                                         replies=[Reply("sáu")])
+        first = await outbox.add_replies(
+            session,
+            channel="fake",
+            recipient="u1",
+            lease=lease,
+            replies=[Reply("một"), Reply("hai"), Reply("ba")],
+        )
+        later = await outbox.add_replies(
+            session,
+            channel="fake",
+            recipient="u1",
+            lease=lease,
+            replies=[Reply("bốn"), Reply("năm")],
+        )
+        other = await outbox.add_replies(
+            session, channel="fake", recipient="u2", lease=lease, replies=[Reply("sáu")]
+        )
         await session.commit()
         states = await outbox.states(session, first.ids + later.ids + other.ids)
     assert [c.reply.text for c in first.claimed] == ["một", "hai", "ba"]
     assert [c.id for c in first.claimed] == first.ids == sorted(first.ids)
     assert later.claimed == [] and [c.reply.text for c in other.claimed] == ["sáu"]
     assert [states[i][0] for i in first.ids + later.ids + other.ids] == [
-        "sending", "sending", "sending", "queued", "queued", "sending"]
+        "sending",
+        "sending",
+        "sending",
+        "queued",
+        "queued",
+        "sending",
+    ]

@@ -49,8 +49,12 @@ async def test_deleting_a_user_deletes_their_consents_and_subscriptions(sm):
         u = User(channel="web", external_id="del", state={})
         s.add(u)
         await s.flush()
-        s.add_all([Consent(user_id=u.id, purpose="notices", notice_version=1, channel="web"),
-                   Subscription(user_id=u.id, channel="web")])
+        s.add_all(
+            [
+                Consent(user_id=u.id, purpose="notices", notice_version=1, channel="web"),
+                Subscription(user_id=u.id, channel="web"),
+            ]
+        )
         await s.commit()
         await s.delete(u)
         await s.commit()
@@ -73,7 +77,9 @@ async def test_inbox_records_once_claims_once_and_lists_pending(sm):
     async with sm() as s:
         assert not await inbox.claim(s, "telegram", "101")
         await s.rollback()
-        entry = (await s.execute(select(InboxEntry).where(InboxEntry.message_id == "101"))).scalar_one()
+        entry = (
+            await s.execute(select(InboxEntry).where(InboxEntry.message_id == "101"))
+        ).scalar_one()
         assert entry.status == "done" and entry.payload is None  # raw payload dropped once handled
         assert [e.message_id for e in await inbox.pending(s, ["telegram"])] == ["102"]
 
@@ -108,7 +114,11 @@ async def test_a_message_that_stops_the_process_is_resumed_at_most_max_attempts_
         rows = {e.message_id: e for e in (await s.execute(select(InboxEntry))).scalars()}
     poison = rows["poison"]
     assert (poison.status, poison.attempts, poison.payload, poison.error) == (
-        "failed", inbox.MAX_ATTEMPTS, None, inbox.INTERRUPTED)
+        "failed",
+        inbox.MAX_ATTEMPTS,
+        None,
+        inbox.INTERRUPTED,
+    )
     assert rows["fine"].status == "done"
     async with sm() as s:
         assert not await inbox.claim(s, "telegram", "poison")  # a redelivery is not handled again

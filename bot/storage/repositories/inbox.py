@@ -30,7 +30,9 @@ MAX_ATTEMPTS = 5  # processing attempts before a recorded message is given up
 UNFINISHED = ("received", "processing")  # processing: taken by `pending` for a resume
 # The same as `status.in_(UNFINISHED)`, without an expanding IN (re-rendered at every execution).
 _unfinished = or_(InboxEntry.status == UNFINISHED[0], InboxEntry.status == UNFINISHED[1])
-INTERRUPTED = "interrupted"  # the error of a row given up without a recorded failure (the process died)
+INTERRUPTED = (
+    "interrupted"  # the error of a row given up without a recorded failure (the process died)
+)
 MAX_ERROR = 200
 
 
@@ -58,14 +60,25 @@ async def record_many(session: AsyncSession, channel: str, items: Sequence[Recor
     now = datetime.now(UTC)
     rows: dict[str, dict[str, Any]] = {}
     for message_id, sender, payload in items:
-        rows.setdefault(message_id, {"channel": channel, "message_id": message_id,
-                                     "sender": sender, "payload": payload,
-                                     "status": "received", "attempts": 0, "received_at": now})
+        rows.setdefault(
+            message_id,
+            {
+                "channel": channel,
+                "message_id": message_id,
+                "sender": sender,
+                "payload": payload,
+                "status": "received",
+                "attempts": 0,
+                "received_at": now,
+            },
+        )
     # One cached statement with a list of parameters: SQLAlchemy sends it as one multi-row INSERT
     # ("insertmanyvalues"); building a VALUES list per call is several times slower.
-    stmt = (dialect_insert(session, InboxEntry)
-            .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-            .returning(InboxEntry.message_id))
+    stmt = (
+        dialect_insert(session, InboxEntry)
+        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+        .returning(InboxEntry.message_id)
+    )
     inserted = set((await session.execute(stmt, list(rows.values()))).scalars())
     await session.commit()
     new = []
@@ -87,12 +100,23 @@ async def claim(session: AsyncSession, channel: str, message_id: str) -> bool:
     now = datetime.now(UTC)
     stmt = (
         dialect_insert(session, InboxEntry)
-        .values(channel=channel, message_id=message_id, status="done", attempts=1,
-                received_at=now, processed_at=now)
+        .values(
+            channel=channel,
+            message_id=message_id,
+            status="done",
+            attempts=1,
+            received_at=now,
+            processed_at=now,
+        )
         .on_conflict_do_update(
             index_elements=["channel", "message_id"],
-            set_={"status": "done", "attempts": InboxEntry.attempts + 1, "payload": None,
-                  "sender": None, "processed_at": now},
+            set_={
+                "status": "done",
+                "attempts": InboxEntry.attempts + 1,
+                "payload": None,
+                "sender": None,
+                "processed_at": now,
+            },
             where=and_(_unfinished, ~_older_waiting),
         )
         .returning(InboxEntry.id)
@@ -104,13 +128,18 @@ _older = aliased(InboxEntry)
 # An unfinished message of the same sender recorded before the row being claimed: it goes first.
 # The claimed row is named as the upsert's target (`inbox`): SQLAlchemy does not correlate a
 # subquery into ON CONFLICT ... WHERE, and would add a second, unrelated copy of the table.
-_target = {name: literal_column(f"{InboxEntry.__tablename__}.{name}")
-           for name in ("channel", "sender", "id")}
+_target = {
+    name: literal_column(f"{InboxEntry.__tablename__}.{name}")
+    for name in ("channel", "sender", "id")
+}
 _older_waiting = (
     select(_older.id)
-    .where(_older.channel == _target["channel"], _older.sender == _target["sender"],
-           or_(_older.status == UNFINISHED[0], _older.status == UNFINISHED[1]),
-           _older.id < _target["id"])
+    .where(
+        _older.channel == _target["channel"],
+        _older.sender == _target["sender"],
+        or_(_older.status == UNFINISHED[0], _older.status == UNFINISHED[1]),
+        _older.id < _target["id"],
+    )
     .exists()
 )
 
@@ -118,10 +147,13 @@ _older_waiting = (
 async def waiting(session: AsyncSession, channel: str, message_id: str) -> bool:
     """Whether a recorded message is still unfinished (a refused claim: an older one of its
     sender goes first) rather than done or failed."""
-    status = (await session.execute(
-        select(InboxEntry.status).where(InboxEntry.channel == channel,
-                                        InboxEntry.message_id == message_id)
-    )).scalar_one_or_none()
+    status = (
+        await session.execute(
+            select(InboxEntry.status).where(
+                InboxEntry.channel == channel, InboxEntry.message_id == message_id
+            )
+        )
+    ).scalar_one_or_none()
     return status in UNFINISHED
 
 
@@ -143,10 +175,13 @@ async def note_failure(session: AsyncSession, channel: str, message_id: str, err
     failed and its payload dropped. A message that was never recorded (web chat) is left alone.
     Does not commit.
     """
-    entry = (await session.execute(
-        select(InboxEntry).where(InboxEntry.channel == channel, InboxEntry.message_id == message_id,
-                                 _unfinished)
-    )).scalar_one_or_none()
+    entry = (
+        await session.execute(
+            select(InboxEntry).where(
+                InboxEntry.channel == channel, InboxEntry.message_id == message_id, _unfinished
+            )
+        )
+    ).scalar_one_or_none()
     if entry is None:
         return False
     if entry.status == "received":
@@ -190,15 +225,21 @@ async def pending(
     await session.execute(
         update(InboxEntry)
         .where(*scope, InboxEntry.attempts >= MAX_ATTEMPTS)
-        .values(status="failed", payload=None, sender=None, processed_at=now,
-                error=func.coalesce(InboxEntry.error, INTERRUPTED)),
+        .values(
+            status="failed",
+            payload=None,
+            sender=None,
+            processed_at=now,
+            error=func.coalesce(InboxEntry.error, INTERRUPTED),
+        ),
         execution_options={"synchronize_session": False},
     )
     query = select(InboxEntry).where(*scope, InboxEntry.id > after_id)
     rows = list((await session.execute(query.order_by(InboxEntry.id).limit(limit))).scalars())
     if rows:
         await session.execute(
-            update(InboxEntry).where(InboxEntry.id.in_([r.id for r in rows]))
+            update(InboxEntry)
+            .where(InboxEntry.id.in_([r.id for r in rows]))
             .values(status="processing", attempts=InboxEntry.attempts + 1),
             execution_options={"synchronize_session": "evaluate"},
         )
@@ -219,28 +260,43 @@ async def next_unfinished(
         .where(InboxEntry.channel == channel, InboxEntry.message_id == upto_message_id)
         .scalar_subquery()
     )
-    return (await session.execute(
-        select(InboxEntry)
-        .where(InboxEntry.channel == channel, InboxEntry.sender == sender, _unfinished,
-               InboxEntry.id <= upto)
-        .order_by(InboxEntry.id)
-        .limit(1)
-    )).scalar_one_or_none()
+    return (
+        await session.execute(
+            select(InboxEntry)
+            .where(
+                InboxEntry.channel == channel,
+                InboxEntry.sender == sender,
+                _unfinished,
+                InboxEntry.id <= upto,
+            )
+            .order_by(InboxEntry.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
 
 
-async def mark(session: AsyncSession, channel: str, message_id: str, status: str,
-               error: str | None = None) -> None:
+async def mark(
+    session: AsyncSession, channel: str, message_id: str, status: str, error: str | None = None
+) -> None:
     """Close a recorded message outside a turn (unreadable payload...). Does not commit."""
     await session.execute(
         update(InboxEntry)
         .where(InboxEntry.channel == channel, InboxEntry.message_id == message_id)
-        .values(status=status, error=None if error is None else error[:MAX_ERROR], payload=None,
-                sender=None, processed_at=datetime.now(UTC))
+        .values(
+            status=status,
+            error=None if error is None else error[:MAX_ERROR],
+            payload=None,
+            sender=None,
+            processed_at=datetime.now(UTC),
+        )
     )
 
 
 async def get(session: AsyncSession, channel: str, message_id: str) -> InboxEntry | None:
-    return (await session.execute(
-        select(InboxEntry).where(InboxEntry.channel == channel,
-                                 InboxEntry.message_id == message_id)
-    )).scalar_one_or_none()
+    return (
+        await session.execute(
+            select(InboxEntry).where(
+                InboxEntry.channel == channel, InboxEntry.message_id == message_id
+            )
+        )
+    ).scalar_one_or_none()

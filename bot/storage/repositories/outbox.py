@@ -91,8 +91,10 @@ async def add_replies(
         return Queued([], [])
     at = now()
     # created_at a microsecond apart: the rows' order, whatever order RETURNING gives them in.
-    rows = [_row(channel, recipient, user_id, source, message_id, reply,
-                 at + timedelta(microseconds=i)) for i, reply in enumerate(replies)]
+    rows = [
+        _row(channel, recipient, user_id, source, message_id, reply, at + timedelta(microseconds=i))
+        for i, reply in enumerate(replies)
+    ]
     if lease is None:
         # One cached statement, sent as one multi-row INSERT; rows come back in parameter order.
         result = await session.execute(
@@ -107,22 +109,54 @@ async def add_replies(
     ids = [r.id for r in returned]
     if returned[0].status != SENDING:
         return Queued(ids, [])
-    return Queued(ids, [Claimed(id=i, channel=channel, recipient=recipient, reply=r, attempts=1,
-                                parts_sent=0) for i, r in zip(ids, replies, strict=True)])
+    return Queued(
+        ids,
+        [
+            Claimed(id=i, channel=channel, recipient=recipient, reply=r, attempts=1, parts_sent=0)
+            for i, r in zip(ids, replies, strict=True)
+        ],
+    )
 
 
-def _row(channel: str, recipient: str, user_id: int | None, source: str, message_id: str | None,
-         reply: Reply, at: datetime) -> dict[str, Any]:
-    return {"channel": channel, "recipient": recipient, "user_id": user_id, "source": source,
-            "message_id": message_id, "payload": reply.as_dict(),
-            "options": [b.payload for b in reply.buttons] if reply.buttons else None,
-            "status": QUEUED,
-            "attempts": 0, "lease_until": None, "parts_sent": 0, "due_at": at, "created_at": at}
+def _row(
+    channel: str,
+    recipient: str,
+    user_id: int | None,
+    source: str,
+    message_id: str | None,
+    reply: Reply,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "channel": channel,
+        "recipient": recipient,
+        "user_id": user_id,
+        "source": source,
+        "message_id": message_id,
+        "payload": reply.as_dict(),
+        "options": [b.payload for b in reply.buttons] if reply.buttons else None,
+        "status": QUEUED,
+        "attempts": 0,
+        "lease_until": None,
+        "parts_sent": 0,
+        "due_at": at,
+        "created_at": at,
+    }
 
 
 _TAKEN = ("status", "attempts", "lease_until")  # what the INSERT ... SELECT decides
-_GIVEN = ("channel", "recipient", "user_id", "source", "message_id", "payload", "options",
-          "parts_sent", "due_at", "created_at")
+_GIVEN = (
+    "channel",
+    "recipient",
+    "user_id",
+    "source",
+    "message_id",
+    "payload",
+    "options",
+    "parts_sent",
+    "due_at",
+    "created_at",
+)
 
 
 @functools.lru_cache(maxsize=8)
@@ -136,9 +170,11 @@ def _taking_statement(count: int) -> Any:
     c = _table.c
     busy = (
         select(c.id)
-        .where(c.channel == bindparam("busy_channel", type_=c.channel.type),
-               c.recipient == bindparam("busy_recipient", type_=c.recipient.type),
-               or_(c.status == QUEUED, c.status == SENDING))
+        .where(
+            c.channel == bindparam("busy_channel", type_=c.channel.type),
+            c.recipient == bindparam("busy_recipient", type_=c.recipient.type),
+            or_(c.status == QUEUED, c.status == SENDING),
+        )
         .limit(1)
         .exists()
     )
@@ -162,8 +198,11 @@ def _taking_statement(count: int) -> Any:
 
 def _insert_taking(rows: list[dict[str, Any]], lease_until: datetime) -> tuple[Any, dict]:
     """The statement and its parameters for `rows` (see `_taking_statement`)."""
-    params: dict[str, Any] = {"busy_channel": rows[0]["channel"],
-                              "busy_recipient": rows[0]["recipient"], "lease_until": lease_until}
+    params: dict[str, Any] = {
+        "busy_channel": rows[0]["channel"],
+        "busy_recipient": rows[0]["recipient"],
+        "lease_until": lease_until,
+    }
     for i, row in enumerate(rows):
         params.update({f"{k}_{i}": row[k] for k in _GIVEN})
     return _taking_statement(len(rows)), params
@@ -172,16 +211,27 @@ def _insert_taking(rows: list[dict[str, Any]], lease_until: datetime) -> tuple[A
 async def last_options(session: AsyncSession, channel: str, recipient: str) -> list[str]:
     """The button payloads of the last message sent (or being sent) to the recipient."""
     c = _table.c
-    query = (select(c.options).where(c.channel == channel, c.recipient == recipient)
-             .order_by(c.id.desc()).limit(1))
+    query = (
+        select(c.options)
+        .where(c.channel == channel, c.recipient == recipient)
+        .order_by(c.id.desc())
+        .limit(1)
+    )
     return list((await session.execute(query)).scalar_one_or_none() or [])
 
 
 async def has_unfinished(session: AsyncSession, channel: str, recipient: str) -> bool:
     """Whether the recipient has a row still queued or being sent."""
     c = _table.c
-    query = select(c.id).where(c.channel == channel, c.recipient == recipient,
-                               or_(c.status == QUEUED, c.status == SENDING)).limit(1)
+    query = (
+        select(c.id)
+        .where(
+            c.channel == channel,
+            c.recipient == recipient,
+            or_(c.status == QUEUED, c.status == SENDING),
+        )
+        .limit(1)
+    )
     return (await session.execute(query)).first() is not None
 
 
@@ -274,22 +324,27 @@ async def mark_sent(
 _MARK_SENT = (
     update(_table)
     .where(_table.c.id == bindparam("row_id"))
-    .values(status=SENT, payload=None, lease_until=None, error=None,
-            sent_at=bindparam("sent_at"),
-            platform_ref=func.coalesce(bindparam("ref"), _table.c.platform_ref))
+    .values(
+        status=SENT,
+        payload=None,
+        lease_until=None,
+        error=None,
+        sent_at=bindparam("sent_at"),
+        platform_ref=func.coalesce(bindparam("ref"), _table.c.platform_ref),
+    )
 )
 
 
-async def mark_sent_many(
-    session: AsyncSession, sent: Sequence[tuple[int, str | None]]
-) -> None:
+async def mark_sent_many(session: AsyncSession, sent: Sequence[tuple[int, str | None]]) -> None:
     """Several rows sent, each with the platform's message id (or None), in one statement (an
     executemany). Commits."""
     if not sent:
         return
     at = now()
-    params = [{"row_id": row_id, "ref": None if ref is None else ref[:128], "sent_at": at}
-              for row_id, ref in sent]
+    params = [
+        {"row_id": row_id, "ref": None if ref is None else ref[:128], "sent_at": at}
+        for row_id, ref in sent
+    ]
     await session.execute(_MARK_SENT, params)
     await session.commit()
 
@@ -298,7 +353,8 @@ async def release_leases(session: AsyncSession) -> int:
     """Hand every row being sent back to the queue: at the start of the one process a SQLite
     database has, every lease is a dead process's. Commits."""
     result = await session.execute(
-        update(OutboxEntry).where(OutboxEntry.status == SENDING)
+        update(OutboxEntry)
+        .where(OutboxEntry.status == SENDING)
         .values(status=QUEUED, lease_until=None)
     )
     await session.commit()
@@ -397,8 +453,9 @@ async def unsent_replies(
     return [(r.id, Reply.from_dict(r.payload)) for r in rows]
 
 
-async def mark_receipt(session: AsyncSession, channel: str, platform_refs: Sequence[str],
-                       state: str) -> int:
+async def mark_receipt(
+    session: AsyncSession, channel: str, platform_refs: Sequence[str], state: str
+) -> int:
     """A platform's delivery or read receipt for sent rows; how many changed. Does not commit."""
     if not platform_refs:
         return 0
@@ -426,7 +483,9 @@ async def forget_recipient(session: AsyncSession, channel: str, recipient: str) 
     )
 
 
-async def states(session: AsyncSession, row_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+async def states(
+    session: AsyncSession, row_ids: Sequence[int]
+) -> dict[int, tuple[str, str | None]]:
     """(status, error) of rows."""
     rows = await session.execute(
         select(OutboxEntry.id, OutboxEntry.status, OutboxEntry.error).where(

@@ -17,10 +17,13 @@ from bot.storage.models import Subscription
 
 async def get(session: AsyncSession, user_id: int, channel: str) -> Subscription | None:
     """The user's subscription on `channel`, active or stopped."""
-    return (await session.execute(
-        select(Subscription)
-        .where(Subscription.user_id == user_id, Subscription.channel == channel)
-    )).scalar_one_or_none()
+    return (
+        await session.execute(
+            select(Subscription).where(
+                Subscription.user_id == user_id, Subscription.channel == channel
+            )
+        )
+    ).scalar_one_or_none()
 
 
 async def subscribe(session: AsyncSession, user_id: int, channel: str) -> bool:
@@ -30,12 +33,22 @@ async def subscribe(session: AsyncSession, user_id: int, channel: str) -> bool:
     make one row; a stopped subscription is switched back on.
     """
     now = datetime.now(UTC)
-    inserted = (await session.execute(insert_ignore(
-        session, Subscription,
-        {"user_id": user_id, "channel": channel, "active": True, "created_at": now,
-         "updated_at": now},
-        ["user_id", "channel"],
-    ))).rowcount
+    inserted = (
+        await session.execute(
+            insert_ignore(
+                session,
+                Subscription,
+                {
+                    "user_id": user_id,
+                    "channel": channel,
+                    "active": True,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+                ["user_id", "channel"],
+            )
+        )
+    ).rowcount
     if inserted:
         return True
     sub = await get(session, user_id, channel)
@@ -57,6 +70,12 @@ async def unsubscribe(session: AsyncSession, user_id: int, channel: str) -> bool
 
 async def has_active(session: AsyncSession, user_id: int) -> bool:
     """Whether the user receives notices on any channel."""
-    return bool((await session.execute(
-        select(exists().where(Subscription.user_id == user_id, Subscription.active.is_(True)))
-    )).scalar())
+    return bool(
+        (
+            await session.execute(
+                select(
+                    exists().where(Subscription.user_id == user_id, Subscription.active.is_(True))
+                )
+            )
+        ).scalar()
+    )

@@ -25,8 +25,14 @@ async def seed(
     """Store the first pair (from the settings), or return the one another process stored first.
 
     Commits."""
-    row = ChannelToken(channel=channel, access_token=access_token, refresh_token=refresh_token,
-                       access_expires_at=None, refresh_expires_at=None, updated_at=now)
+    row = ChannelToken(
+        channel=channel,
+        access_token=access_token,
+        refresh_token=refresh_token,
+        access_expires_at=None,
+        refresh_expires_at=None,
+        updated_at=now,
+    )
     session.add(row)
     try:
         await session.commit()
@@ -41,13 +47,21 @@ async def seed(
 
 async def lock(session: AsyncSession, channel: str) -> ChannelToken | None:
     """The row, locked until the transaction ends (the refresh happens meanwhile)."""
-    return (await session.execute(
-        select(ChannelToken).where(ChannelToken.channel == channel).with_for_update()
-    )).scalar_one_or_none()
+    return (
+        await session.execute(
+            select(ChannelToken).where(ChannelToken.channel == channel).with_for_update()
+        )
+    ).scalar_one_or_none()
 
 
-def store(row: ChannelToken, access_token: str, refresh_token: str, access_expires_at: datetime,
-          refresh_expires_at: datetime, now: datetime) -> None:
+def store(
+    row: ChannelToken,
+    access_token: str,
+    refresh_token: str,
+    access_expires_at: datetime,
+    refresh_expires_at: datetime,
+    now: datetime,
+) -> None:
     """Put a refreshed pair on the locked row (the caller commits before using it)."""
     row.access_token = access_token
     row.refresh_token = refresh_token

@@ -24,10 +24,18 @@ async def upsert(session: AsyncSession, channel: str, external_id: str) -> User:
     now = datetime.now(UTC)
     stmt = (
         dialect_insert(session, User)
-        .values(channel=channel, external_id=external_id, state={}, role="villager",
-                reachable=True, created_at=now, last_seen_at=now)
-        .on_conflict_do_update(index_elements=["channel", "external_id"],
-                               set_={"last_seen_at": now, "reachable": True})
+        .values(
+            channel=channel,
+            external_id=external_id,
+            state={},
+            role="villager",
+            reachable=True,
+            created_at=now,
+            last_seen_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=["channel", "external_id"], set_={"last_seen_at": now, "reachable": True}
+        )
         .returning(User)
     )
     return (await session.scalars(stmt, execution_options={"populate_existing": True})).one()
@@ -49,8 +57,13 @@ def add_consent(
     session: AsyncSession, user_id: int, purpose: str, channel: str, notice_version: int
 ) -> Consent:
     """Record a consent given now: which notice was shown, on which channel, for what."""
-    consent = Consent(user_id=user_id, purpose=purpose, channel=channel,
-                      notice_version=notice_version, given_at=datetime.now(UTC))
+    consent = Consent(
+        user_id=user_id,
+        purpose=purpose,
+        channel=channel,
+        notice_version=notice_version,
+        given_at=datetime.now(UTC),
+    )
     session.add(consent)
     return consent
 
@@ -79,9 +92,11 @@ async def delete_everything(session: AsyncSession, user: User) -> None:
 
 async def mark_unreachable(session: AsyncSession, channel: str, external_id: str) -> bool:
     """The user blocked us or unfollowed: stop sending, stop their subscriptions. No commit."""
-    user = (await session.execute(
-        select(User).where(User.channel == channel, User.external_id == external_id)
-    )).scalar_one_or_none()
+    user = (
+        await session.execute(
+            select(User).where(User.channel == channel, User.external_id == external_id)
+        )
+    ).scalar_one_or_none()
     if user is None:
         return False
     user.reachable = False
