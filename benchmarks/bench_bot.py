@@ -155,11 +155,15 @@ def main() -> dict:
             "| measure | median | target |",
             "|---|---|---|",
             f"| idle RSS of the running bot | {result['idle_rss_mb']:.0f} MB | < 150 MB |",
-            f"| start to healthy `/healthz` (after setup) | {result['start_to_healthy_s']:.2f} s | < 3 s |",
-            f"| per message, whole pipeline in process, p50 | {lat['p50_ms']:.2f} ms ({lat['ratio_p50']:.1f}x baseline {lat['baseline_p50_ms']:.2f} ms) | |",
-            f"| per message, whole pipeline in process, p99 | {lat['p99_ms']:.2f} ms ({lat['ratio_p99']:.1f}x baseline {lat['baseline_p99_ms']:.2f} ms) | < 10 ms |",
+            "| start to healthy `/healthz` (after setup) | "
+            f"{result['start_to_healthy_s']:.2f} s | < 3 s |",
+            f"| per message, whole pipeline in process, p50 | {lat['p50_ms']:.2f} ms "
+            f"({lat['ratio_p50']:.1f}x baseline {lat['baseline_p50_ms']:.2f} ms) | |",
+            f"| per message, whole pipeline in process, p99 | {lat['p99_ms']:.2f} ms "
+            f"({lat['ratio_p99']:.1f}x baseline {lat['baseline_p99_ms']:.2f} ms) | < 10 ms |",
             "",
-            f"What the outbox costs per reply ({lat['outbox']['turns']} turns of each kind, interleaved, "
+            "What the outbox costs per reply "
+            f"({lat['outbox']['turns']} turns of each kind, interleaved, "
             f"median over {lat['outbox']['repeats']} repeats):",
             "",
             "| measure | p50 | p99 |",

@@ -146,7 +146,7 @@ async def expected_replies(settings: Any, tmp: Path) -> dict[str, dict[int, list
     return out
 
 
-# --------------------------------------------------------------------------- the database, read directly
+# ---------------------------------------------------------------------- the database, read directly
 
 
 def read_db(path: Path, query: str) -> list[tuple]:
@@ -553,14 +553,20 @@ def markdown(r: dict) -> str:
 
     kills = r["kills"]
     lines = [
-        f"{r['telegram_updates']} Telegram updates (polling) at {r['offered_rate_telegram']:.0f}/s and "
+        f"{r['telegram_updates']} Telegram updates (polling) at "
+        f"{r['offered_rate_telegram']:.0f}/s and "
         f"{r['zalo_events']} Zalo webhook events at {r['offered_rate_zalo']:.0f}/s, together over "
-        f"{r['load_window_s']:.0f} s, to one bot process (`python -m bot run --no-console`, SQLite); "
-        f"{r['messages_per_user']} messages per user, one after the other; the fakes answer each send after "
+        f"{r['load_window_s']:.0f} s, to one bot process "
+        "(`python -m bot run --no-console`, SQLite); "
+        f"{r['messages_per_user']} messages per user, one after the other; "
+        "the fakes answer each send after "
         f"{r['send_latency_s'] * 1000:.0f} ms, like a platform round trip. The bot was SIGKILLed "
-        f"{len(kills)} times at seeded random moments (seed {r['seed']}) and restarted at once on the same "
-        f"database and port ({r['bot_processes']} processes); Zalo events that failed were posted again "
-        f"until they got 200 ({sum(r['zalo_failed_posts'].values())} failed POSTs). All replies were in "
+        f"{len(kills)} times at seeded random moments (seed {r['seed']}) "
+        "and restarted at once on the same "
+        f"database and port ({r['bot_processes']} processes); "
+        "Zalo events that failed were posted again "
+        f"until they got 200 ({sum(r['zalo_failed_posts'].values())} failed POSTs). "
+        "All replies were in "
         f"{r['settle_s']:.0f} s after the load ended.",
         "",
         "| measure | Telegram | Zalo | total | target |",
@@ -585,15 +591,16 @@ def markdown(r: dict) -> str:
         row("unexpected replies", "unexpected_replies", "0"),
         f"| time to first reply p50 / p99 / max | {lat(tg)} | {lat(za)} | | |",
         "",
-        "| kill | at | sends in flight (outbox rows being sent) | of which the fake had got | Telegram sends "
-        "the fake had not answered | rows still leased by an earlier kill | outbox queued | inbox unfinished "
-        "| down (kill to healthy) |",
+        "| kill | at | sends in flight (outbox rows being sent) | of which the fake had got "
+        "| Telegram sends the fake had not answered | rows still leased by an earlier kill "
+        "| outbox queued | inbox unfinished | down (kill to healthy) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for k in kills:
         inbox_open = k["inbox_at_kill"].get("received", 0) + k["inbox_at_kill"].get("processing", 0)
         lines.append(
-            f"| {k['n']} | {k['at_s']:.1f} s | {k['in_flight_count']} | {k['in_flight_reached_fake']} | "
+            f"| {k['n']} | {k['at_s']:.1f} s | {k['in_flight_count']} | "
+            f"{k['in_flight_reached_fake']} | "
             f"{k['telegram_sends_unanswered_by_fake']} | {k['left_sending_by_an_earlier_kill']} | "
             f"{k['outbox_at_kill'].get('queued', 0)} | {inbox_open} | {k['down_s']:.1f} s |"
         )
@@ -605,7 +612,8 @@ def markdown(r: dict) -> str:
         "",
         f"Target (0 lost, 0 answered twice beyond the sends in flight at each kill): "
         f"{'met' if r['target_met'] else 'NOT met'}; inbox at the end {r['inbox_final']}, outbox "
-        f"{r['outbox_final']}, the last process stopped by SIGTERM with exit code {r['final_exit_code']}.",
+        f"{r['outbox_final']}, the last process stopped by SIGTERM with exit code "
+        f"{r['final_exit_code']}.",
     ]
     return "\n".join(lines)
 
@@ -646,7 +654,9 @@ def main(argv: list[str] | None = None) -> dict:
         args.telegram = 300 if args.quick else 2000
     if args.zalo is None:
         args.zalo = 150 if args.quick else 1000
-    # The fakes log a request cut off by a kill (the bot died while sending its body): expected here.
+    # The fakes log a request cut off by a kill (the bot died while sending its body): expected
+    # here.
+
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     tmp = Path(tempfile.mkdtemp(prefix="bench-durability-"))
     try:

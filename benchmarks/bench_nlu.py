@@ -2,8 +2,8 @@
 
 Trains on nlu/data (and once on a generated 5,000-example Rasa file, the size of a public intent
 dataset), then times `BuiltinEngine.parse_sync` on typical messages. Latency percentiles are taken
-per repeat and the median over repeats is reported, beside two baselines measured the same way in the
-same process: normalisation alone (what every message pays before any model) and a dict lookup
+per repeat and the median over repeats is reported, beside two baselines measured the same way in
+the same process: normalisation alone (what every message pays before any model) and a dict lookup
 (the floor of a Python call). Prints a markdown table, then a JSON object.
 """
 
@@ -105,15 +105,18 @@ def main() -> int:
     print("| measure | value |")
     print("|---|---|")
     print(
-        f"| training on nlu/data ({report.examples} examples, {len(report.intents)} intents), median of 3 | {result['train_s_median_of_3']} s |"
+        f"| training on nlu/data ({report.examples} examples, {len(report.intents)} intents), "
+        f"median of 3 | {result['train_s_median_of_3']} s |"
     )
     print(f"| model file (nlu/data) | {result['model_mb']} MB, {report.features} features |")
     print(
-        f"| training on a generated 5,000-example Rasa file (30 intents) | {big_report.seconds} s, {result['model_5000_mb']} MB |"
+        "| training on a generated 5,000-example Rasa file (30 intents) | "
+        f"{big_report.seconds} s, {result['model_5000_mb']} MB |"
     )
     print()
     print(
-        f"| per message ({len(content.items)} content items; median over {REPEATS} repeats of {CALLS} calls) | p50 | p99 |"
+        f"| per message ({len(content.items)} content items; "
+        f"median over {REPEATS} repeats of {CALLS} calls) | p50 | p99 |"
     )
     print("|---|---|---|")
     for name, v in latency.items():

@@ -12,8 +12,8 @@ Needs the Rasa virtualenv (`bash scripts/rasa-venv.sh` makes var/rasa-venv). The
    answer from the same built-in retrieval;
 4. measures parse latency: the built-in `parse` in process, Rasa's `/model/parse` over loopback
    HTTP, and `RasaEngine.parse` (HTTP + retrieval), p50 and p99.
-It prints a markdown table and writes benchmarks/results/rasa.json. The Rasa server is stopped at the
-end, whatever happens. Only loopback traffic; every wait is bounded.
+It prints a markdown table and writes benchmarks/results/rasa.json. The Rasa server is stopped at
+the end, whatever happens. Only loopback traffic; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def rasa_env() -> dict[str, str]:
     return env
 
 
-# -- training ---------------------------------------------------------------------------------------
+# -- training --------------------------------------------------------------------------------------
 
 
 def train_builtin(data: Path, out: Path) -> dict[str, Any]:
@@ -153,7 +153,8 @@ def train_rasa(
         MODEL_NAME,
     ]
     log(
-        f"training Rasa NLU ({config.relative_to(ROOT)}; a few minutes on 2 cores; log {train_log.relative_to(ROOT)}) ..."
+        f"training Rasa NLU ({config.relative_to(ROOT)}; a few minutes on 2 cores; "
+        f"log {train_log.relative_to(ROOT)}) ..."
     )
     # Rasa 3 caches trained components by fingerprint: a fresh, empty cache times a real training.
     cache = tempfile.TemporaryDirectory(prefix="train-cache-", dir=out_dir.parent)
@@ -197,7 +198,7 @@ def train_rasa(
     return info
 
 
-# -- the Rasa server ----------------------------------------------------------------------------------
+# -- the Rasa server -------------------------------------------------------------------------------
 
 
 def stop_group(proc: subprocess.Popen, name: str, grace: float = 20.0) -> None:
@@ -291,7 +292,7 @@ def _wait_ready(
     return ready
 
 
-# -- evaluation --------------------------------------------------------------------------------------
+# -- evaluation ------------------------------------------------------------------------------------
 
 
 async def run_cases(services, cases: list[dict], strip: bool) -> dict[str, Any]:
@@ -399,7 +400,8 @@ def latency_builtin(
 async def latency_rasa(
     rasa_engine, texts: list[str], repeats: int
 ) -> tuple[list[list[float]], list[list[float]], int]:
-    """(raw /model/parse round trips, RasaEngine.parse incl. retrieval) per message in ms, and failures."""
+    """(raw /model/parse round trips, RasaEngine.parse incl. retrieval) per message in ms, and
+    failures."""
     from nlu.rasa_backend import RasaError
 
     for t in texts[:20]:
@@ -439,7 +441,8 @@ print(json.dumps({"rss_bytes": rss, "engine_bytes": rss - base}))
 
 
 def builtin_memory(model: Path, texts: list[str]) -> dict[str, int]:
-    """RSS of a fresh Python process that loaded the content and the built-in engine and parsed the set."""
+    """RSS of a fresh Python process that loaded the content and the built-in engine and parsed the
+    set."""
     out = subprocess.run(
         [
             sys.executable,
@@ -458,7 +461,7 @@ def builtin_memory(model: Path, texts: list[str]) -> dict[str, int]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-# -- report --------------------------------------------------------------------------------------------
+# -- report ----------------------------------------------------------------------------------------
 
 
 def mb(n: float | None) -> str:
@@ -474,7 +477,8 @@ def ms(x: float) -> str:
 
 
 def write_doc_section(table: str, result: dict[str, Any]) -> None:
-    """Put the comparison into docs/benchmarks.md between the rasa markers (`make bench` keeps it)."""
+    """Put the comparison into docs/benchmarks.md between the rasa markers (`make bench` keeps
+    it)."""
     from benchmarks.run import DOC, RASA_BEGIN, RASA_END, machine
 
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -520,7 +524,8 @@ def markdown(r: dict[str, Any]) -> str:
             pct(ra["eval"]["stripped"]["answer_accuracy"]),
         ),
         (
-            "Parse latency p50 (built-in in process; Rasa `/model/parse` over loopback HTTP; per message, median of repeats)",
+            "Parse latency p50 (built-in in process; Rasa `/model/parse` over loopback HTTP; "
+            "per message, median of repeats)",
             ms(b["latency_ms"]["p50"]),
             ms(ra["latency_ms"]["http"]["p50"]),
         ),
@@ -540,7 +545,8 @@ def markdown(r: dict[str, Any]) -> str:
             ms(ra["latency_ms"]["http"]["raw_p99"]),
         ),
         (
-            "CPU time per parse p50 / p99 (built-in: this thread's CPU time, immune to a busy scheduler)",
+            "CPU time per parse p50 / p99 "
+            "(built-in: this thread's CPU time, immune to a busy scheduler)",
             f"{ms(b['latency_ms']['cpu']['p50'])} / {ms(b['latency_ms']['cpu']['p99'])}",
             "– (in the server)",
         ),
@@ -553,7 +559,8 @@ def markdown(r: dict[str, Any]) -> str:
         ("Model size", mb(b["train"]["model_bytes"]), mb(ra["train"]["model_bytes"])),
         (
             "Memory (RSS) serving",
-            f"{mb(b['memory']['rss_bytes'])} (whole process; engine {mb(b['memory']['engine_bytes'])})",
+            f"{mb(b['memory']['rss_bytes'])} "
+            f"(whole process; engine {mb(b['memory']['engine_bytes'])})",
             f"{mb(ra['memory']['rss_bytes'])} (rasa run and children)",
         ),
         (
@@ -565,8 +572,10 @@ def markdown(r: dict[str, Any]) -> str:
     ]
     cases = b["eval"]["typed"]["cases"]
     head = (
-        f"Dev set: {cases} cases ({b['eval']['typed']['answer_cases']} with an expected answer), each as typed "
-        f"and with diacritics stripped; {r['machine']['cpus']} CPUs, {r['machine']['memory_gb']:.0f} GB.\n\n"
+        f"Dev set: {cases} cases ({b['eval']['typed']['answer_cases']} with an expected answer), "
+        "each as typed "
+        f"and with diacritics stripped; {r['machine']['cpus']} CPUs, "
+        f"{r['machine']['memory_gb']:.0f} GB.\n\n"
         "| | Built-in | Rasa 3.6 (DIET), same retrieval |\n|---|---|---|\n"
     )
     return head + "\n".join(f"| {a} | {x} | {y} |" for a, x, y in rows) + "\n"
@@ -734,7 +743,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--reuse-model",
         action="store_true",
-        help="reuse var/rasa/models/nlu-bench.tar.gz when newer than nlu/data (its recorded training time)",
+        help=(
+            "reuse var/rasa/models/nlu-bench.tar.gz when newer than nlu/data "
+            "(its recorded training time)"
+        ),
     )
     ap.add_argument("--train-timeout", type=float, default=1800)
     ap.add_argument("--start-timeout", type=float, default=300)
@@ -768,13 +780,17 @@ def main(argv: list[str] | None = None) -> int:
     ra = result["rasa"]
     alt = ra["eval_normalized_text"]
     print(
-        f"Rasa given the built-in normaliser's text instead of the message as typed (RasaEngine send='normalized'): "
-        f"intent accuracy {pct(alt['typed']['intent_accuracy'])} (as typed) / {pct(alt['stripped']['intent_accuracy'])} "
-        f"(stripped); answer accuracy {pct(alt['typed']['answer_accuracy'])} / {pct(alt['stripped']['answer_accuracy'])}."
+        "Rasa given the built-in normaliser's text instead of the message as typed "
+        "(RasaEngine send='normalized'): "
+        f"intent accuracy {pct(alt['typed']['intent_accuracy'])} (as typed) / "
+        f"{pct(alt['stripped']['intent_accuracy'])} "
+        f"(stripped); answer accuracy {pct(alt['typed']['answer_accuracy'])} / "
+        f"{pct(alt['stripped']['answer_accuracy'])}."
     )
     if ra["latency_ms"]["failures"]:
         print(
-            f"WARNING: {ra['latency_ms']['failures']} Rasa calls failed during the run (see var/rasa/server.log)"
+            f"WARNING: {ra['latency_ms']['failures']} Rasa calls failed during the run "
+            "(see var/rasa/server.log)"
         )
     print(f"\nWhole bench: {result['seconds_total']:.0f} s; results in {out}")
     return 0

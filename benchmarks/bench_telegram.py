@@ -1,4 +1,5 @@
-"""Telegram end to end through python-telegram-bot and the fake Bot API: messages/s and reply latency.
+"""Telegram end to end through python-telegram-bot and the fake Bot API: messages/s and reply
+latency.
 
 Everything runs on loopback in one process: the fake Bot API (`tests/fakes/telegram_api.py`, a real
 HTTP server), the bot's TelegramChannel (PTB 22) wired as `bot.app.serve` wires it (the inbound
@@ -22,8 +23,10 @@ same turns with it skipped, and the post-commit flush with the delivery stubbed.
 limit (30/s overall, 1/s per chat by default) would dominate; it is lifted here to measure the bot
 itself.
 
-Run: `python -m benchmarks.bench_telegram [--messages 600] [--concurrency 16] [--postgres | --database-url URL]`.
+Run: `python -m benchmarks.bench_telegram [--messages 600] [--concurrency 16]
+[--postgres | --database-url URL]`.
 Prints a markdown table, then the figures as JSON. Every wait is bounded.
+
 """
 
 from __future__ import annotations
@@ -73,7 +76,8 @@ def summary(ms: list[float]) -> dict:
 
 
 class Mode:
-    """One channel in one mode, with a way to put an update in front of it and to await the reply."""
+    """One channel in one mode, with a way to put an update in front of it and to await the
+    reply."""
 
     def __init__(self, name: str, api, services, engine, pipeline, settings) -> None:
         self.name, self.api, self.services, self.engine, self.pipeline = (
@@ -141,7 +145,8 @@ class Mode:
             self.api.webhook = {}
 
     async def one(self, chat: int, text: str) -> float:
-        """Put one message in front of the bot; milliseconds until its first reply reached the API."""
+        """Put one message in front of the bot; milliseconds until its first reply reached the
+        API."""
         fut = asyncio.get_running_loop().create_future()
         self.waiting[chat] = fut
         update = self.api.text_update(chat, text)
@@ -316,10 +321,13 @@ def markdown(r: dict) -> str:
         return f"{x['p50_ms']:.1f} / {x['p99_ms']:.1f} ms"
 
     rows = [
-        f"Telegram through python-telegram-bot 22 and the fake Bot API, every message from a new chat, "
-        f"{r['database']}, loopback, one process (the fake API shares the bot's CPU), sending rate limit lifted.",
+        "Telegram through python-telegram-bot 22 and the fake Bot API, "
+        "every message from a new chat, "
+        f"{r['database']}, loopback, one process (the fake API shares the bot's CPU), "
+        "sending rate limit lifted.",
         "",
-        f"| mode | messages/s, {c} in flight | reply p50 / p99: one at a time | at {rate:.0f} messages/s offered "
+        f"| mode | messages/s, {c} in flight | reply p50 / p99: one at a time "
+        f"| at {rate:.0f} messages/s offered "
         f"| with {c} in flight |",
         "|---|---|---|---|---|",
     ]
@@ -331,20 +339,22 @@ def markdown(r: dict) -> str:
     w = r["modes"].get("webhook", {})
     if w:
         rows.append(
-            f"| webhook: time to 200 | | {pp(w['time_to_200_sequential'])} | {pp(w['time_to_200_offered'])} "
+            f"| webhook: time to 200 | | {pp(w['time_to_200_sequential'])} | "
+            f"{pp(w['time_to_200_offered'])} "
             f"| {pp(w['time_to_200_loaded'])} |"
         )
     rows += [
         "",
         "| same-process baseline | p50 / p99 | rate |",
         "|---|---|---|",
-        f"| pipeline.handle alone | {pp(h)} | {r['baseline_pipeline_handle_per_s']:.0f} messages/s one at a time |",
+        f"| pipeline.handle alone | {pp(h)} | "
+        f"{r['baseline_pipeline_handle_per_s']:.0f} messages/s one at a time |",
         f"| one sendMessage through PTB to the fake | {pp(s)} | |",
         f"| one queued reply sent by the sender core (claim, sendMessage through PTB, mark sent) "
         f"| {pp(f)} ({f['p50_ms'] / s['p50_ms']:.1f}x the bare send at p50) | |",
         "",
-        f"What the outbox costs per reply ({o['turns']} turns of each kind, interleaved, median over "
-        f"{o['repeats']} repeats):",
+        f"What the outbox costs per reply ({o['turns']} turns of each kind, interleaved, "
+        f"median over {o['repeats']} repeats):",
         "",
         "| measure | p50 | p99 |",
         "|---|---|---|",
@@ -354,7 +364,7 @@ def markdown(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(

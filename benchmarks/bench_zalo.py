@@ -3,9 +3,10 @@
 Everything runs on loopback in one process: the fake Zalo API (`tests/fakes/zalo_api.py`, a real
 HTTP server), the bot's webhook (ZaloChannel wired as `bot.app.serve` wires it: the inbound
 worker, the real pipeline writing replies as outbox rows, the sender core sending them after the
-commit; on a SQLite file, or on `--database-url`) and a client posting signed events with bounded concurrency. Each event comes
-from a distinct user, so a reply is matched to its event by user id; a first message from a new
-user is the most expensive path (a user row is created, the welcome is sent).
+commit; on a SQLite file, or on `--database-url`) and a client posting signed events with bounded
+concurrency. Each event comes from a distinct user, so a reply is matched to its event by user id;
+a first message from a new user is the most expensive path (a user row is created, the welcome is
+sent).
 
 Measured per event: time to the webhook's 200 (client side) and time to the first reply reaching
 the fake API. Baselines measured in the same process, on the same loopback and client:
@@ -16,8 +17,9 @@ the fake API. Baselines measured in the same process, on the same loopback and c
 The sending rate limit (`zalo.rate_per_second`, 10/s by default) would dominate time to reply; it
 is lifted here to measure the bot itself.
 
-Run: `python -m benchmarks.bench_zalo [--events 500] [--concurrency 16] [--databases sqlite,postgresql]`
-(or `--database-url URL`). Prints a markdown table per database, then the figures as JSON.
+Run: `python -m benchmarks.bench_zalo [--events 500] [--concurrency 16]
+[--databases sqlite,postgresql]` (or `--database-url URL`). Prints a markdown table per database,
+then the figures as JSON.
 """
 
 from __future__ import annotations
@@ -265,16 +267,20 @@ def markdown(r: dict) -> str:
     b2, bs, bp = r["baseline_bare_200"], r["baseline_send_to_fake"], r["baseline_pipeline_handle"]
     return "\n".join(
         [
-            f"Zalo webhooks, {r['events']} events from distinct users, {r['concurrency']} concurrent, "
+            f"Zalo webhooks, {r['events']} events from distinct users, "
+            f"{r['concurrency']} concurrent, "
             f"{r['database']}, loopback, sending rate limit lifted",
             "",
             "| measure | value | same-process baseline |",
             "|---|---|---|",
-            f"| events/s answered 200 | {r['events_per_s_to_200']:.0f} | {r['baseline_events_per_s_bare_200']:.0f} (bare aiohttp route) |",
+            f"| events/s answered 200 | {r['events_per_s_to_200']:.0f} | "
+            f"{r['baseline_events_per_s_bare_200']:.0f} (bare aiohttp route) |",
             f"| events/s replied (end to end) | {r['events_per_s_to_reply']:.0f} | |",
-            f"| time to 200, p50 / p99 | {t2['p50_ms']:.1f} / {t2['p99_ms']:.1f} ms | {b2['p50_ms']:.1f} / {b2['p99_ms']:.1f} ms (bare route) |",
+            f"| time to 200, p50 / p99 | {t2['p50_ms']:.1f} / {t2['p99_ms']:.1f} ms | "
+            f"{b2['p50_ms']:.1f} / {b2['p99_ms']:.1f} ms (bare route) |",
             f"| time to first reply, p50 / p99 | {tr['p50_ms']:.1f} / {tr['p99_ms']:.1f} ms | "
-            f"pipeline.handle {bp['p50_ms']:.1f} / {bp['p99_ms']:.1f} ms + one send {bs['p50_ms']:.1f} / {bs['p99_ms']:.1f} ms |",
+            f"pipeline.handle {bp['p50_ms']:.1f} / {bp['p99_ms']:.1f} ms "
+            f"+ one send {bs['p50_ms']:.1f} / {bs['p99_ms']:.1f} ms |",
             f"| replies received | {r['replied']} of {r['events']} | |",
         ]
     )

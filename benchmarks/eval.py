@@ -1,4 +1,5 @@
-"""`make eval`: an evaluation set through `python -m bot ask`, scored as ../shared/eval/README.md says.
+"""`make eval`: an evaluation set through `python -m bot ask`, scored as ../shared/eval/README.md
+says.
 
 intent accuracy: share of cases whose predicted intent equals `intent`; answer accuracy: share of
 cases with `expect` whose reply text contains every entry (case, diacritics and repeated spaces
@@ -82,13 +83,16 @@ def main() -> int:
         return 0
     label = " (diacritics stripped)" if args.strip_diacritics else ""
     print(
-        f"{Path(args.path).name}{label}: {result['cases']} cases, intent accuracy {result['intent_accuracy']:.3f}, "
-        f"answer accuracy {result['answer_accuracy']:.3f} ({result['answer_cases']} cases with expect)"
+        f"{Path(args.path).name}{label}: {result['cases']} cases, "
+        f"intent accuracy {result['intent_accuracy']:.3f}, "
+        f"answer accuracy {result['answer_accuracy']:.3f} "
+        f"({result['answer_cases']} cases with expect)"
     )
     if args.show_misses:
         for m in result["misses"]:
             print(
-                f"  {m['text']!r}: want {m['want']} got {m['got']} ({m['conf']}) answer={m['answer_id']} ok={m['answer_ok']}"
+                f"  {m['text']!r}: want {m['want']} got {m['got']} ({m['conf']}) "
+                f"answer={m['answer_id']} ok={m['answer_ok']}"
             )
     return 0
 

@@ -179,10 +179,13 @@ def markdown_rows(o: dict) -> list[str]:
     """Rows for a `| measure | p50 | p99 |` table."""
     ph = o["flush_phases_p50_ms"]
     return [
-        f"| turn with its outbox write | {o['turn_with_outbox_p50_ms']:.2f} ms | {o['turn_with_outbox_p99_ms']:.2f} ms |",
-        f"| baseline: the same turn, outbox write skipped | {o['turn_without_outbox_p50_ms']:.2f} ms "
+        f"| turn with its outbox write | {o['turn_with_outbox_p50_ms']:.2f} ms | "
+        f"{o['turn_with_outbox_p99_ms']:.2f} ms |",
+        "| baseline: the same turn, outbox write skipped | "
+        f"{o['turn_without_outbox_p50_ms']:.2f} ms "
         f"| {o['turn_without_outbox_p99_ms']:.2f} ms |",
-        f"| ratio (outbox write {o['outbox_write_added_p50_ms']:+.2f} ms at p50) | {o['outbox_write_ratio_p50']:.2f}x "
+        f"| ratio (outbox write {o['outbox_write_added_p50_ms']:+.2f} ms at p50) | "
+        f"{o['outbox_write_ratio_p50']:.2f}x "
         f"| {o['outbox_write_ratio_p99']:.2f}x |",
         f"| post-commit send per reply, delivery stubbed (mark sent + a read for the next; "
         f"{o['replies_per_turn']:.2f} replies per turn) | {o['flush_per_reply_p50_ms']:.2f} ms "

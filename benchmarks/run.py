@@ -44,7 +44,10 @@ def machine() -> str:
         mem = f", {kb / 2**20:.0f} GiB RAM"
     except (OSError, AttributeError):
         pass
-    return f"{cpu}, {os.cpu_count()} cores{mem}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
+    return (
+        f"{cpu}, {os.cpu_count()} cores{mem}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}"
+    )
 
 
 def run_one(module: str) -> tuple[str, dict]:
@@ -96,9 +99,12 @@ def main() -> int:
                 "",
                 f"Latest `make bench`: **{now}** on {machine()}.",
                 "",
-                "Machines here have 2 cores and are noisy: figures are medians of repeated runs, and each",
-                "latency is given with a baseline measured in the same process, so the ratio is what to compare",
-                "between runs. Regenerate with `make bench` (this file is rewritten; the Rasa section is kept).",
+                "Machines here have 2 cores and are noisy: figures are medians of repeated runs, "
+                "and each",
+                "latency is given with a baseline measured in the same process, "
+                "so the ratio is what to compare",
+                "between runs. Regenerate with `make bench` "
+                "(this file is rewritten; the Rasa section is kept).",
                 "",
                 *sections,
                 "## Built-in NLU against a Rasa 3.6 server (`make bench-rasa`)",

@@ -1,4 +1,5 @@
-"""Command line: `python -m bot run | chat | ask | db upgrade | content check | nlu ... | i18n ...`."""
+"""Command line:
+`python -m bot run | chat | ask | db upgrade | content check | nlu ... | i18n ...`."""
 
 from __future__ import annotations
 

@@ -128,7 +128,8 @@ def expand_env(value: Any, env: dict[str, str], key: str, errors: list[str]) -> 
         if default is not None:
             return default
         errors.append(
-            f"{key}: environment variable {name} is not set (use ${{{name}:-default}} for an optional value)"
+            f"{key}: environment variable {name} is not set "
+            f"(use ${{{name}:-default}} for an optional value)"
         )
         return ""
 
@@ -214,7 +215,8 @@ def _validate(s: Settings, errors: list[str]) -> None:
         )
     if not s.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         errors.append(
-            "database.url: expected sqlite+aiosqlite:///path.db or postgresql+asyncpg://user:pass@host/db, "
+            "database.url: expected sqlite+aiosqlite:///path.db "
+            "or postgresql+asyncpg://user:pass@host/db, "
             f"got {s.database_url.split('://')[0] or 'nothing'}://..."
         )
     if s.nlu.engine not in ("builtin", "rasa"):
@@ -233,7 +235,8 @@ def _validate(s: Settings, errors: list[str]) -> None:
         errors.append("telegram.webhook_url: Telegram only calls https:// URLs")
     if s.telegram.webhook_url and not s.telegram.webhook_secret:
         errors.append(
-            "telegram.webhook_secret: required when telegram.webhook_url is set (1-256 of A-Z a-z 0-9 _ -)"
+            "telegram.webhook_secret: required when telegram.webhook_url is set "
+            "(1-256 of A-Z a-z 0-9 _ -)"
         )
     if s.telegram.webhook_secret and not re.fullmatch(
         r"[A-Za-z0-9_-]{1,256}", s.telegram.webhook_secret
@@ -241,7 +244,8 @@ def _validate(s: Settings, errors: list[str]) -> None:
         errors.append("telegram.webhook_secret: use 1-256 characters of A-Z a-z 0-9 _ -")
     if s.zalo.app_id and not s.zalo.oa_secret_key:
         errors.append(
-            "zalo.oa_secret_key: required when zalo.app_id is set (webhook signatures are checked with it)"
+            "zalo.oa_secret_key: required when zalo.app_id is set "
+            "(webhook signatures are checked with it)"
         )
     if s.privacy.notice_version < 1 or s.privacy.retention_days < 1:
         errors.append("privacy: notice_version and retention_days must be positive")

@@ -1,8 +1,8 @@
 """Loading and validating the province's content: answer items and the area tree.
 
 Content lives as YAML under `content/` (versioned in git, reviewed by the province): `items/*.yml`
-hold answer items, `areas.yml` the tree of areas. `load_content` returns what is valid plus a list of
-problems, each naming the file and the item; `python -m bot content check` prints them.
+hold answer items, `areas.yml` the tree of areas. `load_content` returns what is valid plus a list
+of problems, each naming the file and the item; `python -m bot content check` prints them.
 """
 
 from __future__ import annotations
@@ -190,7 +190,8 @@ def parse_item(raw: Any, file: str, index: int, root: Path, problems: list[Probl
                 Problem(
                     file,
                     where,
-                    f"`answer.{lang}` is {len(text)} characters; keep answers under {MAX_ANSWER_CHARS}",
+                    f"`answer.{lang}` is {len(text)} characters; "
+                    f"keep answers under {MAX_ANSWER_CHARS}",
                 )
             )
     questions = _str_list(raw.get("questions"), "questions", where, file, problems, required=True)
@@ -231,7 +232,8 @@ def parse_item(raw: Any, file: str, index: int, root: Path, problems: list[Probl
                     Problem(
                         file,
                         where,
-                        f"`media.{lang}` must be a language code mapping to {{photo|voice|document: path}}",
+                        f"`media.{lang}` must be a language code mapping to "
+                        "{photo|voice|document: path}",
                     )
                 )
                 continue
@@ -241,7 +243,8 @@ def parse_item(raw: Any, file: str, index: int, root: Path, problems: list[Probl
                         Problem(
                             file,
                             where,
-                            f"`media.{lang}.{kind}`: kind must be one of {', '.join(MEDIA_KINDS)} with a path",
+                            f"`media.{lang}.{kind}`: kind must be one of "
+                            f"{', '.join(MEDIA_KINDS)} with a path",
                         )
                     )
                     continue

@@ -1,10 +1,10 @@
 """UI strings through gettext, with Babel catalogs for vi, hre, cua and sed.
 
 Message ids are the Vietnamese source text: the province's translators work from Vietnamese. The
-`vi` catalog is complete; `hre` (Hrê), `cua` (Cor) and `sed` (Ca Dong) fall back to Vietnamese string
-by string. Babel has no CLDR data for those three codes (`Locale.parse('hre')` raises), so dates
-and numbers are formatted the Vietnamese way for them, and the extract / update / compile workflow
-below writes their catalogs without asking Babel for a locale.
+`vi` catalog is complete; `hre` (Hrê), `cua` (Cor) and `sed` (Ca Dong) fall back to Vietnamese
+string by string. Babel has no CLDR data for those three codes (`Locale.parse('hre')` raises), so
+dates and numbers are formatted the Vietnamese way for them, and the extract / update / compile
+workflow below writes their catalogs without asking Babel for a locale.
 """
 
 from __future__ import annotations

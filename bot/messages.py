@@ -43,9 +43,9 @@ class Contact:
 class IncomingMessage:
     """One message from a user, normalised at the channel edge.
 
-    `message_id` is the platform's id for this message (Telegram update id, Zalo msg_id, a web client
-    uuid); together with `channel` it de-duplicates retries. `payload` is set when the user pressed a
-    button (it carries the button's payload, and `text` carries its label when known).
+    `message_id` is the platform's id for this message (Telegram update id, Zalo msg_id, a web
+    client uuid); together with `channel` it de-duplicates retries. `payload` is set when the user
+    pressed a button (it carries the button's payload, and `text` carries its label when known).
     """
 
     channel: str
@@ -68,7 +68,8 @@ class IncomingMessage:
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A choice offered to the user. `payload` is what comes back when it is chosen (<= 64 bytes)."""
+    """A choice offered to the user. `payload` is what comes back when it is chosen (<= 64
+    bytes)."""
 
     label: str
     payload: str

@@ -62,10 +62,12 @@ def format_report(report: dict[str, Any], max_confused: int = 15) -> str:
     lines = [f"{'intent':<{width}}  precision  recall     f1  support"]
     for lab, v in report["intents"].items():
         lines.append(
-            f"{lab:<{width}}  {v['precision']:9.3f}  {v['recall']:6.3f}  {v['f1']:5.3f}  {v['support']:7d}"
+            f"{lab:<{width}}  {v['precision']:9.3f}  {v['recall']:6.3f}  "
+            f"{v['f1']:5.3f}  {v['support']:7d}"
         )
     lines.append(
-        f"accuracy {report['accuracy']:.3f}   macro F1 {report['macro_f1']:.3f}   examples {report['examples']}"
+        f"accuracy {report['accuracy']:.3f}   macro F1 {report['macro_f1']:.3f}   "
+        f"examples {report['examples']}"
     )
     if report["confused"]:
         lines.append("confused (true -> predicted):")
@@ -100,8 +102,8 @@ def cross_validate(
     seed: int = 0,
     strip: bool = False,
 ) -> tuple[list[str], list[str], list[str]]:
-    """(texts, true intents, predicted intents) of k-fold cross-validation. With `strip`, the held-out
-    texts are tested as typed without diacritics."""
+    """(texts, true intents, predicted intents) of k-fold cross-validation. With `strip`, the
+    held-out texts are tested as typed without diacritics."""
     from nlu.model import fit
 
     examples = data.examples

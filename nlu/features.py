@@ -4,8 +4,8 @@ The same code runs when training (with scikit-learn) and at runtime (numpy only)
 featurised identically in both. A feature is a short string ("f:ho", "w2:hỗ trợ", "c: ho t") hashed
 with CRC-32: the model stores only the sorted hashes it was trained on, never a vocabulary of
 strings. Features come in groups (words, characters, extras); each group is weighted
-1 + log(tf) times idf and scaled to unit length separately, then multiplied by the group's weight, so
-that the many character n-grams do not drown the few word features.
+1 + log(tf) times idf and scaled to unit length separately, then multiplied by the group's weight,
+so that the many character n-grams do not drown the few word features.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ class FeatureSpec:
 
 @dataclass
 class Gazetteer:
-    """Phrases that mark a feature when they appear: lookup-table entries and annotated entity texts,
-    plus regexes. Phrases match whole folded tokens, so diacritics and case do not matter."""
+    """Phrases that mark a feature when they appear: lookup-table entries and annotated entity
+    texts, plus regexes. Phrases match whole folded tokens, so diacritics and case do not matter."""
 
     phrases: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
     regexes: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)

@@ -118,7 +118,8 @@ class IntentModel:
     # -- files -------------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> int:
-        """Write the model as one .npz file (written aside, then renamed); returns its size in bytes."""
+        """Write the model as one .npz file (written aside, then renamed); returns its size in
+        bytes."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         header = {
@@ -156,7 +157,8 @@ class IntentModel:
                 header = json.loads(str(z["header"]))
                 if header.get("format") != FORMAT_VERSION:
                     raise ModelError(
-                        f"NLU model file {path} has format {header.get('format')}, expected {FORMAT_VERSION}; {retrain}"
+                        f"NLU model file {path} has format {header.get('format')}, "
+                        f"expected {FORMAT_VERSION}; {retrain}"
                     )
                 arrays = {k: z[k] for k in ("labels", "hashes", "idf", "weights", "bias")}
         except (OSError, ValueError, KeyError) as exc:
@@ -180,7 +182,7 @@ class IntentModel:
         return self.meta.get("tables_hash") in (None, self.normalizer.hash)
 
 
-# -- training ----------------------------------------------------------------------------------------
+# -- training --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -278,7 +280,8 @@ def fit(
     n_seen = len(df)
     min_df = opts.min_df if opts.min_df is not None else (1 if len(texts) < 2000 else 2)
     if min_df > 1:
-        # On large data a feature seen in one example is mostly noise (a name, a typo) and slows training.
+        # On large data a feature seen in one example is mostly noise (a name, a typo) and slows
+        # training.
         df = Counter({h: c for h, c in df.items() if c >= min_df})
     if len(df) > max_features:
         # Keep the features most examples share; words and extras before character n-grams on ties.
@@ -328,7 +331,8 @@ def fit(
             tol=opts.tol,
             solver=opts.solver,
         )
-        # One BLAS thread: L-BFGS's many small vector operations run slower when spread over threads.
+        # One BLAS thread: L-BFGS's many small vector operations run slower when spread over
+        # threads.
         with threadpool_limits(1):
             clf.fit(X, y)
         coef = clf.coef_.astype(np.float32)

@@ -28,14 +28,16 @@ import yaml
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
 
 # Letters run together and numbers (with their separators) are tokens; everything else, emoji and
-# punctuation included, separates tokens. Digits are split from letters so "da1" is "da 1", "5k" "5 k".
+# punctuation included, separates tokens. Digits are split from letters so "da1" is "da 1",
+# "5k" "5 k".
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
 _THOUSANDS_RE = re.compile(r"[.,](?=\d{3}(?:\D|$))")
 _REPEAT_RE = re.compile(r"([^\W\d_])\1+")
 
 _TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
-# Two spellings of the same syllable are common ("hoá"/"hóa", "thuỷ"/"thủy", "khoẻ"/"khỏe"): the tone
-# goes on the first vowel of an open "oa", "oe", "uy" here, the spelling most official texts use.
+# Two spellings of the same syllable are common ("hoá"/"hóa", "thuỷ"/"thủy", "khoẻ"/"khỏe"): the
+# tone goes on the first vowel of an open "oa", "oe", "uy" here, the spelling most official texts
+# use.
 _TONE_SHIFT_RE = re.compile(
     r"^([^aeiouyăâêôơư]*?)(o)([ae])([\u0300\u0301\u0303\u0309\u0323])$|^([^aeiouyăâêôơưq]*?)(u)(y)([\u0300\u0301\u0303\u0309\u0323])$"
 )
@@ -54,7 +56,8 @@ _AFTER_NUMBER = {
 # Abbreviations that only stand for their expansion before a number: "da 5" is "dự án 5", but "da"
 # alone is "đã" typed without diacritics.
 _BEFORE_NUMBER_ONLY = frozenset({"da"})
-# Dialect particles that are only dialect at the end of a message: "tôi về nghe" (nhé) but "nghe nói".
+# Dialect particles that are only dialect at the end of a message: "tôi về nghe" (nhé) but
+# "nghe nói".
 _END_ONLY = frozenset({"nghe", "hè", "nha"})
 
 # Dialect words that are also ordinary words ("chi tiêu", "mô hình", "tê liệt", "đau răng") are not
@@ -81,7 +84,10 @@ _PARTICLES = frozenset(
     "rứa ri hè hỉ hả ạ à a vậy thế nữa đó đây nớ không ko k hông hử ơi nhỉ nhé ha chứ".split()
 )
 _CHI_PREV = frozenset(
-    "làm cái là có vì được nói hỏi biết giúp cần gồm về bị mần ăn lam cai la co vi duoc noi hoi biet giup can gom ve bi".split()
+    (
+        "làm cái là có vì được nói hỏi biết giúp cần gồm về bị mần ăn "
+        "lam cai la co vi duoc noi hoi biet giup can gom ve bi"
+    ).split()
 )
 
 _NUMBER_WORDS = {
@@ -239,7 +245,8 @@ class Normalizer:
         self._keep = {tuple(fold(x) for x in tokenize(k)) for k in t.keep}
         self._keep_len = max((len(k) for k in self._keep), default=0)
         self._syn = _phrase_map(self.synonyms)
-        # Multi-word synonyms also match when typed without diacritics; one word could be another word.
+        # Multi-word synonyms also match when typed without diacritics; one word could be another
+        # word.
         self._syn_folded = {
             tuple(fold(x) for x in k): v for k, v in self._syn.items() if len(k) > 1
         }

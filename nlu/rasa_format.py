@@ -2,11 +2,12 @@
 
 Everything a valid Rasa 3 NLU file can hold is read: intents with examples (a block string of
 `- example` lines or a list of `{text, metadata}` mappings), inline entity annotations
-(`[text](entity)`, `[text](entity:value)`, `[text]{"entity": ..., "value": ...}`, `[text][{...}, {...}]`)
-which are stripped to plain text and kept as entities, synonyms, regexes and lookup tables (inline, or
-a text file of one entry a line). Retrieval-intent names such as `faq/ask_fee` are kept as given.
-Files that hold no `nlu:` section (domain, stories, rules, config) are skipped when a directory is
-read. A file that cannot be used raises `NluDataError` naming the file and the line.
+(`[text](entity)`, `[text](entity:value)`, `[text]{"entity": ..., "value": ...}`,
+`[text][{...}, {...}]`) which are stripped to plain text and kept as entities, synonyms, regexes
+and lookup tables (inline, or a text file of one entry a line). Retrieval-intent names such as
+`faq/ask_fee` are kept as given. Files that hold no `nlu:` section (domain, stories, rules, config)
+are skipped when a directory is read. A file that cannot be used raises `NluDataError` naming the
+file and the line.
 """
 
 from __future__ import annotations
@@ -155,7 +156,8 @@ def _read_yaml(path: Path) -> Any:
 def parse_annotated(
     text: str, where: tuple[str | Path, int | None] = ("<text>", None)
 ) -> tuple[str, tuple[Entity, ...]]:
-    """Strip Rasa entity annotations: "tôi ở [Ba Tơ](place)" -> ("tôi ở Ba Tơ", (Entity(6, 11, ...),))."""
+    """Strip Rasa entity annotations:
+    "tôi ở [Ba Tơ](place)" -> ("tôi ở Ba Tơ", (Entity(6, 11, ...),))."""
     plain: list[str] = []
     entities: list[Entity] = []
     pos = 0
@@ -235,7 +237,8 @@ def _example_lines(
             if line[0] not in "-*":
                 # Rasa warns and skips such a line too; a training run should not stop for it.
                 warnings.append(
-                    f"{path}:{where}: in `{key}` an example must start with '- '; skipped {line[:40]!r}"
+                    f"{path}:{where}: in `{key}` an example must start with '- '; "
+                    f"skipped {line[:40]!r}"
                 )
                 continue
             text = line[1:].strip()
@@ -349,7 +352,8 @@ def _parse_yaml_nlu(path: Path, data: Any) -> TrainingData:
 
 
 def _learn_synonyms(text: str, entities: Iterable[Entity], synonyms: dict[str, str]) -> None:
-    # Rasa's EntitySynonymMapper learns a synonym from every annotation whose value differs from its text.
+    # Rasa's EntitySynonymMapper learns a synonym from every annotation whose value differs from its
+    # text.
     for ent in entities:
         surface = text[ent.start : ent.end]
         if ent.value and ent.value != surface:

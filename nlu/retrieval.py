@@ -89,7 +89,8 @@ def _features(norm: Normalized) -> dict[str, Counter[str]]:
 
 
 class _Group:
-    """One feature group's postings: for each feature, the documents holding it and their weights."""
+    """One feature group's postings: for each feature, the documents holding it and their
+    weights."""
 
     def __init__(self, docs: list[Counter[str]], doc_item: np.ndarray, n_items: int) -> None:
         item_df: Counter[str] = Counter()

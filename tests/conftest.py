@@ -55,7 +55,8 @@ def settings(nlu_model: Path) -> Settings:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A freshly migrated database: a SQLite file, or a new database on the test PostgreSQL server."""
+    """A freshly migrated database: a SQLite file, or a new database on the test PostgreSQL
+    server."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
         upgrade(url)

@@ -354,7 +354,8 @@ class PostgresServer:
         if self.base is None:
             return f"bindir: {self.bindir}"
         return (
-            f"bindir: {self.bindir}\n--- initdb/pg_ctl output ({self.cmdlog}) ---\n{_tail(self.cmdlog)}\n"
+            f"bindir: {self.bindir}\n"
+            f"--- initdb/pg_ctl output ({self.cmdlog}) ---\n{_tail(self.cmdlog)}\n"
             f"--- server log ({self.logfile}) ---\n{_tail(self.logfile)}"
         )
 

@@ -4,8 +4,9 @@ The schema in tests/data/compose-spec.json is the Compose Specification's own JS
 `schema/compose-spec.json` of the compose-spec/compose-spec repository, vendored unmodified
 from the PyPI package check-jsonschema 0.39.0
 (check_jsonschema/builtin_schemas/vendor/compose-spec.json, which that project refreshes from
-compose-spec/compose-spec's master branch; Apache-2.0, see its vendor/licenses/LICENSE.compose-spec).
-Its sha256 is pinned below so that an edit by hand shows up. To refresh it:
+compose-spec/compose-spec's master branch; Apache-2.0, see its
+vendor/licenses/LICENSE.compose-spec). Its sha256 is pinned below so that an edit by hand shows up.
+To refresh it:
 
     pip download --no-deps -d /tmp/cj check-jsonschema
     unzip -p /tmp/cj/check_jsonschema-*.whl \

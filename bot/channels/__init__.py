@@ -1,7 +1,8 @@
 """Channel adapters: each turns its platform's payloads into `IncomingMessage` and sends `Reply`s.
 
-One module per channel with a small interface (`Channel`): start (register routes or start polling),
-send, stop. Platform limits are declared at the top of each module, beside the code that honours them.
+One module per channel with a small interface (`Channel`): start (register routes or start
+polling), send, stop. Platform limits are declared at the top of each module, beside the code that
+honours them.
 """
 
 from __future__ import annotations

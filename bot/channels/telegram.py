@@ -299,7 +299,8 @@ class MediaMissing(Exception):
 
 
 class TelegramChannel:
-    """Telegram through python-telegram-bot: polling or webhook in, one Bot API call per part out."""
+    """Telegram through python-telegram-bot: polling or webhook in, one Bot API call per part
+    out."""
 
     name = CHANNEL
 
@@ -583,7 +584,8 @@ class TelegramChannel:
         return sent
 
     async def fetch_media(self, media: Media) -> bytes:
-        """Download an incoming file (getFile, then the file URL) for forms that keep attachments."""
+        """Download an incoming file (getFile, then the file URL) for forms that keep
+        attachments."""
         await self._ensure_initialized()
         file = await self.bot.get_file(media.ref)
         return bytes(await file.download_as_bytearray())

@@ -76,7 +76,8 @@ async def set_webhook(tg: TelegramSettings, drop_pending: bool = False) -> str:
 
     if not tg.webhook_url:
         raise CliError(
-            "telegram.webhook_url is empty: set TELEGRAM_WEBHOOK_URL to the public https:// address "
+            "telegram.webhook_url is empty: set TELEGRAM_WEBHOOK_URL to the public "
+            "https:// address "
             "that reaches this bot (e.g. https://bot.example.gov.vn/telegram/webhook)"
         )
     if not tg.webhook_secret:
@@ -100,7 +101,10 @@ async def set_webhook(tg: TelegramSettings, drop_pending: bool = False) -> str:
 async def delete_webhook(tg: TelegramSettings, drop_pending: bool = False) -> str:
     async def go(bot: Any) -> str:
         await bot.delete_webhook(drop_pending_updates=drop_pending)
-        return "webhook deleted: the bot receives updates by polling (leave TELEGRAM_WEBHOOK_URL empty)"
+        return (
+            "webhook deleted: the bot receives updates by polling "
+            "(leave TELEGRAM_WEBHOOK_URL empty)"
+        )
 
     return await _with_bot(tg, go)
 

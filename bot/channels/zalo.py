@@ -242,7 +242,7 @@ def to_message(event: dict[str, Any], key: str) -> IncomingMessage | None:
     )
 
 
-# --------------------------------------------------------------------------- replies -> API messages
+# -------------------------------------------------------------------------- replies -> API messages
 
 
 def _is_url(ref: str) -> bool:
@@ -403,7 +403,8 @@ class ZaloChannel:
             token = await self.tokens.access_token()
             result = await attempt(token)
             if result.get("error") in TOKEN_ERRORS:
-                # Invalid or expired before its time (revoked, or refreshed elsewhere): refresh once.
+                # Invalid or expired before its time (revoked, or refreshed elsewhere): refresh
+                # once.
                 token = await self.tokens.refresh(token)
                 result = await attempt(token)
                 if result.get("error") in TOKEN_ERRORS:

@@ -1,4 +1,5 @@
-"""Zalo OA tokens: keep a valid access token, refresh it ahead of expiry, store every new pair first.
+"""Zalo OA tokens: keep a valid access token, refresh it ahead of expiry, store every new pair
+first.
 
 Zalo's access token lasts about 25 hours; the refresh token lasts about 3 months and works ONCE:
 each refresh returns a new pair and spends the old refresh token. So the new pair is committed to
@@ -40,7 +41,8 @@ REFRESH_TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
 class TokenError(Exception):
-    """No usable access token: the refresh failed for good. The message names the setting at fault."""
+    """No usable access token: the refresh failed for good. The message names the setting at
+    fault."""
 
 
 class TokenRefreshUnavailable(Exception):
@@ -197,8 +199,9 @@ class ZaloTokens:
                     await session.commit()
                 except Exception:
                     log.critical(
-                        "zalo: refreshed the token pair but could not store it; the old refresh token "
-                        "is spent. Authorise the app again and set ZALO_REFRESH_TOKEN (docs/zalo.md)"
+                        "zalo: refreshed the token pair but could not store it; "
+                        "the old refresh token is spent. "
+                        "Authorise the app again and set ZALO_REFRESH_TOKEN (docs/zalo.md)"
                     )
                     raise
                 self._pair = new
@@ -209,7 +212,8 @@ class ZaloTokens:
                 )
                 return new.access_token
             await session.rollback()
-        # Refused: if another process refreshed meanwhile (it spent the token we read), use its pair.
+        # Refused: if another process refreshed meanwhile (it spent the token we read), use its
+        # pair.
         async with self.sessionmaker() as session:
             row = await tokens.get(session, CHANNEL)
             if (
@@ -220,8 +224,9 @@ class ZaloTokens:
                 self._pair = _pair(row)
                 return row.access_token
         raise TokenError(
-            f"zalo: the refresh token was refused ({last_reason or 'no refresh token'}); authorise the app "
-            "again in the Zalo developer console and set ZALO_REFRESH_TOKEN (and ZALO_ACCESS_TOKEN) "
+            f"zalo: the refresh token was refused ({last_reason or 'no refresh token'}); "
+            "authorise the app again in the Zalo developer console "
+            "and set ZALO_REFRESH_TOKEN (and ZALO_ACCESS_TOKEN) "
             "(docs/zalo.md, 'Tokens')"
         )
 

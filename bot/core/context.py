@@ -1,4 +1,5 @@
-"""What one message's handling sees (`Context`) and produces (`Turn`). Actions never see the transport."""
+"""What one message's handling sees (`Context`) and produces (`Turn`). Actions never see the
+transport."""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 
 Commands (typed "/start" or a button's payload, bot.core.commands) reach the same intents as typed
 text. Numbered options are how buttons degrade on channels without them: the outbox keeps the
-options each message offered, so "1" or "2" picks one of the last message's. Actions and flows are found in
-the registry (bot.core.registry), never imported from the `actions` package above this layer.
+options each message offered, so "1" or "2" picks one of the last message's. Actions and flows are
+found in the registry (bot.core.registry), never imported from the `actions` package above this
+layer.
 """
 
 from __future__ import annotations

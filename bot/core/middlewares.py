@@ -55,7 +55,8 @@ FLOOD_TEXT = N_("Bạn gửi nhanh quá. Xin chờ một chút rồi gửi lại
 
 
 async def flood_limit(ctx: Context, nxt: Next) -> None:
-    """At most `limits.flood_messages` messages per user per window; tell them once, then stay quiet."""
+    """At most `limits.flood_messages` messages per user per window; tell them once, then stay
+    quiet."""
     memory = ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)
     window: deque = memory.setdefault("flood", deque())
     now = time.monotonic()

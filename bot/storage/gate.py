@@ -47,10 +47,12 @@ def default_transactions(engine: Any) -> int:
 
 
 class WriteGate:
-    """Turns (`transaction()`) and short writes (`write()`) of one database, in turn where it matters.
+    """Turns (`transaction()`) and short writes (`write()`) of one database, in turn where it
+    matters.
 
     Get the shared one with `WriteGate.of(sessionmaker)`. Both context managers are re-entrant for
-    the short write inside a turn (the turn already holds the writer); a turn must not start another.
+    the short write inside a turn (the turn already holds the writer); a turn must not start
+    another.
     """
 
     def __init__(self, sqlite: bool, transactions: int) -> None:
@@ -81,7 +83,8 @@ class WriteGate:
         return self._transactions
 
     def limit(self, transactions: int) -> None:
-        """Set how many turns may run at once (before messages flow: running turns keep the old limit)."""
+        """Set how many turns may run at once (before messages flow: running turns keep the old
+        limit)."""
         if transactions < 1:
             raise ValueError(f"transactions: expected at least 1, got {transactions}")
         self._transactions = transactions
@@ -95,7 +98,8 @@ class WriteGate:
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[None]:
-        """Hold for a short write: on SQLite the writer, first come first served; elsewhere nothing."""
+        """Hold for a short write: on SQLite the writer, first come first served; elsewhere
+        nothing."""
         task = asyncio.current_task()
         if self._writer is None or (task is not None and self._owner is task):
             yield

@@ -1,4 +1,5 @@
-"""The command line as a user runs it: ask (the evaluation contract), chat, db upgrade, content check."""
+"""The command line as a user runs it: ask (the evaluation contract), chat, db upgrade, content
+check."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""gettext catalogs: vi complete, hre/cua/sed falling back string by string; translators' workflow."""
+"""gettext catalogs: vi complete, hre/cua/sed falling back string by string; translators'
+workflow."""
 
 from __future__ import annotations
 

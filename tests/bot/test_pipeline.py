@@ -1,4 +1,5 @@
-"""The whole pipeline on SQLite and PostgreSQL: first contact, language, questions, consent, data."""
+"""The whole pipeline on SQLite and PostgreSQL: first contact, language, questions, consent,
+data."""
 
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ def new_chat() -> int:
 
 
 def from_data(name: str, chat_id: int) -> dict:
-    """A captured payload, moved to another chat and without its update id (the fake assigns one)."""
+    """A captured payload, moved to another chat and without its update id (the fake assigns
+    one)."""
     update = json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
     update.pop("update_id")
     body = next(iter(update.values()))

@@ -1,5 +1,6 @@
 """Telegram payloads to IncomingMessage, and the pure parts of sending: text splitting, keyboards,
-error classification, Bot API URLs. Payloads are the real-shaped captures in tests/data/telegram/."""
+error classification, Bot API URLs. Payloads are the real-shaped captures in
+tests/data/telegram/."""
 
 from __future__ import annotations
 
@@ -139,7 +140,9 @@ def test_recorded_payload_round_trips() -> None:
 
 # --------------------------------------------------------------------------- splitting
 
-WORDS = "Chương trình mục tiêu quốc gia phát triển kinh tế xã hội vùng đồng bào dân tộc thiểu số".split()
+WORDS = (
+    "Chương trình mục tiêu quốc gia phát triển kinh tế xã hội vùng đồng bào dân tộc thiểu số"
+).split()
 
 
 def long_text(n_words: int, para_every: int = 0, line_every: int = 0) -> str:
@@ -209,7 +212,7 @@ def test_split_keeps_combining_marks_with_their_letter() -> None:
     assert "".join(parts) == text
 
 
-# --------------------------------------------------------------------------- keyboards, errors, URLs
+# -------------------------------------------------------------------------- keyboards, errors, URLs
 
 
 def test_keyboard_one_button_per_row_with_payload_as_callback_data() -> None:

@@ -1,5 +1,6 @@
 # ruff: noqa: F811 - pytest fixtures imported from conftest_zalo are redefined as arguments
-"""Zalo OA tokens: refreshed ahead of expiry, stored before use, one refresh at a time, used once."""
+"""Zalo OA tokens: refreshed ahead of expiry, stored before use, one refresh at a time, used
+once."""
 
 from __future__ import annotations
 
@@ -234,7 +235,8 @@ async def test_no_tokens_at_all_is_an_operator_error(
 
 
 async def test_refresh_endpoint_outage_is_retried(zalo_api: FakeZaloApi, sessionmaker: Any) -> None:
-    """Expired token and the OAuth server answering 5xx: the send is retried until the refresh works."""
+    """Expired token and the OAuth server answering 5xx: the send is retried until the refresh
+    works."""
     await store(
         sessionmaker,
         zalo_api.access_token,

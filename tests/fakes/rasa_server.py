@@ -10,9 +10,10 @@ It is a real aiohttp server on 127.0.0.1 (a free port) that answers like `rasa r
 The test decides what it understands: `fake.intents[phrase] = ("greet", 0.97)` (the other intents
 share the rest), or a whole ranking `[("greet", 0.9), ("thank", 0.06), ...]`; a message equal to a
 phrase (ignoring case and surrounding spaces) gets that answer, else the first phrase contained in
-it, else `fake.default`. The ranking lists every intent, as DIET with `ranking_length: 0` does. Faults are injected with `fake.fault`: "500", "slow" (answers after
-`fake.delay` seconds), "invalid_json", "wrong_shape", "drop" (closes the connection). Every parsed
-text is kept in `fake.received`.
+it, else `fake.default`. The ranking lists every intent, as DIET with `ranking_length: 0` does.
+Faults are injected with `fake.fault`: "500", "slow" (answers after `fake.delay` seconds),
+"invalid_json", "wrong_shape", "drop" (closes the connection). Every parsed text is kept in
+`fake.received`.
 
     async with FakeRasa() as fake:
         fake.intents["xin chao"] = ("greet", 0.97)
@@ -105,7 +106,7 @@ class FakeRasa:
             },
         }
 
-    # -- HTTP ---------------------------------------------------------------------------------------
+    # -- HTTP --------------------------------------------------------------------------------------
 
     async def _root(self, _request: web.Request) -> web.Response:
         return web.Response(text=f"Hello from Rasa: {VERSION}")

@@ -236,7 +236,8 @@ class FakeTelegramAPI:
         chat_id: int | None = None,
         times: int = 1,
     ) -> None:
-        """Answer the next `times` calls of `method` with this error (status 200 = only the delay)."""
+        """Answer the next `times` calls of `method` with this error (status 200 = only the
+        delay)."""
         if status == 429 and retry_after is None:
             retry_after = 1
         if description is None:

@@ -51,7 +51,8 @@ TEXT_LIMIT = 2000
 
 
 def sign(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> str:
-    """The `X-ZEvent-Signature` header value: `mac=` + sha256(app_id + body + timestamp + secret)."""
+    """The `X-ZEvent-Signature` header value:
+    `mac=` + sha256(app_id + body + timestamp + secret)."""
     return (
         "mac="
         + hashlib.sha256(

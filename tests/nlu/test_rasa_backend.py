@@ -328,7 +328,8 @@ async def test_close_and_reuse(engine, fake):
 
 @pytest.fixture
 def rasa_config(tmp_path: Path) -> Path:
-    """config.yml copied into a temporary project directory that shares the repo's content and data."""
+    """config.yml copied into a temporary project directory that shares the repo's content and
+    data."""
     (tmp_path / "config.yml").write_text(
         (ROOT / "config.yml").read_text(encoding="utf-8"), encoding="utf-8"
     )

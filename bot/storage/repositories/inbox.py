@@ -46,7 +46,8 @@ async def record(
     payload: dict[str, Any] | None = None,
     sender: str | None = None,
 ) -> bool:
-    """Durably note a message before acknowledging it; False when it was already recorded. Commits."""
+    """Durably note a message before acknowledging it; False when it was already recorded.
+    Commits."""
     return (await record_many(session, channel, [(message_id, sender, payload)]))[0]
 
 
