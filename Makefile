@@ -10,7 +10,7 @@ NLU_INPUTS := $(wildcard nlu/data/*.yml nlu/data/**/*.yml nlu/tables/*.yml) $(wi
 CATALOGS := $(wildcard content/locales/*/LC_MESSAGES/messages.po)
 DEV_SET ?= ../shared/eval/dev.yml
 
-.PHONY: setup run test system-deps migrate catalogs eval eval-stripped bench bench-rasa lint i18n-extract i18n-update i18n-compile clean
+.PHONY: setup run test system-deps migrate catalogs eval eval-stripped bench bench-compare bench-rasa lint i18n-extract i18n-update i18n-compile clean
 
 ## setup: the shared, idempotent first half of `make run` and `make test`
 setup: $(INSTALLED) $(MODEL) catalogs migrate
@@ -63,6 +63,13 @@ eval: setup
 ## bench: benchmarks; figures go to docs/benchmarks.md
 bench: setup
 	$(PY) -m benchmarks.run
+
+## bench-compare: this tree against BASE (a commit), back to back; figures go to docs/benchmarks.md
+bench-compare: setup
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<commit>"; exit 2; }
+	rm -rf var/bench-base && git clone -q . var/bench-base && git -C var/bench-base checkout -q $(BASE)
+	$(MAKE) -C var/bench-base setup
+	$(PY) -m benchmarks.compare --base var/bench-base
 
 ## bench-rasa: install Rasa 3.6 in a Python 3.10 venv under var/, compare it with the built-in engine
 bench-rasa: setup

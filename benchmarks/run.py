@@ -27,6 +27,7 @@ BENCHES = [
     ("bench_durability", "Durability: the bot SIGKILLed under load, replies lost and sent twice"),
 ]
 RASA_BEGIN, RASA_END = "<!-- rasa:begin -->", "<!-- rasa:end -->"
+COMPARE_BEGIN, COMPARE_END = "<!-- compare:begin -->", "<!-- compare:end -->"
 
 
 def machine() -> str:
@@ -68,12 +69,17 @@ def run_one(module: str) -> tuple[str, dict]:
     return md.strip(), data
 
 
-def rasa_section() -> str:
+def kept_section(begin: str, end: str, missing: str) -> str:
+    """A section another command writes (between its markers), kept as it is."""
     if DOC.is_file():
         text = DOC.read_text(encoding="utf-8")
-        if RASA_BEGIN in text and RASA_END in text:
-            return text[text.index(RASA_BEGIN) : text.index(RASA_END) + len(RASA_END)]
-    return f"{RASA_BEGIN}\nNot measured yet: run `make bench-rasa`.\n{RASA_END}"
+        if begin in text and end in text:
+            return text[text.index(begin) : text.index(end) + len(end)]
+    return f"{begin}\n{missing}\n{end}"
+
+
+def rasa_section() -> str:
+    return kept_section(RASA_BEGIN, RASA_END, "Not measured yet: run `make bench-rasa`.")
 
 
 def main() -> int:
@@ -104,7 +110,15 @@ def main() -> int:
                 "latency is given with a baseline measured in the same process, "
                 "so the ratio is what to compare",
                 "between runs. Regenerate with `make bench` "
-                "(this file is rewritten; the Rasa section is kept).",
+                "(this file is rewritten; the Rasa and the comparison sections are kept).",
+                "",
+                "## Against the previous commit, back to back (`make bench-compare`)",
+                "",
+                kept_section(
+                    COMPARE_BEGIN,
+                    COMPARE_END,
+                    "Not measured yet: run `make bench-compare BASE=<commit>`.",
+                ),
                 "",
                 *sections,
                 "## Built-in NLU against a Rasa 3.6 server (`make bench-rasa`)",
