@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -39,6 +40,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def compact_json(value: object) -> str:
+    """JSON as stored: Vietnamese letters as UTF-8, not \\u escapes (a third of the bytes)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def create_engine(url: str) -> AsyncEngine:
     """The async engine. `hide_parameters`: SQL errors name the statement, never the values
     (user ids, message texts, tokens), so exceptions can be logged safely."""
@@ -46,18 +52,30 @@ def create_engine(url: str) -> AsyncEngine:
     if u.get_backend_name() == "sqlite":
         if u.database in (None, "", ":memory:"):
             # One shared connection, or each session would see its own empty database.
-            engine = create_async_engine(url, poolclass=StaticPool, hide_parameters=True)
+            engine = create_async_engine(
+                url, poolclass=StaticPool, hide_parameters=True, json_serializer=compact_json
+            )
         else:
             # No ROLLBACK when a connection goes back to the pool: every Session and Connection
             # here ends its own transaction first, and on SQLite the extra call is a thread hop
             # per message (measured: about 0.2 ms of a 3.5 ms turn).
             engine = create_async_engine(
-                url, connect_args={"timeout": 5}, hide_parameters=True, pool_reset_on_return=None
+                url,
+                connect_args={"timeout": 5},
+                hide_parameters=True,
+                pool_reset_on_return=None,
+                json_serializer=compact_json,
             )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5, hide_parameters=True
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=5,
+        hide_parameters=True,
+        json_serializer=compact_json,
     )
 
 
