@@ -54,6 +54,7 @@ test: setup system-deps
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check bot nlu actions tests benchmarks
+	$(BIN)/ruff format --check bot nlu actions tests benchmarks
 
 ## eval: the dev set through `python -m bot ask`, intent and answer accuracy
 eval: setup
