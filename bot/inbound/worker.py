@@ -349,7 +349,9 @@ class InboundWorker:
         ids = turn.outbox_ids
         if turn.duplicate:
             async with self.services.sessionmaker() as session:
-                stored = await outbox.unsent_replies(session, msg.channel, msg.message_id)
+                stored = await outbox.unsent_replies(
+                    session, msg.channel, msg.sender_id, msg.message_id
+                )
             turn.replies = [reply for _id, reply in stored]
             ids = [row_id for row_id, _reply in stored]
         if ids:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("bot.storage")
 
 
 def resolve_url(url: str, base_dir: Path | None = None) -> str:
@@ -37,6 +39,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=5000")
+    # Checkpoints run beside the writers (`_Checkpoints`), not inside whichever commit happens
+    # to cross the WAL's threshold: that commit was the per-message p99.
+    cur.execute("PRAGMA wal_autocheckpoint=0")
     cur.close()
 
 
@@ -67,6 +72,8 @@ def create_engine(url: str) -> AsyncEngine:
                 json_serializer=compact_json,
             )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if u.database not in (None, "", ":memory:"):
+            event.listen(engine.sync_engine, "commit", _Checkpoints(engine).on_commit)
         return engine
     return create_async_engine(
         url,
@@ -77,6 +84,45 @@ def create_engine(url: str) -> AsyncEngine:
         hide_parameters=True,
         json_serializer=compact_json,
     )
+
+
+class _Checkpoints:
+    """Copies the SQLite WAL back into the database every `EVERY` commits, off the commits' path.
+
+    First `PRAGMA wal_checkpoint(PASSIVE)` in a task of its own (it waits for no reader or
+    writer); then `RESTART` as a short write through the write gate, which finds nothing left to
+    copy and lets the next writer start the WAL from its beginning, so the file stays small.
+    SQLite's automatic checkpoint did the copying inside whichever message's commit crossed its
+    threshold: that commit was the per-message p99. The last connection to close checkpoints
+    the rest."""
+
+    EVERY = 200
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.commits = 0
+        self.task: asyncio.Task | None = None
+
+    def on_commit(self, _conn: object) -> None:
+        self.commits += 1
+        if self.commits % self.EVERY or (self.task is not None and not self.task.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a synchronous use of the engine (migrations): SQLite's own
+            return
+        self.task = loop.create_task(self.run())
+
+    async def run(self) -> None:
+        from bot.storage.gate import WriteGate
+
+        try:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            async with WriteGate.of(self.engine).write(), self.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)")
+        except Exception as exc:  # best effort: the next one tries again
+            log.debug("wal checkpoint skipped (%s)", type(exc).__name__)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

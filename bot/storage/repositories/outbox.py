@@ -437,13 +437,14 @@ async def next_due(session: AsyncSession, channels: Sequence[str]) -> datetime |
 
 
 async def unsent_replies(
-    session: AsyncSession, channel: str, message_id: str
+    session: AsyncSession, channel: str, recipient: str, message_id: str
 ) -> list[tuple[int, Reply]]:
     """The replies to one message not yet handed over (a pull channel's retried request)."""
     rows = await session.execute(
         select(OutboxEntry.id, OutboxEntry.payload)
         .where(
             OutboxEntry.channel == channel,
+            OutboxEntry.recipient == recipient,
             OutboxEntry.message_id == message_id,
             _unfinished,
             OutboxEntry.payload.is_not(None),

@@ -41,8 +41,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_outbox_recipient", "outbox", ["channel", "recipient", "status"])
     op.create_index("ix_outbox_due", "outbox", ["status", "due_at"])
-    op.create_index("ix_outbox_message", "outbox", ["channel", "message_id"])
-    op.create_index("ix_outbox_user_id", "outbox", ["user_id"])
 
 
 def downgrade() -> None:
