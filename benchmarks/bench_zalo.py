@@ -72,21 +72,6 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
     return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
-async def settle(worker, timeout: float) -> None:
-    """Wait until the worker handled every accepted event and its channels' outbox is empty."""
-    from bot.storage.repositories import outbox
-
-    names = list(worker.channels)
-    async with asyncio.timeout(timeout):
-        while True:
-            await worker.drain()
-            async with worker.services.sessionmaker() as session:
-                left = await outbox.unfinished_count(session, names)
-            if not left and not worker._tasks:
-                return
-            await asyncio.sleep(0.02)
-
-
 async def bounded(n: int, concurrency: int, job) -> float:
     """Run job(i) for i in range(n), at most `concurrency` at once; wall seconds."""
     sem = asyncio.Semaphore(concurrency)
@@ -103,10 +88,12 @@ async def bounded(n: int, concurrency: int, job) -> float:
 async def run(events: int, concurrency: int, database_url: str | None) -> dict:
     from bot.app import build_pipeline, build_services, build_worker
     from bot.channels.zalo import WEBHOOK_PATH, ZaloChannel
-    from bot.config import ZaloSettings, load_settings
+    from bot.config import load_settings
     from bot.messages import IncomingMessage
     from bot.outbox.sender import RetryPolicy
     from bot.storage.db import upgrade_async
+    from tests.channels.conftest import settle_worker as settle
+    from tests.channels.conftest_zalo import zalo_settings
     from tests.fakes.zalo_api import APP_ID, OA_SECRET_KEY, SEND, FakeZaloApi, event, sign
 
     tmp = tempfile.TemporaryDirectory()
@@ -119,16 +106,7 @@ async def run(events: int, concurrency: int, database_url: str | None) -> dict:
     services, engine = await asyncio.to_thread(build_services, settings, db_url)
     pipeline = build_pipeline(services)
     fake = await FakeZaloApi().start()
-    zs = ZaloSettings(
-        app_id=APP_ID,
-        oa_secret_key=OA_SECRET_KEY,
-        app_secret=fake.app_secret,
-        access_token=fake.access_token,
-        refresh_token=fake.refresh_token,
-        api_base_url=fake.url,
-        oauth_base_url=fake.url,
-        rate_per_second=100_000.0,
-    )
+    zs = zalo_settings(fake, rate_per_second=100_000.0)
     channel = ZaloChannel(
         zs, services.sessionmaker, content_dir=settings.path(settings.content_dir)
     )

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.config import Settings, load_settings
 from bot.messages import IncomingMessage
@@ -98,6 +99,18 @@ async def server(app_parts: tuple) -> AsyncIterator:
         yield srv
     finally:
         await srv.close()
+
+
+@pytest.fixture
+def count(services):
+    """`await count(Model, *where)`: rows in the test database."""
+
+    async def rows(model, *where) -> int:
+        async with services.sessionmaker() as s:
+            query = select(func.count()).select_from(model).where(*where)
+            return (await s.execute(query)).scalar_one()
+
+    return rows
 
 
 @pytest.fixture

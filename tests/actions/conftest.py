@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from sqlalchemy import func, select
 
 from bot.app import build_pipeline
 from tests.fakes.nlu import FakeNlu, understood
@@ -29,15 +28,3 @@ def nlu() -> FakeNlu:
 @pytest.fixture
 def pipeline(services, nlu):
     return build_pipeline(dataclasses.replace(services, nlu=nlu))
-
-
-@pytest.fixture
-def count(services):
-    """`await count(Model, *where)`: rows in the test database."""
-
-    async def rows(model, *where) -> int:
-        async with services.sessionmaker() as s:
-            query = select(func.count()).select_from(model).where(*where)
-            return (await s.execute(query)).scalar_one()
-
-    return rows

@@ -20,6 +20,7 @@ from bot.messages import ContactGone, Inbound, IncomingMessage, Receipt, Reply
 from bot.outbox.sender import Limits, RetryPolicy
 from bot.storage.models import InboxEntry, OutboxEntry, Subscription, User
 from bot.storage.repositories import inbox, outbox
+from tests.channels.conftest import settle_worker
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
 HELP = "Tôi có thể giúp bạn"
@@ -63,17 +64,6 @@ def make(
     return worker, channel
 
 
-async def settle(worker: InboundWorker, timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            await worker.drain()
-            async with worker.services.sessionmaker() as session:
-                left = await outbox.unfinished_count(session, list(worker.channels))
-            if not left and not worker._tasks:
-                return
-            await asyncio.sleep(0.02)
-
-
 async def inbox_row(services: Any, key: str) -> InboxEntry | None:
     async with services.sessionmaker() as session:
         return (
@@ -96,7 +86,7 @@ async def test_recorded_before_accept_returns_then_answered(pipeline: Any, servi
     del worker._schedule
     await worker.start()
     try:
-        await settle(worker)
+        await settle_worker(worker, 15)
     finally:
         await worker.stop()
     assert len(channel.texts("u1")) == 1 and HELP in channel.texts("u1")[0]
@@ -111,7 +101,7 @@ async def test_a_payload_accepted_twice_is_answered_once(pipeline: Any) -> None:
         payload = {"id": "k2", "from": "u2", "text": "/help"}
         assert await worker.accept("fake", [payload]) == 1
         assert await worker.accept("fake", [payload, payload]) == 0
-        await settle(worker)
+        await settle_worker(worker, 15)
     finally:
         await worker.stop()
     assert len(channel.texts("u2")) == 1
@@ -128,7 +118,7 @@ async def test_messages_a_dead_process_recorded_are_resumed_at_start(
     worker, channel = make(pipeline)
     await worker.start()
     try:
-        await settle(worker)
+        await settle_worker(worker, 15)
     finally:
         await worker.stop()
     texts = channel.texts("u3")
@@ -146,7 +136,7 @@ async def test_one_users_messages_go_oldest_first_whoever_recorded_them(pipeline
     b.dispatcher.start()
     try:
         await b.accept("fake", [{"id": "o3", "from": "u4", "text": "/help"}])
-        await settle(b)
+        await settle_worker(b, 15)
     finally:
         await b.stop()
     texts = channel.texts("u4")
@@ -178,7 +168,7 @@ async def test_a_poison_message_is_given_up_and_the_next_one_answered(
                 {"id": "p2", "from": "u5", "text": "/help"},
             ],
         )
-        await settle(worker)
+        await settle_worker(worker, 15)
     finally:
         await worker.stop()
         services.nlu.parse = real
@@ -251,7 +241,7 @@ async def test_a_read_receipt_marks_the_sent_row(pipeline: Any, services: Any) -
     await worker.start()
     try:
         await worker.accept("fake", [{"id": "m1", "from": "u8", "text": "/help"}])
-        await settle(worker)
+        await settle_worker(worker, 15)
         await worker.accept("fake", [{"id": "m2", "from": "u8", "read": ["ref-1"]}])
         await worker.drain(10)
     finally:
@@ -299,7 +289,7 @@ async def test_the_sweep_leaves_alone_what_is_waiting_in_line(pipeline: Any, ser
         await worker.accept(
             "fake", [{"id": f"q{i}", "from": "u9", "text": "xin chào"} for i in range(8)]
         )
-        await settle(worker, timeout=30)
+        await settle_worker(worker, 30)
     finally:
         await worker.stop()
         services.nlu.parse = real
@@ -332,7 +322,7 @@ async def test_a_rolled_back_turn_leaves_the_users_memory_as_it_was(
     try:
         await worker.start()
         await worker.accept("fake", [{"id": "lang1", "from": "u10", "text": "hỗ trợ làm nhà"}])
-        await settle(worker)
+        await settle_worker(worker, 15)
     finally:
         outbox.add_replies = real
         await worker.stop()

@@ -72,7 +72,6 @@ async def test_inbox_records_once_claims_once_and_lists_pending(sm):
         assert [e.message_id for e in await inbox.pending(s, ["telegram"])] == ["101", "102"]
     async with sm() as s:
         assert await inbox.claim(s, "telegram", "101")
-        await inbox.finish(s, "telegram", "101")
         await s.commit()
     async with sm() as s:
         assert not await inbox.claim(s, "telegram", "101")

@@ -158,15 +158,6 @@ async def waiting(session: AsyncSession, channel: str, message_id: str) -> bool:
     return status in UNFINISHED
 
 
-async def finish(session: AsyncSession, channel: str, message_id: str) -> None:
-    """Mark done and drop the raw payload outside a claim (e.g. an event needing no processing)."""
-    await session.execute(
-        update(InboxEntry)
-        .where(InboxEntry.channel == channel, InboxEntry.message_id == message_id)
-        .values(status="done", payload=None, sender=None, processed_at=datetime.now(UTC))
-    )
-
-
 async def note_failure(session: AsyncSession, channel: str, message_id: str, error: str) -> bool:
     """Count a failed attempt at a recorded message and keep `error`; True when it is now given up.
 

@@ -220,21 +220,6 @@ async def last_options(session: AsyncSession, channel: str, recipient: str) -> l
     return list((await session.execute(query)).scalar_one_or_none() or [])
 
 
-async def has_unfinished(session: AsyncSession, channel: str, recipient: str) -> bool:
-    """Whether the recipient has a row still queued or being sent."""
-    c = _table.c
-    query = (
-        select(c.id)
-        .where(
-            c.channel == channel,
-            c.recipient == recipient,
-            or_(c.status == QUEUED, c.status == SENDING),
-        )
-        .limit(1)
-    )
-    return (await session.execute(query)).first() is not None
-
-
 async def ready(session: AsyncSession, channel: str, recipient: str) -> bool:
     """Whether `claim_next` would take a row now (a read: no write lock when there is none)."""
     at = now()
@@ -425,17 +410,6 @@ async def due_recipients(
     return [(r[0], r[1]) for r in rows]
 
 
-async def next_due(session: AsyncSession, channels: Sequence[str]) -> datetime | None:
-    """When the next queued row of `channels` becomes due (a retry's backoff), if any."""
-    return (
-        await session.execute(
-            select(func.min(OutboxEntry.due_at)).where(
-                OutboxEntry.channel.in_(list(channels)), OutboxEntry.status == QUEUED
-            )
-        )
-    ).scalar_one_or_none()
-
-
 async def unsent_replies(
     session: AsyncSession, channel: str, recipient: str, message_id: str
 ) -> list[tuple[int, Reply]]:
@@ -502,11 +476,3 @@ async def unfinished_count(session: AsyncSession, channels: Sequence[str] | None
     if channels is not None:
         query = query.where(OutboxEntry.channel.in_(list(channels)))
     return (await session.execute(query)).scalar_one()
-
-
-async def counts(session: AsyncSession) -> dict[str, int]:
-    """Rows per status (health, tests, benchmarks)."""
-    rows = await session.execute(
-        select(OutboxEntry.status, func.count()).group_by(OutboxEntry.status)
-    )
-    return {status: n for status, n in rows}
