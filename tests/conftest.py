@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import func, select
 
 from bot.config import Settings, load_settings
@@ -21,6 +24,22 @@ from bot.messages import IncomingMessage
 from bot.storage.db import upgrade
 
 pytest_plugins = ["tests.postgres"]
+
+# Property tests: "ci" (10,000 examples, reproducible) unless HYPOTHESIS_PROFILE=dev (200 examples).
+hypothesis_settings.register_profile(
+    "ci",
+    max_examples=10_000,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile(
+    "dev",
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "var" / "nlu" / "model.npz"
