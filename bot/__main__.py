@@ -172,6 +172,13 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_check(args: argparse.Namespace) -> int:
+    """Exit 0 when the database is reachable and at the code's head (after a restore, say)."""
+    _check_schema(_settings(args))
+    print("database schema is at the code's head")
+    return 0
+
+
 def cmd_content_check(args: argparse.Namespace) -> int:
     from bot.content_check import run_check
 
@@ -226,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = dbs.add_parser("upgrade", help="apply migrations")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
+    dbc = dbs.add_parser("check", help="check the database is reachable and fully migrated")
+    dbc.set_defaults(func=cmd_db_check)
 
     ct = sub.add_parser("content", help="content files")
     cts = ct.add_subparsers(dest="content_command", required=True)
