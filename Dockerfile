@@ -1,4 +1,5 @@
-# Làng Số bot image. Built by docker-compose.yml (service `bot`); also usable alone:
+# Làng Số bot image. Built by docker-compose.yml (services migrate, web-1, web-2, dispatcher);
+# also usable alone:
 #   docker build -t langso-bot . && docker run -e DATABASE_URL=... -p 8080:8080 langso-bot
 #
 # Three stages: `base` has the runtime dependencies, `assets` adds the training-only ones
@@ -37,6 +38,7 @@ COPY --from=assets /app/var/nlu var/nlu
 COPY --from=assets /app/var/locales var/locales
 RUN pip install -c constraints.txt . \
  && useradd --system --user-group --home-dir /app --shell /usr/sbin/nologin langso \
+ && mkdir -p var/exports \
  && chown -R langso:langso var
 
 USER langso
@@ -45,5 +47,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=4 \
   CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('BOT_PORT', '8080'), timeout=4).status == 200 else 1)"]
 
-# Apply the database migrations, then run the bot (exec: it gets the stop signal as PID 1).
+# Alone (`docker run`): apply the database migrations, then run every role in one process (exec:
+# it gets the stop signal as PID 1). docker-compose.yml overrides the command: a one-shot
+# migration job, then web processes and a dispatcher (docs/deploy.md).
 CMD ["sh", "-c", "python -m bot db upgrade && exec python -m bot run"]

@@ -179,6 +179,12 @@ def cmd_db_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_privacy_purge(args: argparse.Namespace) -> int:
+    from bot.privacy.retention import run_purge
+
+    return run_purge(_settings(args), dry_run=args.dry_run)
+
+
 def cmd_content_check(args: argparse.Namespace) -> int:
     from bot.content_check import run_check
 
@@ -235,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_db_upgrade)
     dbc = dbs.add_parser("check", help="check the database is reachable and fully migrated")
     dbc.set_defaults(func=cmd_db_check)
+
+    pv = sub.add_parser("privacy", help="personal data")
+    pvs = pv.add_subparsers(dest="privacy_command", required=True)
+    pg = pvs.add_parser("purge", help="delete what is past privacy.retention_days, print counts")
+    pg.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
+    pg.set_defaults(func=cmd_privacy_purge)
 
     ct = sub.add_parser("content", help="content files")
     cts = ct.add_subparsers(dest="content_command", required=True)

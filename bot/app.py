@@ -130,6 +130,8 @@ def build_channels(services: Services) -> list[Channel]:
         from bot.channels.zalo import ZaloChannel
 
         channels.append(ZaloChannel(s.zalo, services.sessionmaker, content_dir=content_dir))
+    for channel in channels:  # where /dulieu files are sent from (bot.privacy.export)
+        channel.exports_dir = s.path(s.privacy.export_dir)  # type: ignore[attr-defined]
     return channels
 
 
@@ -154,6 +156,9 @@ def build_web_app(
     app[ENGINE_KEY] = engine
     app.router.add_get("/healthz", healthz)
     WebChat(worker, services.settings.path(services.settings.content_dir) / "media").register(app)
+    from bot.privacy import web as privacy_web
+
+    privacy_web.register(app, services.settings.path(services.settings.privacy.export_dir))
     for channel in channels or []:
         channel.register_routes(app)
 

@@ -55,6 +55,11 @@ class PrivacySettings:
     notice_version: int = 1
     retention_days: int = 365
     pseudonym_key: str = ""
+    # /dulieu export files: where they are written (not served statically) and how long they stay.
+    export_dir: str = "var/exports"
+    export_ttl_minutes: int = 60
+    # How often the retention job runs (bot/privacy/retention.py), in hours.
+    retention_interval_hours: float = 24.0
 
 
 @dataclass(frozen=True)
@@ -249,6 +254,8 @@ def _validate(s: Settings, errors: list[str]) -> None:
         )
     if s.privacy.notice_version < 1 or s.privacy.retention_days < 1:
         errors.append("privacy: notice_version and retention_days must be positive")
+    if s.privacy.export_ttl_minutes < 1 or not s.privacy.retention_interval_hours > 0:
+        errors.append("privacy: export_ttl_minutes and retention_interval_hours must be positive")
 
 
 def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = None) -> Settings:

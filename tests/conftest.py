@@ -7,6 +7,7 @@ PostgreSQL server that `tests/postgres.py` starts for the test run.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import os
 import subprocess
@@ -69,8 +70,11 @@ def nlu_model() -> Path:
 
 
 @pytest.fixture
-def settings(nlu_model: Path) -> Settings:
-    return load_settings(ROOT / "config.yml", env={})
+def settings(nlu_model: Path, tmp_path: Path) -> Settings:
+    loaded = load_settings(ROOT / "config.yml", env={})
+    # /dulieu files go to the test's own folder, not the repository's var/exports.
+    privacy = dataclasses.replace(loaded.privacy, export_dir=str(tmp_path / "exports"))
+    return dataclasses.replace(loaded, privacy=privacy)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -56,6 +56,16 @@ async def run_console(
             out = render_numbered(reply)
             for kind in ("photo", "voice", "document"):
                 if getattr(reply, kind):
-                    out += f"\n[{kind}: {getattr(reply, kind)}]"
+                    out += f"\n[{kind}: {_local(worker, getattr(reply, kind))}]"
             stdout.write("bot> " + out.replace("\n", "\n     ") + "\n")
         stdout.flush()
+
+
+def _local(worker: InboundWorker, ref: str) -> str:
+    """A /dulieu export is shown as the file it is on this machine (bot.privacy.export)."""
+    from bot.privacy import export, exports_dir
+
+    if export.is_ref(ref):
+        path = export.local_file(ref, exports_dir(worker.services.settings))
+        return str(path) if path is not None else ref
+    return ref

@@ -303,6 +303,7 @@ class TelegramChannel:
     out."""
 
     name = CHANNEL
+    exports_dir: Path | None = None  # where /dulieu files are (bot.privacy.export); set by the app
 
     def __init__(
         self,
@@ -544,6 +545,14 @@ class TelegramChannel:
         """What to pass to sendPhoto/sendVoice/sendDocument, and the local file if uploading."""
         if ref.startswith(("http://", "https://")):
             return ref, None
+        from bot.privacy import export
+
+        if export.is_ref(ref):  # a /dulieu file: uploaded from the private exports folder
+            folder = self.exports_dir or self.content_dir.parent / "var" / "exports"
+            found = export.local_file(ref, folder)
+            if found is None:
+                raise MediaMissing("a /dulieu export file is gone (past its time to live)")
+            return found, found
         rel = ref[len("content/") :] if ref.startswith("content/") else ref
         path = (self.content_dir / rel).resolve()
         if path.is_relative_to(self.content_dir) and path.is_file():
@@ -577,7 +586,7 @@ class TelegramChannel:
         if path is not None:
             kwargs["filename"] = path.name
         sent: Message = await method(chat, media, **kwargs)
-        if path is not None:
+        if path is not None and not part.value.startswith("/exports/"):  # an export goes once
             obj = sent.photo[-1] if kind == "photo" and sent.photo else getattr(sent, kind, None)
             if obj is not None:
                 self._uploaded[(kind, str(path), path.stat().st_mtime)] = obj.file_id

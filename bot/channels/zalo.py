@@ -108,6 +108,15 @@ EVENT_NAME_RE = re.compile(r"^[a-z_]{1,40}$")
 
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
 
+# /dulieu exports (bot.privacy.export) are JSON and text files, which the OA API cannot send.
+EXPORT_NOT_SENT = (
+    "Zalo chỉ gửi được tệp PDF, DOC, DOCX nên tệp JSON không gửi qua Zalo được. "
+    "Nội dung của tệp được gửi thành tin nhắn ngay sau đây."
+)
+EXPORT_GONE = "Tệp dữ liệu đã hết hạn. Gõ /dulieu để nhận lại."
+EXPORT_CUT = "… (còn nữa: phần còn lại quá dài để gửi thành tin nhắn Zalo)"
+EXPORT_MAX_MESSAGES = 10
+
 
 # --------------------------------------------------------------------------- signatures
 
@@ -286,6 +295,7 @@ class ZaloChannel:
     """Receives Zalo OA webhook events and sends replies through the OA customer-service API."""
 
     name = CHANNEL
+    exports_dir: Path | None = None  # where /dulieu files are (bot.privacy.export); set by the app
 
     def __init__(
         self,
@@ -385,7 +395,23 @@ class ZaloChannel:
     # ---- sending
 
     def parts(self, reply: Reply) -> list[Outgoing]:
-        return outgoing(reply)
+        from bot.privacy import export
+
+        if not export.is_ref(reply.document):
+            return outgoing(reply)
+        # A /dulieu file: the OA API uploads only PDF/DOC/DOCX, so the readable text goes as
+        # messages, and the JSON file is not sent (the messages say so).
+        assert reply.document is not None
+        out = outgoing(Reply(text=reply.text, buttons=reply.buttons))
+        if export.ref_kind(reply.document) == "json":
+            return [*out, Outgoing("text", EXPORT_NOT_SENT)]
+        folder = self.exports_dir or self.content_dir.parent / "var" / "exports"
+        path = export.local_file(reply.document, folder)
+        text = path.read_text(encoding="utf-8") if path is not None else EXPORT_GONE
+        pieces = split_text(text, TEXT_LIMIT)
+        if len(pieces) > EXPORT_MAX_MESSAGES:
+            pieces = [*pieces[: EXPORT_MAX_MESSAGES - 1], EXPORT_CUT]
+        return [*out, *(Outgoing("text", piece) for piece in pieces)]
 
     async def deliver(self, recipient: str, part: Outgoing) -> str | None:
         """One API message; Zalo's message id. Raises SendError."""

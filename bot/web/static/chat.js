@@ -28,7 +28,7 @@
     var div = bubble("bot", r.text || "");
     if (r.photo) { var img = document.createElement("img"); img.src = "/media/" + r.photo.replace(/^media\//, ""); img.alt = ""; div.appendChild(img); }
     ["voice", "document"].forEach(function (k) {
-      if (r[k]) { var a = document.createElement("a"); a.href = "/media/" + r[k].replace(/^media\//, ""); a.textContent = k === "voice" ? "▶ Nghe" : "Tải tệp"; div.appendChild(document.createElement("br")); div.appendChild(a); }
+      if (r[k]) { var a = document.createElement("a"); a.href = r[k].indexOf("/exports/") === 0 ? r[k] : "/media/" + r[k].replace(/^media\//, ""); a.textContent = k === "voice" ? "▶ Nghe" : "Tải tệp"; div.appendChild(document.createElement("br")); div.appendChild(a); }
     });
     if (r.buttons && r.buttons.length) {
       var box = document.createElement("div");
