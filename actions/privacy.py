@@ -1,10 +1,15 @@
 """Seeing and deleting one's data from inside the chat.
 
-`/dulieu` shows what is kept; `/xoadulieu` deletes it all after a confirmation (the delete flow,
+`/dulieu` shows a summary of what is kept and sends it all as files (bot.privacy.export): a JSON
+file for machines and a readable text, written for this request and deleted after
+`privacy.export_ttl_minutes`. `/xoadulieu` deletes it all after a confirmation (the delete flow,
 bot.flows.delete). Consent itself is the consent flow (bot.flows.consent).
 """
 
 from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
 
 from bot.core.context import Context
 from bot.core.registry import REGISTRY, action
@@ -12,12 +17,13 @@ from bot.flows.consent import PURPOSES
 from bot.flows.delete import DeleteFlow
 from bot.i18n import LANGUAGES, format_datetime
 from bot.messages import Button
-from bot.storage.repositories import subscriptions, users
+from bot.privacy import export, exports_dir
+from bot.storage.repositories import personal, subscriptions, users
 
 
 @action("my_data")
 async def my_data(ctx: Context) -> None:
-    """Show everything stored about the user, with the ways to delete it."""
+    """Show a summary of everything stored about the user and send it all as files."""
     assert ctx.user is not None
     _ = ctx._
     u = ctx.user
@@ -41,7 +47,22 @@ async def my_data(ctx: Context) -> None:
     receives = _("có") if subscribed else _("không")
     lines.append(_("- Nhận thông báo: {state}").format(state=receives))
     lines.append(_("Dữ liệu này không công bố và không có trong dữ liệu mở."))
+    lines.append(
+        _("Tất cả dữ liệu ở hai tệp sau (tệp được xóa sau {minutes} phút).").format(
+            minutes=ctx.settings.privacy.export_ttl_minutes
+        )
+    )
     ctx.say("\n".join(lines), buttons=[Button(_("Xóa dữ liệu của tôi"), "/xoadulieu")])
+
+    channel, external_id = ctx.msg.channel, ctx.msg.sender_id
+    await ctx.session.flush()  # the user row as this turn leaves it
+    data = await personal.collect(ctx.session, channel, external_id)
+    text = export.readable(data, _, ctx.lang, datetime.now(UTC), PURPOSES)
+    files = await asyncio.to_thread(
+        export.write, exports_dir(ctx.settings), channel, external_id, data, text
+    )
+    ctx.say(_("Tệp dữ liệu đầy đủ (JSON, cho máy đọc)"), document=files.json_ref)
+    ctx.say(_("Bản dễ đọc (văn bản)"), document=files.text_ref)
 
 
 @action("delete_data")

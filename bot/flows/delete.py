@@ -1,8 +1,10 @@
 """Delete-my-data: one confirmation, then everything kept about the user goes.
 
-Deleted: the user row, their consents and subscriptions, and the replies already sent to them
-(outbox rows). Replies not yet sent still go, and so does the one confirming the deletion: the
-pipeline writes it after this turn, with no user attached.
+Deleted or anonymised (bot.privacy.erase): the user row, their consents and subscriptions, the
+replies sent to them (outbox rows), their messages not handled yet, the inbox keys that carry
+their id (hashed), their session memory and export files. Replies not yet sent still go, and so
+does the one confirming the deletion (the pipeline writes it after this turn, with no user
+attached); once sent, they are deleted too.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.registry import REGISTRY, FlowState
 from bot.flows.yesno import YesNoFlow
-from bot.storage.repositories import users
+from bot.privacy.erase import erase_in_turn
 
 if TYPE_CHECKING:
     from bot.core.context import Context
@@ -39,11 +41,7 @@ class DeleteFlow(YesNoFlow):
         if not yes or state is None:
             ctx.say(ctx._("Đã hủy. Dữ liệu của bạn vẫn giữ nguyên."))
             return
-        assert ctx.user is not None
-        await users.delete_everything(ctx.session, ctx.user)
-        ctx.user = None
-        ctx.consents = set()
-        ctx.services.memory.forget(ctx.msg.channel, ctx.msg.sender_id)
+        await erase_in_turn(ctx)
         ctx.say(
             ctx._("Đã xóa toàn bộ dữ liệu của bạn. Bạn vẫn có thể hỏi thông tin bất cứ lúc nào.")
         )

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.dialect import dialect_insert
 from bot.storage.models import Consent, Subscription, User
-from bot.storage.repositories import outbox
 
 
 async def upsert(session: AsyncSession, channel: str, external_id: str) -> User:
@@ -74,20 +73,6 @@ async def active_consents(session: AsyncSession, user_id: int) -> list[Consent]:
         select(Consent).where(Consent.user_id == user_id, Consent.withdrawn_at.is_(None))
     )
     return list(rows.scalars())
-
-
-async def delete_everything(session: AsyncSession, user: User) -> None:
-    """Delete the user: their consents, subscriptions and the replies already sent to them.
-
-    Unsent outbox rows stay so that they still go out. The rows hang off the user row with ON
-    DELETE CASCADE; they are deleted explicitly too, for SQLite files created without foreign
-    keys enforced. `user` is detached from the session afterwards.
-    """
-    await session.execute(delete(Consent).where(Consent.user_id == user.id))
-    await session.execute(delete(Subscription).where(Subscription.user_id == user.id))
-    await outbox.forget_recipient(session, user.channel, user.external_id)
-    await session.execute(delete(User).where(User.id == user.id))
-    session.expunge(user)
 
 
 async def mark_unreachable(session: AsyncSession, channel: str, external_id: str) -> bool:
