@@ -1,5 +1,6 @@
 """Command line:
-`python -m bot run | chat | ask | db upgrade | content check | nlu ... | i18n ...`."""
+`python -m bot run | chat | ask | db upgrade | content check | nlu ... | i18n ... | doctor |
+secrets ...`."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _check_schema(settings)
+    from bot.secrets_cli import check_stored_tokens
+
+    check_stored_tokens(settings)  # every stored channel token decrypts with the keys set
     console = settings.console and sys.stdin.isatty() and not args.no_console
     try:
         asyncio.run(serve(settings, console=console))
@@ -270,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register_telegram(sub)
+    from bot.doctor import register as register_doctor
+    from bot.secrets_cli import register as register_secrets
+
+    register_doctor(sub)
+    register_secrets(sub)
     return p
 
 

@@ -83,6 +83,9 @@ def build_services(
             + "\n".join(f"  - {p}" for p in content.errors[:10])
         )
     engine = create_engine(resolve_url(database_url or settings.database_url, settings.base_dir))
+    from bot import crypto
+
+    crypto.configure(settings)  # the channel tokens' keys, loaded when first used
     services = Services(
         settings=settings,
         content=content,

@@ -55,6 +55,9 @@ class PrivacySettings:
     notice_version: int = 1
     retention_days: int = 365
     pseudonym_key: str = ""
+    # Fernet keys for the channel tokens stored in the database, comma-separated, the first
+    # encrypts (bot/crypto.py); empty: a development key in var/token-encryption.key.
+    token_encryption_keys: str = ""
     # /dulieu export files: where they are written (not served statically) and how long they stay.
     export_dir: str = "var/exports"
     export_ttl_minutes: int = 60
@@ -254,6 +257,13 @@ def _validate(s: Settings, errors: list[str]) -> None:
         )
     if s.privacy.notice_version < 1 or s.privacy.retention_days < 1:
         errors.append("privacy: notice_version and retention_days must be positive")
+    if s.privacy.token_encryption_keys:
+        from bot.crypto import TokenKeyError, parse_keys
+
+        try:
+            parse_keys(s.privacy.token_encryption_keys)
+        except TokenKeyError as exc:
+            errors.append(str(exc))
     if s.privacy.export_ttl_minutes < 1 or not s.privacy.retention_interval_hours > 0:
         errors.append("privacy: export_ttl_minutes and retention_interval_hours must be positive")
 

@@ -12,6 +12,11 @@ The first pair comes from the settings (ZALO_ACCESS_TOKEN / ZALO_REFRESH_TOKEN) 
 has none. Its expiry is unknown, so it is used until Zalo rejects it (or it is refreshed on an
 invalid-token error); from the first refresh on, expiry is known and refreshes come early.
 
+The pair is stored encrypted (`bot.crypto`, through `bot.storage.repositories.tokens`). A stored
+pair no configured key decrypts (a key removed too early, or another process rotated to a key this
+one lacks) makes sends wait and retry (`TokenRefreshUnavailable`) with an error naming what to do;
+`python -m bot run` refuses to start in that state (`bot.crypto` TokenKeyError).
+
 Tokens never reach a log line or an exception message.
 """
 
@@ -26,9 +31,11 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import crypto
 from bot.config import ZaloSettings
-from bot.storage.models import ChannelToken
+from bot.crypto import TokenCipher, TokenKeyError
 from bot.storage.repositories import tokens
+from bot.storage.repositories.tokens import StoredTokens
 
 log = logging.getLogger("bot.zalo.tokens")
 
@@ -70,12 +77,12 @@ def _aware(dt: datetime | None) -> datetime | None:
     return dt
 
 
-def _pair(row: ChannelToken) -> TokenPair:
+def _pair(stored: StoredTokens) -> TokenPair:
     return TokenPair(
-        row.access_token,
-        row.refresh_token,
-        _aware(row.access_expires_at),
-        _aware(row.refresh_expires_at),
+        stored.access_token,
+        stored.refresh_token,
+        _aware(stored.access_expires_at),
+        _aware(stored.refresh_expires_at),
     )
 
 
@@ -90,8 +97,10 @@ class ZaloTokens:
         *,
         ahead: timedelta = REFRESH_AHEAD,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cipher: TokenCipher | None = None,
     ) -> None:
         self.settings = settings
+        self._cipher = cipher
         self.sessionmaker = sessionmaker
         self.http = http
         self.ahead = ahead
@@ -99,6 +108,12 @@ class ZaloTokens:
         self._pair: TokenPair | None = None
         self._lock = asyncio.Lock()
         self.refreshes = 0  # successful refreshes by this process (for tests and benchmarks)
+
+    @property
+    def cipher(self) -> TokenCipher:
+        if self._cipher is None:
+            self._cipher = crypto.current()
+        return self._cipher
 
     async def access_token(self) -> str:
         """A valid access token, refreshing first when it is about to expire."""
@@ -119,6 +134,13 @@ class ZaloTokens:
             return self._pair
 
     async def _ensure(self, stale: str | None) -> str:
+        try:
+            return await self._ensure_locked(stale)
+        except TokenKeyError as exc:
+            log.error("zalo: %s", exc)
+            raise TokenRefreshUnavailable(f"zalo: {exc}") from None
+
+    async def _ensure_locked(self, stale: str | None) -> str:
         async with self._lock:
             # Re-check after the wait: another send (or process) may have refreshed meanwhile.
             pair = self._pair = await self._load_or_seed()
@@ -145,13 +167,15 @@ class ZaloTokens:
 
     async def _load_or_seed(self) -> TokenPair | None:
         async with self.sessionmaker() as session:
-            row = await tokens.get(session, CHANNEL)
-            if row is not None:
-                return _pair(row)
+            stored = await tokens.get(session, CHANNEL, self.cipher)
+            if stored is not None:
+                return _pair(stored)
             s = self.settings
             if not (s.access_token or s.refresh_token):
                 return None
-            row = await tokens.seed(session, CHANNEL, s.access_token, s.refresh_token, self.clock())
+            row = await tokens.seed(
+                session, CHANNEL, s.access_token, s.refresh_token, self.clock(), self.cipher
+            )
             log.info(
                 "zalo: token pair seeded from the settings (ZALO_ACCESS_TOKEN / ZALO_REFRESH_TOKEN)"
             )
@@ -166,7 +190,7 @@ class ZaloTokens:
                     "zalo: no access token: set ZALO_ACCESS_TOKEN and ZALO_REFRESH_TOKEN "
                     "(see docs/zalo.md, 'Tokens')"
                 )
-            pair = _pair(row)
+            pair = _pair(tokens.read(row, self.cipher))
             # Another process may have refreshed between our read and this lock.
             if pair.access_token != bad and pair.fresh(self.clock(), self.ahead):
                 await session.rollback()
@@ -186,15 +210,17 @@ class ZaloTokens:
                     last_reason = got
                     continue
                 now = self.clock()
-                tokens.store(
-                    row,
-                    got["access_token"],
-                    got["refresh_token"],
-                    now + timedelta(seconds=got["expires_in"]),
-                    now + REFRESH_TOKEN_TTL,
-                    now,
+                new = _pair(
+                    tokens.store(
+                        row,
+                        self.cipher,
+                        got["access_token"],
+                        got["refresh_token"],
+                        now + timedelta(seconds=got["expires_in"]),
+                        now + REFRESH_TOKEN_TTL,
+                        now,
+                    )
                 )
-                new = _pair(row)
                 try:
                     await session.commit()
                 except Exception:
@@ -215,14 +241,14 @@ class ZaloTokens:
         # Refused: if another process refreshed meanwhile (it spent the token we read), use its
         # pair.
         async with self.sessionmaker() as session:
-            row = await tokens.get(session, CHANNEL)
+            stored = await tokens.get(session, CHANNEL, self.cipher)
             if (
-                row is not None
-                and row.access_token != bad
-                and _pair(row).fresh(self.clock(), self.ahead)
+                stored is not None
+                and stored.access_token != bad
+                and _pair(stored).fresh(self.clock(), self.ahead)
             ):
-                self._pair = _pair(row)
-                return row.access_token
+                self._pair = _pair(stored)
+                return stored.access_token
         raise TokenError(
             f"zalo: the refresh token was refused ({last_reason or 'no refresh token'}); "
             "authorise the app again in the Zalo developer console "

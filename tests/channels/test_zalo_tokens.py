@@ -11,12 +11,16 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from bot.channels.zalo_tokens import TokenError, ZaloTokens
+from bot import crypto
+from bot.channels.zalo_tokens import TokenError, TokenRefreshUnavailable, ZaloTokens
+from bot.crypto import TokenCipher
 from bot.messages import Reply
 from bot.storage.db import create_engine, create_sessionmaker, upgrade
 from bot.storage.models import ChannelToken
+from bot.storage.repositories import tokens
+from bot.storage.repositories.tokens import StoredTokens
 from tests.channels.conftest_zalo import (  # noqa: F401 - fixtures
     send_only,
     sessionmaker,
@@ -43,9 +47,22 @@ async def store(sm: Any, access: str, refresh: str, expires_at: datetime | None)
         await session.commit()
 
 
-async def stored(sm: Any) -> ChannelToken | None:
+async def stored(sm: Any) -> StoredTokens | None:
+    """The stored pair, decrypted with the process's keys (what the channel uses)."""
     async with sm() as session:
-        return (await session.execute(select(ChannelToken))).scalar_one_or_none()
+        row = (await session.execute(select(ChannelToken))).scalar_one_or_none()
+        return None if row is None else tokens.read(row, crypto.current())
+
+
+async def raw(sm: Any) -> tuple[str, str]:
+    """The columns as the database holds them."""
+    async with sm() as session:
+        row = (
+            await session.execute(
+                text("SELECT access_token, refresh_token FROM channel_tokens WHERE channel='zalo'")
+            )
+        ).one()
+        return row[0], row[1]
 
 
 def issued(fake: FakeZaloApi) -> int:
@@ -268,3 +285,98 @@ async def test_early_refresh_failing_keeps_using_the_current_token(
         ("hai", False),
     ]
     assert issued(zalo_api) == 1
+
+
+# --------------------------------------------------------------------------- encrypted at rest
+
+
+def cipher(*keys: str) -> TokenCipher:
+    return TokenCipher([k.encode() for k in keys])
+
+
+async def test_the_database_never_holds_a_token_in_clear(
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
+    """Seeded from the settings, then refreshed: both pairs are stored as Fernet tokens only."""
+    seeded = (zalo_api.access_token, zalo_api.refresh_token)
+    async with send_only(zalo_api, sessionmaker) as zs:
+        assert await zs.send("u1", Reply(text="một")) == SENT
+        columns = await raw(sessionmaker)
+        assert all(c.startswith(crypto.PREFIX) for c in columns)
+        assert not {t for t in seeded if any(t in c for c in columns)}
+        zalo_api.expire_access_token()  # refused: refreshed, and the new pair stored
+        assert await zs.send("u1", Reply(text="hai")) == SENT
+    refreshed = (zalo_api.access_token, zalo_api.refresh_token)
+    assert refreshed != seeded and issued(zalo_api) == 1
+    columns = await raw(sessionmaker)
+    assert all(c.startswith(crypto.PREFIX) for c in columns)
+    assert not {t for t in seeded + refreshed if any(t in c for c in columns)}
+    assert (await stored(sessionmaker)).access_token == zalo_api.access_token
+
+
+async def test_a_plaintext_pair_from_before_encryption_is_encrypted_on_first_read(
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
+    await store(sessionmaker, zalo_api.access_token, zalo_api.refresh_token, None)
+    assert await raw(sessionmaker) == (zalo_api.access_token, zalo_api.refresh_token)
+    async with send_only(zalo_api, sessionmaker) as zs:
+        assert await zs.send("u1", Reply(text="một")) == SENT
+    assert zalo_api.sent[0].access_token == zalo_api.access_token  # read as it was
+    columns = await raw(sessionmaker)
+    assert all(c.startswith(crypto.PREFIX) for c in columns)
+    assert zalo_api.access_token not in columns[0] and zalo_api.refresh_token not in columns[1]
+    assert zalo_api.refresh_calls == []
+
+
+async def test_a_pair_no_key_decrypts_makes_sends_wait_with_what_to_do(
+    zalo_api: FakeZaloApi, sessionmaker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, new = crypto.generate_key(), crypto.generate_key()
+    async with sessionmaker() as session:
+        await tokens.seed(
+            session,
+            "zalo",
+            zalo_api.access_token,
+            zalo_api.refresh_token,
+            datetime.now(UTC),
+            cipher(old),
+        )
+    async with aiohttp.ClientSession() as http:
+        keeper = ZaloTokens(zalo_settings(zalo_api), sessionmaker, lambda: http, cipher=cipher(new))
+        with pytest.raises(TokenRefreshUnavailable) as err:  # retried later, never "failed"
+            await keeper.access_token()
+    message = str(err.value)
+    assert "TOKEN_ENCRYPTION_KEYS" in message and "secrets rotate" in message
+    for secret in (old, new, zalo_api.access_token, zalo_api.refresh_token):
+        assert secret not in message and secret not in caplog.text
+    assert zalo_api.refresh_calls == []  # the stored refresh token is not lost to a blind refresh
+
+
+async def test_rotation_a_pair_under_the_old_key_is_read_and_refreshed_under_the_new(
+    zalo_api: FakeZaloApi, sessionmaker: Any
+) -> None:
+    old, new = crypto.generate_key(), crypto.generate_key()
+    async with sessionmaker() as session:
+        await tokens.seed(
+            session,
+            "zalo",
+            zalo_api.access_token,
+            zalo_api.refresh_token,
+            datetime.now(UTC),
+            cipher(old),
+        )
+    seeded = zalo_api.access_token
+    zalo_api.expire_access_token()
+    async with aiohttp.ClientSession() as http:
+        keeper = ZaloTokens(
+            zalo_settings(zalo_api), sessionmaker, lambda: http, cipher=cipher(new, old)
+        )
+        assert await keeper.access_token() == seeded  # read with the old key
+        assert await keeper.refresh(seeded) == zalo_api.access_token != seeded
+    assert issued(zalo_api) == 1
+    columns = await raw(sessionmaker)
+    assert all(cipher(new).is_current(c) for c in columns)
+    assert not any(cipher(old).is_current(c) for c in columns)
+    async with sessionmaker() as session:
+        row = await session.get(ChannelToken, "zalo")
+        assert tokens.read(row, cipher(new)).access_token == zalo_api.access_token

@@ -9,6 +9,8 @@ Serves what the bot calls:
   who left the OA.
 - `POST /v2.0/oa/upload/image` and `/v2.0/oa/upload/file`: multipart uploads, answering an
   `attachment_id` or a file `token`.
+- `GET /v2.0/oa/getoa`: the OA's profile for a valid `access_token` header (`-216` otherwise),
+  the cheap authenticated call `python -m bot doctor` makes.
 - `POST /v4/oa/access_token`: checks the `secret_key` header and the form; a refresh token works
   ONCE (a reused one gets `-14014 Invalid refresh token`, as Zalo answers); issues a new pair and
   makes the old access token invalid.
@@ -16,7 +18,8 @@ Serves what the bot calls:
 And what the tests need around it: `sign()` and `post_event()` to send webhook events to the bot
 signed the way Zalo signs them, event builders from the payloads in `tests/data/zalo/`, `receipt()`
 for the delivery and read receipts of messages the OA sent, and fault injection (`fail()`): a JSON
-error code, an HTTP status, a slow answer, an expired token.
+error code, an HTTP status, a slow answer, an expired token; `clock_skew` (seconds) shifts the
+`Date` header of every answer, as a server whose clock differs from ours.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +51,7 @@ SEND = "/v3.0/oa/message/cs"
 UPLOAD_IMAGE = "/v2.0/oa/upload/image"
 UPLOAD_FILE = "/v2.0/oa/upload/file"
 REFRESH = "/v4/oa/access_token"
+GETOA = "/v2.0/oa/getoa"
 TEXT_LIMIT = 2000
 
 
@@ -167,6 +172,7 @@ class FakeZaloApi:
         self.faults: dict[str, deque[Fault]] = {}
         self.calls: dict[str, int] = {}
         self.refresh_delay = 0.0
+        self.clock_skew = 0.0  # seconds added to the Date header of every answer
         # Called with each accepted send's access token before it is answered (tests look at the
         # database at that moment).
         self.on_send: Callable[[str], Awaitable[None]] | None = None
@@ -182,6 +188,8 @@ class FakeZaloApi:
         app.router.add_post(UPLOAD_IMAGE, self._upload)
         app.router.add_post(UPLOAD_FILE, self._upload)
         app.router.add_post(REFRESH, self._refresh)
+        app.router.add_get(GETOA, self._getoa)
+        app.on_response_prepare.append(self._date_header)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -234,6 +242,18 @@ class FakeZaloApi:
                 {"error": fault.error, "message": fault.message}, headers=fault.headers
             )
         return None
+
+    async def _date_header(self, request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Date"] = formatdate(time.time() + self.clock_skew, usegmt=True)
+
+    async def _getoa(self, request: web.Request) -> web.Response:
+        if (injected := await self._fault(GETOA)) is not None:
+            return injected
+        if not self._token_ok(request):
+            return web.json_response({"error": -216, "message": "Access token is invalid"})
+        return web.json_response(
+            {"error": 0, "message": "Success", "data": {"oa_id": OA_ID, "name": "Làng Số"}}
+        )
 
     def _token_ok(self, request: web.Request) -> bool:
         token = request.headers.get("access_token", "")
