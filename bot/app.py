@@ -152,8 +152,10 @@ def build_web_app(
     channels: list[Channel] | None = None,
 ) -> web.Application:
     from bot.channels.web import WebChat
+    from bot.web.security import install as install_web_security
 
     app = web.Application(client_max_size=1024 * 1024)
+    install_web_security(app, services.settings)  # headers on every response, sessions
     app[SERVICES_KEY] = services
     app[WORKER_KEY] = worker
     app[ENGINE_KEY] = engine

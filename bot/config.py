@@ -7,6 +7,7 @@ problems are reported all together, each naming the key and what is expected, an
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from dataclasses import dataclass, field
@@ -69,6 +70,21 @@ class PrivacySettings:
 class LimitSettings:
     flood_messages: int = 12
     flood_window_seconds: float = 30.0
+    # Web chat requests per client address (many people can share one address behind NAT).
+    address_messages: int = 120
+    address_window_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web chat's session cookie and how the app sees clients (bot/web/)."""
+
+    session_key: str = ""  # Fernet key(s), newest first, comma-separated; empty: key_file
+    session_key_file: str = "var/web-session.key"
+    session_cookie: str = "langso_session"
+    session_days: int = 180
+    https: bool = False  # served over HTTPS (a TLS proxy in front): Secure cookie, HSTS
+    trust_proxy: bool = False  # take X-Forwarded-For / -Proto from the one proxy in front
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,7 @@ class Settings:
     contact: ContactSettings = field(default_factory=ContactSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     zalo: ZaloSettings = field(default_factory=ZaloSettings)
     base_dir: Path = field(default_factory=Path.cwd)
@@ -150,6 +167,7 @@ _SECTIONS: dict[str, type] = {
     "contact": ContactSettings,
     "privacy": PrivacySettings,
     "limits": LimitSettings,
+    "web": WebSettings,
     "telegram": TelegramSettings,
     "zalo": ZaloSettings,
 }
@@ -239,6 +257,9 @@ def _validate(s: Settings, errors: list[str]) -> None:
         errors.append(f"default_language: expected one of {', '.join(LANGUAGES)}")
     if s.limits.flood_messages < 1 or s.limits.flood_window_seconds <= 0:
         errors.append("limits: flood_messages must be >= 1 and flood_window_seconds > 0")
+    if s.limits.address_messages < 1 or s.limits.address_window_seconds <= 0:
+        errors.append("limits: address_messages must be >= 1 and address_window_seconds > 0")
+    errors.extend(_web_errors(s.web))
     if s.telegram.webhook_url and not s.telegram.webhook_url.startswith("https://"):
         errors.append("telegram.webhook_url: Telegram only calls https:// URLs")
     if s.telegram.webhook_url and not s.telegram.webhook_secret:
@@ -266,6 +287,27 @@ def _validate(s: Settings, errors: list[str]) -> None:
             errors.append(str(exc))
     if s.privacy.export_ttl_minutes < 1 or not s.privacy.retention_interval_hours > 0:
         errors.append("privacy: export_ttl_minutes and retention_interval_hours must be positive")
+
+
+def _web_errors(w: WebSettings) -> list[str]:
+    errors = []
+    for key in filter(None, (k.strip() for k in w.session_key.split(","))):
+        try:
+            ok = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+        except (ValueError, UnicodeEncodeError):
+            ok = False
+        if not ok:
+            errors.append(
+                "web.session_key: expected Fernet keys (32 bytes, urlsafe base64), comma-separated;"
+                ' make one: python -c "from cryptography.fernet import Fernet;'
+                ' print(Fernet.generate_key().decode())"'
+            )
+            break
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", w.session_cookie):
+        errors.append("web.session_cookie: use 1-64 characters of A-Z a-z 0-9 _ -")
+    if w.session_days < 1:
+        errors.append(f"web.session_days: expected at least 1, got {w.session_days}")
+    return errors
 
 
 def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = None) -> Settings:
