@@ -1,4 +1,5 @@
-// Làng Số web chat: keeps a random client id and the chosen language in localStorage.
+// Làng Số web chat. Who the visitor is lives in the server's HttpOnly session cookie (set when
+// this page loads); the page keeps only the chosen language in localStorage.
 (function () {
   "use strict";
   var log = document.getElementById("log");
@@ -12,8 +13,6 @@
     return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
   function store(key, value) { try { if (value === undefined) return localStorage.getItem(key); localStorage.setItem(key, value); } catch (e) { return null; } }
-  var sender = store("langso.sender");
-  if (!sender) { sender = "w" + randomId(); store("langso.sender", sender); }
 
   function bubble(cls, text) {
     var div = document.createElement("div");
@@ -46,13 +45,21 @@
 
   function post(body, shown) {
     bubble("user", shown);
-    body.sender = sender;
     body.message_id = randomId();
     var lang = store("langso.lang");
     if (lang) body.lang = lang;
     send.disabled = true;
-    return fetch("/api/messages", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
-      .then(function (resp) { return resp.json().then(function (data) { return { ok: resp.ok, data: data }; }); })
+    return fetch("/api/messages", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body)
+    })
+      .then(function (resp) {
+        return resp.json()
+          .catch(function () { return {}; })
+          .then(function (data) { return { ok: resp.ok, data: data }; });
+      })
       .then(function (res) {
         if (!res.ok) { bubble("error", res.data.error || "Lỗi, xin thử lại."); return; }
         if (res.data.lang) store("langso.lang", res.data.lang);
