@@ -18,7 +18,8 @@ check FAILs (`--json` prints the same as one JSON object). The checks:
 - clock: the local clock against the `Date` header of Zalo's answer (Zalo's webhook timestamps
   are checked against it): WARN beyond a few seconds, FAIL beyond
   `zalo.timestamp_window_seconds`.
-- media directory: `<content>/media` is a writable directory.
+- directories: `<content>/media` and `privacy.export_dir` (the /dulieu files) are directories
+  the bot can write.
 
 A channel that is not configured is not checked and no network call is made for it. Nothing
 is written (the database is only read; the development token key is not generated); neither
@@ -521,35 +522,46 @@ class Doctor:
     # ---- files
 
     def media_directory(self, settings: Settings) -> None:
-        path = settings.path(settings.content_dir) / "media"
+        self.directory(
+            "media directory",
+            settings.path(settings.content_dir) / "media",
+            WARN,
+            "needed when the content uses photos or files",
+        )
+        privacy = settings.privacy
+        if getattr(privacy, "export_dir", ""):
+            self.directory(
+                "exports directory",
+                settings.path(privacy.export_dir),
+                OK,
+                "the bot makes it for the first /dulieu",
+            )
+
+    def directory(self, name: str, path: Path, missing: str, why: str) -> None:
+        """`path` is a directory the bot can write (or, missing, one it can make)."""
         fix = (
             f"make {path} a directory the bot's user can write: "
             f"`mkdir -p {path} && chown <bot user> {path}`"
         )
         if path.exists() and not path.is_dir():
-            self.add("media directory", FAIL, f"{path} is not a directory", fix)
+            self.add(name, FAIL, f"{path} is not a directory", fix)
             return
         if not path.exists():
             parent = path.parent
             while not parent.exists():
                 parent = parent.parent
             if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
-                self.add(
-                    "media directory",
-                    WARN,
-                    f"{path} does not exist (needed when the content uses photos or files)",
-                    f"`mkdir -p {path}`",
-                )
+                self.add(name, missing, f"{path} does not exist ({why})", f"`mkdir -p {path}`")
             else:
-                self.add("media directory", FAIL, f"{path} does not exist and cannot be made", fix)
+                self.add(name, FAIL, f"{path} does not exist and cannot be made", fix)
             return
         try:
             with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-"):
                 pass
         except OSError as exc:
-            self.add("media directory", FAIL, f"{path} is not writable ({exc.strerror})", fix)
+            self.add(name, FAIL, f"{path} is not writable ({exc.strerror})", fix)
             return
-        self.add("media directory", OK, f"{path} is writable")
+        self.add(name, OK, f"{path} is writable")
 
 
 async def _peek(session, tokens, cipher):

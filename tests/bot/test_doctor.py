@@ -350,3 +350,13 @@ def test_the_command_prints_fixes_and_exits_1_on_a_failure(deployment: Deploymen
     assert "media directory" in lines[failed] and "fix:" in lines[failed + 1]
     assert "Traceback" not in bad.stderr + bad.stdout
     assert json.loads(doctor("--json").stdout)["ok"] is False
+
+
+async def test_the_exports_directory_must_be_writable(deployment: Deployment) -> None:
+    deployment.sections["privacy"]["export_dir"] = "var/exports"
+    check = (await deployment.doctor())["exports directory"]
+    assert check.status == OK and "makes it" in check.detail  # missing: made on first use
+    (deployment.root / "var").mkdir()
+    (deployment.root / "var" / "exports").write_text("a file")
+    check = (await deployment.doctor())["exports directory"]
+    assert check.status == FAIL and "not a directory" in check.detail and "mkdir" in check.fix
