@@ -136,6 +136,24 @@ def test_migration_unit_is_one_shot():
     parses(["db", "upgrade"])
 
 
+def test_nightly_backup_unit():
+    svc = unit("langso-backup.service")["Service"]
+    assert one(svc, "Type") == "oneshot"
+    exec_start = one(svc, "ExecStart").split()
+    assert exec_start[0] == "/opt/langso/deploy/backup.sh"
+    backups = exec_start[1]
+    assert svc["ReadWritePaths"] == [backups]
+    assert f"-m 0700 {backups}" in one(svc, "ExecStartPre")
+    assert one(svc, "EnvironmentFile") == "/etc/langso/langso.env"
+    assert one(svc, "User") == "langso" and one(svc, "NoNewPrivileges") == "yes"
+    assert one(svc, "ProtectSystem") == "strict" and one(svc, "UMask") == "0077"
+    keep = dict(v.split("=", 1) for v in svc["Environment"])["BACKUP_KEEP"]
+    assert int(keep) >= 2
+    timer = unit("langso-backup.timer")
+    assert one(timer["Timer"], "Persistent") == "true"
+    assert one(timer["Timer"], "OnCalendar")
+
+
 def test_target_starts_two_web_processes_and_the_dispatcher():
     wants = " ".join(unit("langso.target")["Unit"]["Wants"]).split()
     assert sorted(wants) == sorted(
@@ -177,7 +195,13 @@ def test_systemd_accepts_the_units(installed_units):
 
 
 @pytest.mark.parametrize(
-    "name", ["langso-web@8081.service", "langso-dispatcher.service", "langso-migrate.service"]
+    "name",
+    [
+        "langso-web@8081.service",
+        "langso-dispatcher.service",
+        "langso-migrate.service",
+        "langso-backup.service",
+    ],
 )
 def test_systemd_rates_the_units_well_protected(installed_units, name):
     tool = _systemd_analyze()
