@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from actions.conversation import fallback, help_menu
 from bot.content import Item
+from bot.core import followup
 from bot.core.context import Context
 from bot.core.registry import action
 from bot.i18n import LANGUAGES
@@ -33,6 +34,8 @@ def answer_item(ctx: Context, item: Item) -> None:
         if kind in media:
             ctx.say(**{kind: media[kind]})
     ctx.turn.answer_id = item.id
+    if item.intent in QUESTION_INTENTS:
+        followup.remember(ctx, item.id)  # a short follow-up is read against this answer
 
 
 async def answer_by_id(ctx: Context, item_id: str) -> None:

@@ -9,6 +9,7 @@ from bot.core.context import Context
 from bot.core.registry import action
 from bot.i18n import LANGUAGES
 from bot.messages import Button
+from bot.storage.repositories import gaps
 from nlu.normalize import fold
 
 # Folded words naming a language, matched as whole words.
@@ -101,6 +102,7 @@ async def help_menu(ctx: Context) -> None:
     ctx.say(
         "\n".join(
             [
+                _("Tôi là Làng Số, trợ lý tự động của tỉnh Quảng Ngãi."),
                 _("Tôi có thể giúp bạn:"),
                 _(
                     "- Hỏi về chính sách hỗ trợ của Chương trình MTQG 1719 "
@@ -150,16 +152,42 @@ async def out_of_scope(ctx: Context) -> None:
     )
 
 
+def closest_topics(ctx: Context, n: int = 3) -> list[Button]:
+    items = ctx.content.by_id()
+    candidates = [c.item_id for c in ctx.nlu.candidates] if ctx.nlu is not None else []
+    return [
+        Button(items[i].title_for(ctx.lang)[:60], f"/answer {i}")
+        for i in candidates[:n]
+        if i in items
+    ]
+
+
+async def no_information(ctx: Context) -> None:
+    """A question for the content that no item covers: say so plainly (never another item's
+    facts), offer the closest topics and a person, and count the question as a content gap."""
+    assert ctx.nlu is not None
+    buttons = closest_topics(ctx)
+    buttons.append(Button(ctx._("Gặp cán bộ"), "/human"))
+    text = ctx._("Hiện tôi chưa có thông tin về việc bạn hỏi.") + "\n" + contact_text(ctx)
+    if len(buttons) > 1:
+        text += "\n" + ctx._("Các chủ đề gần nhất tôi có:")
+    ctx.say(text, buttons=buttons)
+    await gaps.record(
+        ctx.session,
+        ctx.nlu.normalized,
+        ctx.lang,
+        ctx.msg.channel,
+        [c.item_id for c in ctx.nlu.candidates[:3]],
+    )
+
+
 @action("fallback")
 async def fallback(ctx: Context) -> None:
     """Not understood (or no answer found): say so, offer the NLU's closest topics and a person."""
-    items = ctx.content.by_id()
-    candidates = [c.item_id for c in ctx.nlu.candidates] if ctx.nlu is not None else []
-    buttons = [
-        Button(items[i].title_for(ctx.lang)[:60], f"/answer {i}")
-        for i in candidates[:3]
-        if i in items
-    ]
+    if ctx.nlu is not None and ctx.nlu.gap:
+        await no_information(ctx)
+        return
+    buttons = closest_topics(ctx)
     buttons.append(Button(ctx._("Gặp cán bộ"), "/human"))
     text = ctx._("Xin lỗi, tôi chưa hiểu ý bạn.")
     if len(buttons) > 1:

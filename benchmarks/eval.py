@@ -1,9 +1,16 @@
-"""`make eval`: an evaluation set through `python -m bot ask`, scored as ../shared/eval/README.md
-says.
+"""`make eval`: evaluation sets through `python -m bot ask`, scored as ../shared/eval/README.md
+says, plus the honest-no-answer rate and the parse latency in process.
 
-intent accuracy: share of cases whose predicted intent equals `intent`; answer accuracy: share of
-cases with `expect` whose reply text contains every entry (case, diacritics and repeated spaces
-ignored; "a|b" accepts either). `--strip-diacritics` sends every message without diacritics.
+- intent accuracy: share of cases whose predicted intent equals `intent`;
+- answer accuracy: share of cases with `expect` whose reply text contains every entry (case,
+  diacritics and repeated spaces ignored; "a|b" accepts either);
+- honest-no-answer rate: share of the cases marked `no_answer: true` (questions no content item
+  covers) that got no item's facts (no `answer_id`);
+- `session` (optional): lines with the same session are one conversation, sent in order.
+
+With no path, the dev set and every set under benchmarks/data/ are run. `--strip-diacritics` sends
+every message without diacritics. `--latency` also parses every case's text in process and prints
+the p50 and p99 of `BuiltinEngine.parse_sync`.
 """
 
 from __future__ import annotations
@@ -12,25 +19,28 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from nlu.evaluate import expectations_met, load_cases
 from nlu.normalize import strip_diacritics
 
 ROOT = Path(__file__).resolve().parent.parent
+DEV_SET = ROOT.parent / "shared" / "eval" / "dev.yml"
+OWN_SETS = ROOT / "benchmarks" / "data"
 
 
-def evaluate(cases: list[dict], strip: bool = False) -> dict:
-    lines = [
-        json.dumps(
-            {
-                "text": strip_diacritics(c["text"]) if strip else c["text"],
-                "lang": c.get("lang", "vi"),
-            },
-            ensure_ascii=False,
-        )
-        for c in cases
-    ]
+def ask(cases: list[dict], strip: bool = False) -> list[dict]:
+    """Every case's output of `python -m bot ask`, in order."""
+    lines = []
+    for c in cases:
+        line = {
+            "text": strip_diacritics(c["text"]) if strip else c["text"],
+            "lang": c.get("lang", "vi"),
+        }
+        if c.get("session") is not None:
+            line["session"] = str(c["session"])
+        lines.append(json.dumps(line, ensure_ascii=False))
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "ask"],
         input="\n".join(lines) + "\n",
@@ -41,7 +51,11 @@ def evaluate(cases: list[dict], strip: bool = False) -> dict:
     )
     outputs = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(outputs) == len(cases), "ask must answer every line"
-    intent_ok, answer_ok, answer_n, misses = 0, 0, 0, []
+    return outputs
+
+
+def score(cases: list[dict], outputs: list[dict]) -> dict:
+    intent_ok, answer_ok, answer_n, honest, honest_n, misses = 0, 0, 0, 0, 0, []
     for case, out in zip(cases, outputs, strict=True):
         ok_i = out["intent"] == case["intent"]
         intent_ok += ok_i
@@ -50,15 +64,22 @@ def evaluate(cases: list[dict], strip: bool = False) -> dict:
             answer_n += 1
             ok_a = expectations_met(case["expect"], "\n".join(out["replies"]))
             answer_ok += ok_a
-        if not (ok_i and ok_a):
+        ok_h = True
+        if case.get("no_answer"):
+            honest_n += 1
+            ok_h = out["answer_id"] is None
+            honest += ok_h
+        if not (ok_i and ok_a and ok_h):
             misses.append(
                 {
                     "text": case["text"],
+                    "session": case.get("session"),
                     "want": case["intent"],
                     "got": out["intent"],
                     "conf": out["confidence"],
                     "answer_id": out["answer_id"],
                     "answer_ok": ok_a,
+                    "honest_ok": ok_h,
                 }
             )
     return {
@@ -66,34 +87,82 @@ def evaluate(cases: list[dict], strip: bool = False) -> dict:
         "intent_accuracy": intent_ok / len(cases),
         "answer_accuracy": answer_ok / answer_n if answer_n else None,
         "answer_cases": answer_n,
+        "honest_no_answer": honest / honest_n if honest_n else None,
+        "no_answer_cases": honest_n,
         "misses": misses,
     }
 
 
+def evaluate(cases: list[dict], strip: bool = False) -> dict:
+    return score(cases, ask(cases, strip))
+
+
+def parse_latency(texts: list[str], rounds: int = 5) -> dict:
+    """p50 and p99 (ms) of the built-in engine's parse over `texts`, in this process."""
+    from bot.config import load_settings
+    from bot.content import load_items
+    from nlu.engine import BuiltinEngine
+
+    settings = load_settings(ROOT / "config.yml")
+    items = load_items(settings.path(settings.content_dir))
+    engine = BuiltinEngine.load(ROOT / "var" / "nlu" / "model.npz", items)
+    for t in texts:  # warm the caches once
+        engine.parse_sync(t)
+    samples = []
+    for _ in range(rounds):
+        for t in texts:
+            start = time.perf_counter()
+            engine.parse_sync(t)
+            samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return {
+        "n": len(samples),
+        "p50_ms": samples[len(samples) // 2],
+        "p99_ms": samples[min(len(samples) - 1, int(len(samples) * 0.99))],
+    }
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("path", nargs="?", default=str(ROOT.parent / "shared" / "eval" / "dev.yml"))
+    ap.add_argument("paths", nargs="*", help="evaluation sets (default: dev set + benchmarks/data)")
     ap.add_argument("--strip-diacritics", action="store_true")
     ap.add_argument("--show-misses", action="store_true")
+    ap.add_argument("--latency", action="store_true", help="also time the parse in process")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    result = evaluate(load_cases(args.path), args.strip_diacritics)
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=1))
-        return 0
+    paths = [Path(p) for p in args.paths] or [DEV_SET, *sorted(OWN_SETS.glob("*.yml"))]
     label = " (diacritics stripped)" if args.strip_diacritics else ""
-    print(
-        f"{Path(args.path).name}{label}: {result['cases']} cases, "
-        f"intent accuracy {result['intent_accuracy']:.3f}, "
-        f"answer accuracy {result['answer_accuracy']:.3f} "
-        f"({result['answer_cases']} cases with expect)"
-    )
-    if args.show_misses:
-        for m in result["misses"]:
-            print(
-                f"  {m['text']!r}: want {m['want']} got {m['got']} ({m['conf']}) "
-                f"answer={m['answer_id']} ok={m['answer_ok']}"
-            )
+    results, texts = {}, []
+    for path in paths:
+        cases = load_cases(path)
+        texts += [str(c["text"]) for c in cases]
+        results[path.name] = evaluate(cases, args.strip_diacritics)
+    latency = parse_latency(texts) if args.latency else None
+    if args.json:
+        print(json.dumps({"sets": results, "latency": latency}, ensure_ascii=False, indent=1))
+        return 0
+    for name, r in results.items():
+        print(
+            f"{name}{label}: {r['cases']} cases, intent accuracy {r['intent_accuracy']:.3f}, "
+            f"answer accuracy {_fmt(r['answer_accuracy'])} ({r['answer_cases']} with expect), "
+            f"honest-no-answer {_fmt(r['honest_no_answer'])} ({r['no_answer_cases']} cases)"
+        )
+        if args.show_misses:
+            for m in r["misses"]:
+                print(
+                    f"  {m['text']!r}: want {m['want']} got {m['got']} ({m['conf']}) "
+                    f"answer={m['answer_id']} ok={m['answer_ok']} honest={m['honest_ok']}"
+                    + (f" session={m['session']}" if m["session"] else "")
+                )
+    if latency:
+        print(
+            f"parse in process ({latency['n']} parses): p50 {latency['p50_ms']:.3f} ms, "
+            f"p99 {latency['p99_ms']:.3f} ms"
+        )
     return 0
 
 

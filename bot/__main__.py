@@ -128,18 +128,23 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 raw = line.rstrip("\n")
                 if not raw.strip():
                     continue
-                text, lang = raw, "vi"
+                text, lang, session = raw, "vi", None
                 if raw.lstrip().startswith("{"):
                     try:
                         obj = json.loads(raw)
                         text, lang = str(obj.get("text", "")), str(obj.get("lang") or "vi")
+                        if obj.get("session") is not None:
+                            session = str(obj["session"])
                     except (ValueError, AttributeError):
                         pass
                 if lang not in LANGUAGES:
                     lang = "vi"
+                # Lines with the same "session" are one user's conversation, in order; without one,
+                # each line is a fresh user.
+                sender = f"ask-s-{session}" if session is not None else f"ask-{n}"
                 msg = IncomingMessage(
                     channel="ask",
-                    sender_id=f"ask-{n}",
+                    sender_id=sender,
                     message_id=f"ask-{n}",
                     text=text,
                     locale_hint=lang,
@@ -235,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--lang", choices=list(LANGUAGES))
     c.set_defaults(func=cmd_chat)
 
-    a = sub.add_parser("ask", help='evaluation: JSON lines {"text","lang"} in, JSON lines out')
+    a = sub.add_parser(
+        "ask", help='evaluation: JSON lines {"text","lang"[,"session"]} in, JSON lines out'
+    )
     a.set_defaults(func=cmd_ask)
 
     db = sub.add_parser("db", help="database schema")

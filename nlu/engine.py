@@ -31,16 +31,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from nlu.intents import ANSWER_EXPECTED, ANSWER_INTENTS, NEVER_ANSWERED, QUESTION_INTENTS
+import numpy as np
+
+from nlu.grounding import Generic, Grounder, idf_table
+from nlu.intents import (
+    ANSWER_EXPECTED,
+    ANSWER_INTENTS,
+    NEVER_ANSWERED,
+    QUESTION_INTENTS,
+    TOPIC_SHARING,
+)
 from nlu.model import FitOptions, IntentModel, ModelError, Prediction, fit
 from nlu.normalize import Normalized, Normalizer
 from nlu.rasa_format import load_paths
-from nlu.retrieval import Document, Retriever
+from nlu.retrieval import Document, Hit, Retriever
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path("var/nlu/model.npz")
 DEFAULT_DATA = Path("nlu/data")
+# Share of what a message asks for (its content words, idf-weighted) an item must cover to answer.
+GROUND_THRESHOLD = 0.55
+# A follow-up is short: longer messages are read on their own.
+FOLLOW_UP_MAX_TOKENS = 8
+# Share of `answer_threshold` an item that covers nearly all of the question may score.
+LOOSE_ANSWER = 0.6
 
 __all__ = [
     "BuiltinEngine",
@@ -69,12 +84,20 @@ class NluResult:
     answer_id: str | None  # the item to answer with when retrieval is confident, else None
     low_confidence: bool  # True -> bot says it did not understand, offers candidates + a person
     normalized: str = ""
+    # A question for the content (policy, product, training) that no item covers: the bot says
+    # it has no information on that yet, offers the closest topics and a person, and records it.
+    gap: bool = False
+    followup: bool = False  # answered as a follow-up of the `previous` item given to `parse`
+    coverage: float | None = None  # how much of what is asked the answer item covers (0..1)
 
 
 class NluEngine(Protocol):
     """What the bot needs of an NLU engine: `BuiltinEngine` and `RasaEngine` both are one."""
 
-    async def parse(self, text: str, lang: str) -> NluResult: ...
+    async def parse(self, text: str, lang: str, previous: str | None = None) -> NluResult:
+        """`previous`: the item the bot answered last in this conversation, if recent, so a
+        short follow-up ("bao nhiêu", "vậy giấy tờ gì") is read against it."""
+        ...
 
 
 class Combiner:
@@ -91,6 +114,8 @@ class Combiner:
         strong_threshold: float = 0.6,
         retrieval_weight: float = 1.0,
         retrieval_floor: float = 0.4,
+        ground_threshold: float = GROUND_THRESHOLD,
+        generic: Generic | None = None,
     ) -> None:
         self.retriever = retriever
         self.intent_threshold = intent_threshold
@@ -98,10 +123,74 @@ class Combiner:
         self.strong_threshold = max(strong_threshold, answer_threshold)
         self.retrieval_weight = retrieval_weight
         self.retrieval_floor = retrieval_floor
+        self.ground_threshold = ground_threshold
+        self.grounder = Grounder(
+            retriever.vocab,
+            idf_table(retriever.vocab),
+            generic or Generic.load(),
+            protect=retriever.keyword_positions,
+            pairs=retriever.pairs,
+        )
+        self._index = {item_id: i for i, item_id in enumerate(retriever.ids)}
 
-    def combine(self, norm: Normalized, pred: Prediction) -> NluResult:
-        """The result for the message `norm` (not empty) given the classifier's `pred`."""
+    def clause_start(self, norm: Normalized) -> int | None:
+        """Token position where the message's last clause (after its last comma, full stop,
+        question mark...) begins; None for a message of one clause."""
+        raw = norm.raw.rstrip(" \t\n,.;:!?")
+        cuts = [i for i, ch in enumerate(raw) if ch in ",.;:!?\n"]
+        # The question is the last clause that names something ("..., nghe nói có tiền hỗ trợ
+        # xây nhà, được bao nhiêu vậy": "xây nhà"), not a closing "được bao nhiêu vậy".
+        for cut in reversed(cuts):
+            tail = self.retriever.normalize(raw[cut + 1 :])
+            start = len(norm.folded) - len(tail.folded)
+            if not 0 < start < len(norm.folded):
+                continue
+            if self.grounder.positions(norm.folded[start:]):
+                return start
+        return None
+
+    def grounded(
+        self, norm: Normalized, item_id: str, clause: int | None = None
+    ) -> tuple[bool, float]:
+        """Whether item `item_id` covers what the message asks for, and the coverage."""
+        cov = self.grounder.coverage(norm.folded, self._index[item_id], clause_start=clause)
+        return cov.share >= self.ground_threshold, cov.share
+
+    def _grounded_answer(
+        self, norm: Normalized, scores, intent: str
+    ) -> tuple[str | None, float | None]:
+        """The best-scoring item of `intent` (among its 3 best above `answer_threshold`) that
+        covers what the message asks for, with its coverage."""
+        clause = self.clause_start(norm)
+        best_cov = None
+        for hit in self.retriever.rank_scores(scores, 3, (intent,)):
+            if hit.score < LOOSE_ANSWER * self.answer_threshold:
+                break
+            ok, cov = self.grounded(norm, hit.item_id, clause)
+            best_cov = cov if best_cov is None else max(best_cov, cov)
+            # A weaker match is enough when the item covers nearly all that is asked (a story's
+            # many other words dilute the match, not the grounding).
+            if ok and (hit.score >= self.answer_threshold or cov >= 0.8):
+                return hit.item_id, cov
+        return None, best_cov
+
+    def combine(self, norm: Normalized, pred: Prediction, previous: str | None = None) -> NluResult:
+        """The result for the message `norm` (not empty) given the classifier's `pred`;
+        `previous`: the item answered last in the conversation, if recent (follow-ups)."""
         scores = self.retriever.scores(norm)
+        clause = self.clause_start(norm)
+        if clause is not None:
+            # A story dilutes the match of its question: the question clause alone counts too.
+            part = Normalized(norm.raw, norm.tokens[clause:], norm.folded[clause:])
+            scores = np.maximum(scores, self.retriever.scores(part))
+        result = self._combine(norm, pred, scores)
+        if previous is not None and previous in self._index:
+            follow = self._follow_up(norm, scores, result, previous)
+            if follow is not None:
+                return follow
+        return result
+
+    def _combine(self, norm: Normalized, pred: Prediction, scores) -> NluResult:
         candidates = tuple(
             Candidate(h.item_id, round(h.score, 4)) for h in self.retriever.top(scores, 5)
         )
@@ -117,23 +206,100 @@ class Combiner:
                 combined[name] += self.retrieval_weight * (h.score - self.retrieval_floor)
         intent = max(combined, key=combined.__getitem__)
         confidence = min(1.0, combined[intent])
+        topic = self._topic_name(norm, best)
+        if topic is not None and intent in TOPIC_SHARING:
+            # A message that is nothing but the name of an item's topic ("nước sạch", "học
+            # phí") asks about that topic, whatever words complaints share with it.
+            intent, confidence = topic.intent, max(confidence, topic.score)
 
         answer = best.get(intent) if intent in ANSWER_INTENTS else None
         if answer is not None and answer.score < self.answer_threshold:
             answer = None
         if intent in NEVER_ANSWERED:
             answer = None
+        answer_id = answer.item_id if answer is not None else None
+        coverage = None
+        if intent in QUESTION_INTENTS:
+            # Grounding: the item must cover the thing asked for; confidence is not the test.
+            answer_id, coverage = self._grounded_answer(norm, scores, intent)
+            if answer_id is not None:
+                answer = Hit(answer_id, intent, float(scores[self._index[answer_id]]))
+            else:
+                answer = None
         sure = confidence >= self.intent_threshold or (
             answer is not None and answer.score >= self.strong_threshold
         )
         low = not sure or pred.known == 0.0 or (intent in ANSWER_EXPECTED and answer is None)
+        gap = (
+            intent in QUESTION_INTENTS
+            and answer is None
+            and confidence >= self.intent_threshold
+            and pred.known >= 0.5
+            and bool(self.grounder.content(norm.folded))
+        )
         return NluResult(
             intent=intent,
             confidence=round(float(confidence), 4),
             candidates=candidates,
-            answer_id=answer.item_id if answer is not None else None,
-            low_confidence=low,
+            answer_id=answer_id,
+            low_confidence=low or gap,
             normalized=norm.text,
+            gap=gap,
+            coverage=coverage,
+        )
+
+    def _topic_name(self, norm: Normalized, best: dict[str, Hit]) -> Hit | None:
+        """The question item whose keyword is the whole message, generic words aside."""
+        content = self.grounder.content(norm.folded)
+        if not content or len(content) > 3:
+            return None
+        hits = [best[i] for i in QUESTION_INTENTS if i in best]
+        for hit in sorted(hits, key=lambda h: -h.score):
+            i = self._index[hit.item_id]
+            vocab = self.retriever.vocab[i]
+            if hit.score >= self.strong_threshold and all(w in vocab for w in content):
+                if self.retriever.keyword_cover(norm.folded, i) >= 0.75:
+                    return hit
+        return None
+
+    def _follow_up(
+        self, norm: Normalized, scores, result: NluResult, previous: str
+    ) -> NluResult | None:
+        """A short message read against the item answered just before, or None when it stands
+        on its own: it names a thing of its own ("còn nước sạch thì sao"), or it is a clear
+        request of another kind (thanks, a person)."""
+        if len(norm.folded) > FOLLOW_UP_MAX_TOKENS:
+            return None
+        prev = self._index[previous]
+        if result.intent not in QUESTION_INTENTS and result.intent != "out_of_scope":
+            if not result.low_confidence and result.confidence >= self.strong_threshold:
+                return None
+        own = [w for w in self.grounder.content(norm.folded) if w not in self.retriever.vocab[prev]]
+        if own:
+            return None
+        title = self.retriever.titles[prev]
+        if title is None:
+            return None
+        joined = Normalized(
+            f"{title.raw} {norm.raw}", title.tokens + norm.tokens, title.folded + norm.folded
+        )
+        mixed = 0.5 * scores + 0.5 * self.retriever.scores(joined)
+        intent = self.retriever.intents[prev]
+        choice = previous
+        for hit in self.retriever.rank_scores(mixed, 3, QUESTION_INTENTS):
+            if hit.item_id == previous or self.grounded(joined, hit.item_id)[0]:
+                choice, intent = hit.item_id, hit.intent
+                break
+        i = self._index[choice]
+        return NluResult(
+            intent=intent,
+            confidence=round(float(max(mixed[i], self.intent_threshold)), 4),
+            candidates=result.candidates,
+            answer_id=choice,
+            low_confidence=False,
+            normalized=norm.text,
+            followup=True,
+            coverage=1.0,
         )
 
 
@@ -197,15 +363,31 @@ class BuiltinEngine:
             strong_threshold=strong_threshold,
         )
 
-    async def parse(self, text: str, lang: str = "vi") -> NluResult:
+    async def parse(self, text: str, lang: str = "vi", previous: str | None = None) -> NluResult:
         # Well under a millisecond of numpy: cheaper to run inline than to hand to a thread.
-        return self.parse_sync(text, lang)
+        return self.parse_sync(text, lang, previous)
 
-    def parse_sync(self, text: str, lang: str = "vi") -> NluResult:
+    def parse_sync(self, text: str, lang: str = "vi", previous: str | None = None) -> NluResult:
         norm = self.normalizer(text or "")
         if not norm:
             return NluResult("out_of_scope", 0.0, (), None, True, "")
-        return self.combiner.combine(norm, self.model.predict_norm(norm))
+        pred = self.model.predict_norm(norm)
+        clause = self.combiner.clause_start(norm)
+        if clause is not None:
+            # A story before the question: what the question clause asks weighs as much as the
+            # whole story ("... nhà sập rồi, nhà nước có giúp làm lại không").
+            part = Normalized(norm.raw, norm.tokens[clause:], norm.folded[clause:])
+            pred = mix(pred, self.model.predict_norm(part))
+        return self.combiner.combine(norm, pred, previous)
+
+
+def mix(a: Prediction, b: Prediction) -> Prediction:
+    """The mean of two predictions over the same labels (`known` from `a`, the whole message)."""
+    p = dict(a.ranking)
+    for label, q in b.ranking:
+        p[label] = (p.get(label, 0.0) + q) / 2
+    ranking = tuple(sorted(p.items(), key=lambda kv: -kv[1]))
+    return Prediction(ranking[0][0], ranking[0][1], a.known, ranking)
 
 
 @dataclass(frozen=True)

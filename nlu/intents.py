@@ -36,3 +36,7 @@ ANSWER_INTENTS = (*QUESTION_INTENTS, "help")
 ANSWER_EXPECTED = ("ask_policy", "ask_product")
 # Never given an answer item, however close one is.
 NEVER_ANSWERED = ("out_of_scope",)
+# Requests about the same things the content is about (a broken water tank, a house not built):
+# their examples name the topics too, so a message that is only a topic's name ("nước sạch") is
+# no evidence for them; it asks about the topic (`nlu.engine.Combiner`).
+TOPIC_SHARING = ("feedback", "report")

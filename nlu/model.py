@@ -190,9 +190,10 @@ class FitOptions:
     C: float = 20.0
     class_weight: str | None = "balanced"
     augment_stripped: bool = True  # also learn each example as typed without diacritics
-    # Copies of each example with one slip of the finger (a letter dropped, swapped or replaced):
-    # by default 2 for data under 2,000 examples, where they buy robustness to typos cheaply.
-    augment_typos: int | None = None
+    # Copies of each example with one slip of the finger (a letter dropped, swapped or replaced).
+    # None: `typo_copies(n)`, 2 per example up to 2,000 examples, then fewer as the data grows
+    # (a fraction is drawn per example), never a switch from 2 to 0 at one size.
+    augment_typos: float | None = None
     spec: FeatureSpec = field(default_factory=FeatureSpec)
     budget_bytes: int = MODEL_BUDGET_BYTES
     min_df: int | None = None  # examples a feature must appear in; default 1, or 2 from 2,000 rows
@@ -202,6 +203,16 @@ class FitOptions:
 
 
 _KEYS = "abcdeghiklmnopqrstuvxy"
+TYPO_COPIES = 2.0
+TYPO_FULL_UNTIL = 2000  # examples
+
+
+def typo_copies(n_examples: int) -> float:
+    """Typo copies per example for data of `n_examples`: 2 up to 2,000, then 2 * 2000 / n, so
+    the augmented rows grow smoothly and stop growing (4,000 typo rows at most)."""
+    if n_examples <= TYPO_FULL_UNTIL:
+        return TYPO_COPIES
+    return TYPO_COPIES * TYPO_FULL_UNTIL / n_examples
 
 
 def with_typo(text: str, rng: random.Random) -> str:
@@ -243,10 +254,11 @@ def fit(
     intents: list[str] = []
     rng = random.Random(0)
     typos = (
-        opts.augment_typos
+        float(opts.augment_typos)
         if opts.augment_typos is not None
-        else (2 if len(data.examples) < 2000 else 0)
+        else typo_copies(len(data.examples))
     )
+    whole, part = int(typos), typos - int(typos)
     for ex in data.examples:
         texts.append(ex.text)
         intents.append(ex.intent)
@@ -255,7 +267,7 @@ def fit(
             if stripped != ex.text:
                 texts.append(stripped)
                 intents.append(ex.intent)
-        for _ in range(typos):
+        for _ in range(whole + (1 if part and rng.random() < part else 0)):
             texts.append(
                 with_typo(strip_diacritics(ex.text) if rng.random() < 0.5 else ex.text, rng)
             )
@@ -354,7 +366,7 @@ def fit(
             "C": opts.C,
             "class_weight": opts.class_weight,
             "augment_stripped": opts.augment_stripped,
-            "augment_typos": typos,
+            "augment_typos": round(typos, 4),
         },
         "groups": {
             name: int(sum(1 for h in vocab if group_of[int(h)] == g))

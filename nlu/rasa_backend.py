@@ -143,7 +143,7 @@ class RasaEngine:
             raise RasaError(f"invalid JSON ({len(raw)} bytes)") from None
         return prediction_from_rasa(body)
 
-    async def parse(self, text: str, lang: str = "vi") -> NluResult:
+    async def parse(self, text: str, lang: str = "vi", previous: str | None = None) -> NluResult:
         norm = self.normalizer(text or "")
         if not norm:
             return NluResult("out_of_scope", 0.0, (), None, True, "")
@@ -164,7 +164,7 @@ class RasaEngine:
                 log.info("Rasa NLU at %s answers again after %d failures", self.url, self.failures)
             self.failures = 0
             log.debug("Rasa parse in %.1f ms", (time.perf_counter() - started) * 1000)
-        return self.combiner.combine(norm, pred)
+        return self.combiner.combine(norm, pred, previous)
 
     async def status(self) -> dict[str, Any]:
         """Rasa's `GET /status` (the loaded model), for diagnostics; raises `RasaError`."""

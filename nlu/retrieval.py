@@ -148,15 +148,28 @@ class Retriever:
         profiles: list[dict[str, Counter[str]]] = []
         self.keywords: list[list[tuple[str, ...]]] = []
         self.anchors: list[set[tuple[str, str]]] = []
+        # Every folded word of each item (texts, keywords, answer): what grounding checks a
+        # message's content words against (nlu.grounding).
+        self.vocab: list[set[str]] = []
+        self.pairs: list[set[tuple[str, str]]] = []  # adjacent folded words of the same texts
+        # Each item's first text as normalised (its title comes last among the texts).
+        self.titles: list[Normalized | None] = []
+        self.normalize = normalize
         for index, (item_id, intent, texts, keywords, *rest) in enumerate(items):
             self.ids.append(item_id)
             self.intents.append(intent)
             anchors: set[tuple[str, str]] = set()
             profile = {g: Counter() for g in GROUPS}
+            vocab: set[str] = set()
+            pairs: set[tuple[str, str]] = set()
+            title: Normalized | None = None
             for text in texts:
                 norm = normalize(text)
                 if not norm:
                     continue
+                vocab.update(norm.folded)
+                pairs.update(zip(norm.folded, norm.folded[1:], strict=False))
+                title = norm
                 feats = _features(norm)
                 docs.append(feats)
                 doc_item.append(index)
@@ -168,13 +181,22 @@ class Retriever:
                 norm = normalize(str(kw))
                 if norm:
                     kws.append(norm.folded)
+                    vocab.update(norm.folded)
+                    pairs.update(zip(norm.folded, norm.folded[1:], strict=False))
                     anchors |= _anchors(norm.folded)
                     for g, counts in _features(norm).items():
                         profile[g].update(counts)
-            if p.answer and rest and rest[0]:
-                for g, counts in _features(normalize(rest[0])).items():
-                    profile[g].update(counts)
+            if rest and rest[0]:
+                answer = normalize(rest[0])
+                vocab.update(answer.folded)
+                pairs.update(zip(answer.folded, answer.folded[1:], strict=False))
+                if p.answer:
+                    for g, counts in _features(answer).items():
+                        profile[g].update(counts)
             profiles.append(profile)
+            self.vocab.append(vocab)
+            self.pairs.append(pairs)
+            self.titles.append(title)
             self.keywords.append(kws)
             self.anchors.append(anchors)
         self.doc_item = np.array(doc_item, dtype=np.int32)
@@ -267,9 +289,28 @@ class Retriever:
         order = np.argsort(-scores, kind="stable")[:k]
         return [Hit(self.ids[i], self.intents[i], float(scores[i])) for i in order if scores[i] > 0]
 
+    def keyword_positions(self, folded: Sequence[str]) -> set[int]:
+        """Positions of the message inside a whole keyword of several words of any item."""
+        out: set[int] = set()
+        folded = tuple(folded)
+        for i, tok in enumerate(folded):
+            for _, kw in self._kw_by_first.get(tok, ()):
+                if len(kw) > 1 and folded[i : i + len(kw)] == kw:
+                    out.update(range(i, i + len(kw)))
+        return out
+
+    def keyword_cover(self, folded: tuple[str, ...], item: int) -> float:
+        """The idf-weighted share of the message that item `item`'s best keyword covers."""
+        return float(self._keyword_cover(folded, self.groups["w"].idf)[item])
+
     def rank(self, norm: Normalized, k: int = 5, intents: Iterable[str] | None = None) -> list[Hit]:
         """The `k` best items (optionally only of `intents`), best first, zero scores left out."""
-        s = self.scores(norm)
+        return self.rank_scores(self.scores(norm), k, intents)
+
+    def rank_scores(
+        self, s: np.ndarray, k: int = 5, intents: Iterable[str] | None = None
+    ) -> list[Hit]:
+        """`rank` over a `scores` array already computed."""
         allowed = set(intents) if intents is not None else None
         order = np.argsort(-s, kind="stable")
         out: list[Hit] = []

@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from bot.core import followup
+
 if TYPE_CHECKING:
     from bot.core.context import Context
     from nlu.engine import NluResult
@@ -67,7 +69,11 @@ async def understand(ctx: Context, text: str) -> NluResult:
     the same text as a new message once the flow let go of it, share this one parse.
     """
     if ctx.nlu is None:
-        ctx.nlu = await ctx.services.nlu.parse(text, ctx.lang)
+        previous = followup.recent(ctx)  # the item answered just before, for a follow-up
+        if previous is None:
+            ctx.nlu = await ctx.services.nlu.parse(text, ctx.lang)
+        else:
+            ctx.nlu = await ctx.services.nlu.parse(text, ctx.lang, previous=previous)
         ctx.turn.intent, ctx.turn.confidence = ctx.nlu.intent, ctx.nlu.confidence
     return ctx.nlu
 

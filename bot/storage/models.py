@@ -195,3 +195,25 @@ class OutboxEntry(Base):
     platform_ref: Mapped[str | None] = mapped_column(String(128), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ContentGap(Base):
+    """A question the content has no item for, counted: what the province should write next.
+
+    No user id and no chat id: the normalised question text (phone-like digit runs removed,
+    `bot.storage.repositories.gaps`), the user's language and channel, when it was first and
+    last asked, how often, and the closest items offered. The text may still hold personal data
+    a user typed (a name), so it never goes to logs and is shown only to staff.
+    """
+
+    __tablename__ = "content_gaps"
+    __table_args__ = (UniqueConstraint("question", "lang", "channel", name="uq_content_gaps"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question: Mapped[str] = mapped_column(String(300))
+    lang: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    closest: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)

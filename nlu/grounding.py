@@ -1,0 +1,199 @@
+"""Grounding: is a message about what a content item is about?
+
+Confidence alone is not the test. A question about help buying a tractor scores well against the
+housing item ("hỗ trợ", "nhà nước", "bao nhiêu" are everywhere), and the classifier is sure it
+is a policy question; answering it with the housing item's 40 million would be a confident wrong
+fact. So an item answers only when the thing asked for is covered by the item's own words.
+
+- The message's *content words* are its folded tokens minus generic words and phrases
+  (`nlu/tables/generic.yml`: pronouns, question words, particles, "hỗ trợ", "nhà nước", "tiền",
+  "xã"...). What is left names the thing asked for: "máy cày", "tiền điện", "gạo học sinh".
+- An item's *vocabulary* is every folded word of its questions, titles, keywords and answer
+  (after the same normalisation: abbreviations, dialect and the training data's synonyms), so
+  "nước sạch" meets "nước sinh hoạt" through the synonym.
+- `coverage` is the idf-weighted share of the content words found in the vocabulary, over the
+  whole message and over its last clause (a story comes before its question: "nhà em bị bão làm
+  sập rồi, nhà nước có giúp làm lại không" is asked in its last clause), whichever is higher.
+  Words no item knows weigh as much as the rarest word: a word the content has never seen is
+  very likely the thing the content does not cover.
+
+The tables are data, read once per file version, like the normalisation tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from nlu.normalize import TABLES_DIR, fold
+
+GENERIC_FILE = "generic.yml"
+
+
+@dataclass(frozen=True)
+class Generic:
+    """Words and phrases (folded) that never name the thing asked for."""
+
+    words: frozenset[str]
+    phrases: tuple[tuple[str, ...], ...]  # longest first
+
+    @classmethod
+    def load(cls, directory: str | Path | None = None) -> Generic:
+        path = Path(directory or TABLES_DIR) / GENERIC_FILE
+        stamp = (str(path.resolve()), path.stat().st_mtime_ns if path.exists() else 0)
+        if stamp not in _CACHE:
+            data = {}
+            if path.exists():
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if not isinstance(data, dict):
+                raise ValueError(f"{path}: expected `words:` and `phrases:` lists")
+            _CACHE[stamp] = cls.of(data.get("words") or (), data.get("phrases") or ())
+        return _CACHE[stamp]
+
+    @classmethod
+    def of(cls, words: Iterable[str], phrases: Iterable[str] = ()) -> Generic:
+        ps = {tuple(fold(str(p)).lower().split()) for p in phrases}
+        return cls(
+            frozenset(fold(str(w)).lower() for w in words),
+            tuple(sorted((p for p in ps if p), key=len, reverse=True)),
+        )
+
+    def content_positions(self, folded: Sequence[str], protected: Iterable[int] = ()) -> list[int]:
+        """Positions of the content words of a folded message: generic phrases removed first,
+        then generic words; `protected` positions (inside an item's keyword: "tảo hôn" typed
+        "tao hon", "Bò Ba Tơ") are content whatever the generic table says."""
+        n = len(folded)
+        keep = set(protected)
+        generic = [False] * n
+        for phrase in self.phrases:
+            k = len(phrase)
+            for i in range(n - k + 1):
+                if tuple(folded[i : i + k]) == phrase:
+                    generic[i : i + k] = [True] * k
+        return [
+            i
+            for i, t in enumerate(folded)
+            if i in keep or (not generic[i] and t not in self.words and not _small_number(t))
+        ]
+
+
+_CACHE: dict[tuple, Generic] = {}
+
+
+def _small_number(tok: str) -> bool:
+    # "1 tháng", "2 cây số": a count, not the thing asked for (a keyword's number, "dự án 4",
+    # "111", is protected).
+    return tok.isdigit() and len(tok) <= 2
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of what a message asks for an item's words cover."""
+
+    share: float  # 0..1, the better of the whole message and its last clause
+    content: tuple[str, ...]  # the message's content words
+    uncovered: tuple[str, ...]  # those the item does not cover
+
+
+class Grounder:
+    """Coverage of a message's content words by each item's vocabulary."""
+
+    def __init__(
+        self,
+        vocab: Sequence[set[str]],
+        idf: Mapping[str, float],
+        generic: Generic,
+        *,
+        tail: int = 4,
+        protect: Callable[[Sequence[str]], set[int]] | None = None,
+        pairs: Sequence[set[tuple[str, str]]] | None = None,
+    ) -> None:
+        self.vocab = vocab
+        self.idf = idf
+        self.default_idf = max(idf.values(), default=1.0)
+        self.generic = generic
+        self.tail = tail
+        self.protect = protect or (lambda folded: set())
+        self.pairs = pairs
+
+    def weight(self, word: str) -> float:
+        # A one-letter token (a stray "e", "k") says little whatever the tables missed.
+        # Compressed: a word many items share ("giá", "tuổi") still names what is asked.
+        w = 0.5 + 0.5 * self.idf.get(word, self.default_idf) / self.default_idf
+        return w * 0.3 if len(word) < 2 else w
+
+    def positions(self, folded: Sequence[str]) -> list[int]:
+        return self.generic.content_positions(folded, self.protect(folded))
+
+    def content(self, folded: Sequence[str]) -> tuple[str, ...]:
+        return tuple(folded[i] for i in self.positions(folded))
+
+    def coverage(
+        self, folded: Sequence[str], item: int, *, clause_start: int | None = None
+    ) -> Coverage:
+        """`item`'s coverage of the message `folded`; `clause_start`: where its last clause
+        begins (default: its last `tail` content words)."""
+        positions = self.positions(folded)
+        words = tuple(folded[i] for i in positions)
+        if not words:
+            # Nothing named beyond generic words ("bao nhiêu"): nothing the item leaves out.
+            return Coverage(1.0, (), ())
+        vocab = self.vocab[item]
+        pairs = self.pairs[item] if self.pairs is not None else None
+        covered: list[float] = []
+        for i, w in zip(positions, words, strict=True):
+            if not (w in vocab or _number_in(w, vocab)):
+                covered.append(0.0)
+            elif pairs is None or len(folded) == 1 or _paired(folded, i, pairs):
+                covered.append(1.0)
+            else:
+                # The word is the item's, but not beside the words it has there: "phân bón"
+                # typed "phan bon" shares both words with "bồn nước phân tán", not the thing.
+                covered.append(0.5)
+        weights = [self.weight(w) for w in words]
+        whole = _share(covered, weights)
+        if clause_start is not None:
+            tail = [j for j, p in enumerate(positions) if p >= clause_start]
+        else:
+            tail = list(range(max(0, len(words) - self.tail), len(words)))
+        last = _share([covered[j] for j in tail], [weights[j] for j in tail]) if tail else 0.0
+        # The last clause counts only when the message is longer than it.
+        share = max(whole, last) if len(tail) < len(words) else whole
+        return Coverage(
+            round(share, 4),
+            words,
+            tuple(w for w, c in zip(words, covered, strict=True) if c < 1.0),
+        )
+
+
+def _number_in(word: str, vocab: set[str]) -> bool:
+    # "936000" typed for "936.000": numbers are compared without separators.
+    return word[:1].isdigit() and word.replace(".", "") in vocab
+
+
+def _paired(folded: Sequence[str], i: int, pairs: set[tuple[str, str]]) -> bool:
+    """Whether the word at `i` stands beside one of its neighbours in the item's texts too."""
+    left = i > 0 and (folded[i - 1], folded[i]) in pairs
+    right = i + 1 < len(folded) and (folded[i], folded[i + 1]) in pairs
+    return left or right
+
+
+def _share(covered: Sequence[float], weights: Sequence[float]) -> float:
+    total = sum(weights)
+    if total <= 0:
+        return 0.0
+    return sum(w * c for w, c in zip(weights, covered, strict=True)) / total
+
+
+def idf_table(vocab: Sequence[set[str]]) -> dict[str, float]:
+    """Inverse item frequency of each word over the items' vocabularies."""
+    n = len(vocab)
+    df: dict[str, int] = {}
+    for v in vocab:
+        for w in v:
+            df[w] = df.get(w, 0) + 1
+    return {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
