@@ -382,3 +382,18 @@ def test_every_place_agrees_on_the_web_ports():
         for p in svc.get("ports", [])
     )
     assert published == WEB_PORTS
+
+
+# --------------------------------------------------------------------------- docs/deploy.md
+
+
+def test_deploy_doc_links_resolve_and_name_every_deploy_file():
+    doc = ROOT / "docs" / "deploy.md"
+    text = doc.read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        assert (doc.parent / target).exists(), f"docs/deploy.md links to missing {target}"
+    for path in DEPLOY.rglob("*"):
+        if path.is_file():
+            assert path.name in text, f"docs/deploy.md does not mention deploy/{path.name}"
