@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by deploy/backup.sh and deploy/restore.sh: split the bot's DATABASE_URL for the
 # PostgreSQL client tools.
 #
@@ -43,7 +44,9 @@ pgurl_split() {
       newq="${newq:+$newq&}$kv"
     done
   fi
+  # shellcheck disable=SC2034  # the outputs, read by the scripts that source this file
   PGURL_NOPASS="postgresql://$hostpart${newq:+?$newq}"
+  # shellcheck disable=SC2034
   PGURL_PASSWORD="$pass"
   return 0
 }
