@@ -24,7 +24,7 @@ from bot.config import Settings, load_settings
 from bot.messages import IncomingMessage
 from bot.storage.db import upgrade
 
-pytest_plugins = ["tests.postgres"]
+pytest_plugins = ["tests.postgres", "tests.logscan"]
 
 # Property tests: "ci" (10,000 examples, reproducible) unless HYPOTHESIS_PROFILE=dev (200 examples).
 hypothesis_settings.register_profile(
@@ -156,6 +156,10 @@ def message(
     message_id: str | None = None,
     **kw,
 ) -> IncomingMessage:
+    if len(text) >= 20 and " " in text:  # a sentence a person typed: never logged (tests/logscan)
+        from tests.logscan import sensitive
+
+        sensitive(text)
     return IncomingMessage(
         channel=channel,
         sender_id=sender,

@@ -25,9 +25,10 @@ from tests.privacy.conftest import traces
 TG_PERSON, TG_OTHER = 8724613905, 7315920486
 ZALO_PERSON, ZALO_OTHER = "3957201846193847561", "5120948377162039485"
 PHONE, NAME = "0905777333", "Đinh Thị Hờ Lan"
+# Questions the content answers (an unanswered one is counted in content_gaps, with no id).
 TEXTS = {
     "telegram": "nhà tôi ở thôn Mang Ri cần hỗ trợ làm nhà",
-    "zalo": "cho tôi hỏi về vay vốn nuôi bò ở Trà Bồng",
+    "zalo": "bao giờ có lớp tập huấn trồng quế ở Trà Bồng",
 }
 
 
