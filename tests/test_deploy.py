@@ -397,3 +397,222 @@ def test_deploy_doc_links_resolve_and_name_every_deploy_file():
     for path in DEPLOY.rglob("*"):
         if path.is_file():
             assert path.name in text, f"docs/deploy.md does not mention deploy/{path.name}"
+
+
+# --------------------------------------------------------------------------- the proxies, running
+#
+# The examples run for real (where caddy / nginx are installed) in front of two stand-in web
+# processes that echo what reached them: round robin over both, a dead one skipped, the
+# client's own address in X-Forwarded-For whatever the client claims, /healthz hidden, big
+# bodies refused, HSTS added and the upstream's Server header dropped.
+
+
+class _Upstream:
+    """A stand-in web process on a free loopback port that answers what it was sent."""
+
+    def __init__(self, name: str) -> None:
+        import http.server
+        import threading
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    if len(self.rfile.read(length)) == length:
+                        outer.bodies.append(length)
+                body = json.dumps(
+                    {
+                        "name": outer.name,
+                        "path": self.path,
+                        "xff": self.headers.get("X-Forwarded-For"),
+                        "proto": self.headers.get("X-Forwarded-Proto"),
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+        self.name = name
+        self.bodies: list[int] = []  # sizes of the bodies received whole
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def upstreams():
+    ups = [_Upstream("a"), _Upstream("b")]
+    try:
+        yield ups
+    finally:
+        for up in ups:
+            with contextlib_suppress():
+                up.stop()
+
+
+def contextlib_suppress():
+    import contextlib
+
+    return contextlib.suppress(Exception)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _request(url: str, *, data: bytes | None = None, headers: dict | None = None):
+    """(status, headers, json body or None), never raising on an HTTP error status."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # the test's self-signed cert
+    req = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
+            status, hdrs, raw = resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, hdrs, raw = exc.code, exc.headers, exc.read()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    return status, hdrs, body
+
+
+def _wait_until_serving(url: str, proc: subprocess.Popen, log: Path) -> None:
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the proxy exited ({proc.returncode}): {log.read_text()[-2000:]}")
+        try:
+            if _request(url)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"the proxy never answered: {log.read_text()[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _check_proxy(
+    base: str, upstreams: list[_Upstream], proto: str, too_big: tuple[int, ...] = (413,)
+) -> dict:
+    """What both proxies must do; returns the headers of one answer for proxy-specific checks."""
+    seen = []
+    for _ in range(4):
+        status, headers, body = _request(f"{base}/api/x", headers={"X-Forwarded-For": "6.6.6.6"})
+        assert status == 200
+        seen.append(body["name"])
+        # The client's own address, not the one it claimed: the rate limit counts that one.
+        assert body["xff"] == "127.0.0.1", body
+        assert body["proto"] == proto
+        assert headers.get("Strict-Transport-Security", "").startswith("max-age=31536000")
+        assert "Python" not in headers.get("Server", ""), "the upstream's Server header leaks"
+    assert sorted(seen) == ["a", "a", "b", "b"], f"not balanced over both: {seen}"
+
+    assert _request(f"{base}/healthz")[0] == 404  # for monitoring on the host, not the world
+    big = b"x" * (1024 * 1024 + 1)
+    assert _request(f"{base}/api/messages", data=big)[0] in too_big
+    assert all(size < len(big) for up in upstreams for size in up.bodies), "a big body got through"
+
+    upstreams[1].stop()  # one web process dies: every request still answered, by the other
+    for _ in range(4):
+        status, _headers, body = _request(f"{base}/api/x")
+        assert status == 200 and body["name"] == "a"
+    return dict(headers)
+
+
+def test_caddy_in_front_of_two_processes(tmp_path, upstreams):
+    port = _free_port()
+    env = {
+        "LANGSO_DOMAIN": f"http://127.0.0.1:{port}",  # plain HTTP here: no certificate to get
+        "LANGSO_UPSTREAMS": " ".join(f"127.0.0.1:{u.port}" for u in upstreams),
+    }
+    config = _caddy_adapt(env)
+    config["admin"] = {"disabled": True}  # no admin endpoint on :2019 to collide with
+    (tmp_path / "caddy.json").write_text(json.dumps(config), encoding="utf-8")
+    log = tmp_path / "caddy.log"
+    proc = subprocess.Popen(
+        [shutil.which("caddy"), "run", "--config", str(tmp_path / "caddy.json")],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
+    )
+    try:
+        _wait_until_serving(f"http://127.0.0.1:{port}/", proc, log)
+        # Caddy 2.6 (Debian's) cuts the body off and answers 502; newer ones answer 413.
+        headers = _check_proxy(
+            f"http://127.0.0.1:{port}", upstreams, proto="http", too_big=(413, 502)
+        )
+        assert "Server" not in headers
+    finally:
+        _stop(proc)
+
+
+def test_nginx_in_front_of_two_processes(tmp_path, upstreams):
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if nginx is None:
+        pytest.skip("nginx not installed (apt-get install nginx-light)")
+    test_nginx_accepts_the_example(tmp_path)  # writes cert.pem, key.pem, site.conf
+    http_port, https_port = _free_port(), _free_port()
+    site = (tmp_path / "site.conf").read_text(encoding="utf-8")
+    site = re.sub(r"^\s*listen \[::\].*\n", "", site, flags=re.M)  # no IPv6 needed here
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+    site = site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl;")
+    site = site.replace("server 127.0.0.1:8081 ", f"server 127.0.0.1:{upstreams[0].port} ")
+    site = site.replace("server 127.0.0.1:8082 ", f"server 127.0.0.1:{upstreams[1].port} ")
+    (tmp_path / "site.conf").write_text(site, encoding="utf-8")
+    log = tmp_path / "nginx.out"
+    proc = subprocess.Popen(
+        [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"https://127.0.0.1:{https_port}"
+        _wait_until_serving(f"{base}/", proc, log)
+        import http.client
+
+        plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+        plain.request("GET", "/x?y=1")
+        redirect = plain.getresponse()
+        assert redirect.status == 301
+        assert redirect.getheader("Location") == "https://127.0.0.1/x?y=1"
+        plain.close()
+        headers = _check_proxy(base, upstreams, proto="https")
+        assert headers.get("Server") == "nginx", "server_tokens off: no version"
+    finally:
+        _stop(proc)
