@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, delete, exists, func, or_, select, text, update
+from sqlalchemy import Text, and_, cast, delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.privacy import export, exports_dir, hash_key
@@ -77,11 +77,16 @@ _no_user = ~exists().where(
 )
 
 
+def _json_set(column):
+    """A JSON column holding a value: SQLAlchemy writes Python None as JSON null, not SQL NULL."""
+    return and_(column.is_not(None), cast(column, Text) != "null")
+
+
 def _old_inbox(cutoff: datetime):
     return and_(
         InboxEntry.received_at < cutoff,
         or_(
-            InboxEntry.payload.is_not(None),
+            _json_set(InboxEntry.payload),
             InboxEntry.sender.is_not(None),
             ~InboxEntry.message_id.startswith(personal.ERASED_PREFIX),
         ),
@@ -128,7 +133,7 @@ async def purge(
                 ),
             )
             report.outbox_payloads = await _count(
-                s, select(OutboxEntry.id).where(_finished_out, OutboxEntry.payload.is_not(None))
+                s, select(OutboxEntry.id).where(_finished_out, _json_set(OutboxEntry.payload))
             )
             report.inbox_anonymised = await _count(
                 s, select(InboxEntry.id).where(_old_inbox(cutoff))
@@ -200,7 +205,7 @@ async def purge(
             report.outbox_deleted += len(ids)
             cleared = await s.execute(
                 update(OutboxEntry)
-                .where(_finished_out, OutboxEntry.payload.is_not(None))
+                .where(_finished_out, _json_set(OutboxEntry.payload))
                 .values(payload=None)
             )
             report.outbox_payloads += cleared.rowcount or 0
