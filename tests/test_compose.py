@@ -37,7 +37,19 @@ SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e6
 ENV_EXAMPLE = ROOT / "deploy" / "env.example"
 
 RASA_SERVICES = {"rasa-train", "rasa"}
-WEB_SERVICES = {"web-1", "web-2"}
+
+
+def _web_services() -> set[str]:
+    """The services that run `python -m bot run --role web` (two, or more: docs/deploy.md)."""
+    services = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))["services"]
+    return {
+        name
+        for name, svc in services.items()
+        if " ".join(map(str, svc.get("command") or [])).startswith("python -m bot run --role web")
+    }
+
+
+WEB_SERVICES = _web_services()
 BOT_SERVICES = {"migrate", "dispatcher", *WEB_SERVICES}
 PROFILES = {"rasa-train": ["rasa"], "rasa": ["rasa"], "caddy": ["https"]}
 SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET", "KEY")
@@ -226,6 +238,7 @@ def test_schema_is_strict_enough_to_catch_typos(compose):
 
 
 def test_expected_services(services):
+    assert len(WEB_SERVICES) >= 2, "two web processes at least, behind the proxy"
     assert set(services) == {*BOT_SERVICES, "db", "caddy", *RASA_SERVICES}
 
 

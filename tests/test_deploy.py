@@ -381,7 +381,7 @@ def test_every_place_agrees_on_the_web_ports():
         if name.startswith("web-")
         for p in svc.get("ports", [])
     )
-    assert published == WEB_PORTS
+    assert set(WEB_PORTS) <= set(published), "the host proxy examples' ports are compose's"
 
 
 # --------------------------------------------------------------------------- docs/deploy.md
