@@ -25,6 +25,7 @@ classifier alone):
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -54,8 +55,12 @@ DEFAULT_DATA = Path("nlu/data")
 GROUND_THRESHOLD = 0.55
 # A follow-up is short: longer messages are read on their own.
 FOLLOW_UP_MAX_TOKENS = 8
+_CLAUSE_RE = re.compile(r"[,.;:!?\n]")
+# Intents a short message is still read as a follow-up from ("ai được" is no help request).
+FOLLOW_UP_OVER = ("help", "out_of_scope")
 # Share of `answer_threshold` an item that covers nearly all of the question may score.
 LOOSE_ANSWER = 0.6
+LOOSE_COVERAGE = 0.7  # ... when it covers this much of what is asked
 
 __all__ = [
     "BuiltinEngine",
@@ -137,14 +142,16 @@ class Combiner:
         """Token position where the message's last clause (after its last comma, full stop,
         question mark...) begins; None for a message of one clause."""
         raw = norm.raw.rstrip(" \t\n,.;:!?")
-        cuts = [i for i, ch in enumerate(raw) if ch in ",.;:!?\n"]
+        pieces = _CLAUSE_RE.split(raw)
+        if len(pieces) < 2:
+            return None
         # The question is the last clause that names something ("..., nghe nói có tiền hỗ trợ
         # xây nhà, được bao nhiêu vậy": "xây nhà"), not a closing "được bao nhiêu vậy".
-        for cut in reversed(cuts):
-            tail = self.retriever.normalize(raw[cut + 1 :])
-            start = len(norm.folded) - len(tail.folded)
-            if not 0 < start < len(norm.folded):
-                continue
+        start = len(norm.folded)
+        for piece in reversed(pieces[1:]):
+            start -= len(self.retriever.normalize(piece).folded)
+            if start <= 0:
+                return None
             if self.grounder.positions(norm.folded[start:]):
                 return start
         return None
@@ -154,14 +161,13 @@ class Combiner:
     ) -> tuple[bool, float]:
         """Whether item `item_id` covers what the message asks for, and the coverage."""
         cov = self.grounder.coverage(norm.folded, self._index[item_id], clause_start=clause)
-        return cov.share >= self.ground_threshold, cov.share
+        return cov.share >= self.ground_threshold and cov.head, cov.share
 
     def _grounded_answer(
-        self, norm: Normalized, scores, intent: str
+        self, norm: Normalized, scores, intent: str, clause: int | None
     ) -> tuple[str | None, float | None]:
         """The best-scoring item of `intent` (among its 3 best above `answer_threshold`) that
         covers what the message asks for, with its coverage."""
-        clause = self.clause_start(norm)
         best_cov = None
         for hit in self.retriever.rank_scores(scores, 3, (intent,)):
             if hit.score < LOOSE_ANSWER * self.answer_threshold:
@@ -170,27 +176,35 @@ class Combiner:
             best_cov = cov if best_cov is None else max(best_cov, cov)
             # A weaker match is enough when the item covers nearly all that is asked (a story's
             # many other words dilute the match, not the grounding).
-            if ok and (hit.score >= self.answer_threshold or cov >= 0.8):
+            if ok and (hit.score >= self.answer_threshold or cov >= LOOSE_COVERAGE):
                 return hit.item_id, cov
         return None, best_cov
 
-    def combine(self, norm: Normalized, pred: Prediction, previous: str | None = None) -> NluResult:
+    def combine(
+        self,
+        norm: Normalized,
+        pred: Prediction,
+        previous: str | None = None,
+        clause: int | None | bool = False,
+    ) -> NluResult:
         """The result for the message `norm` (not empty) given the classifier's `pred`;
-        `previous`: the item answered last in the conversation, if recent (follow-ups)."""
+        `previous`: the item answered last in the conversation, if recent (follow-ups);
+        `clause`: `clause_start(norm)` when the caller has it already."""
         scores = self.retriever.scores(norm)
-        clause = self.clause_start(norm)
-        if clause is not None:
+        if clause is False:
+            clause = self.clause_start(norm)
+        if clause is not None and scores.max(initial=0.0) < self.strong_threshold:
             # A story dilutes the match of its question: the question clause alone counts too.
             part = Normalized(norm.raw, norm.tokens[clause:], norm.folded[clause:])
             scores = np.maximum(scores, self.retriever.scores(part))
-        result = self._combine(norm, pred, scores)
+        result = self._combine(norm, pred, scores, clause)
         if previous is not None and previous in self._index:
             follow = self._follow_up(norm, scores, result, previous)
             if follow is not None:
                 return follow
         return result
 
-    def _combine(self, norm: Normalized, pred: Prediction, scores) -> NluResult:
+    def _combine(self, norm: Normalized, pred: Prediction, scores, clause: int | None) -> NluResult:
         candidates = tuple(
             Candidate(h.item_id, round(h.score, 4)) for h in self.retriever.top(scores, 5)
         )
@@ -207,7 +221,10 @@ class Combiner:
         intent = max(combined, key=combined.__getitem__)
         confidence = min(1.0, combined[intent])
         topic = self._topic_name(norm, best)
-        if topic is not None and intent in TOPIC_SHARING:
+        if topic is not None and (
+            intent in TOPIC_SHARING
+            or (intent not in QUESTION_INTENTS and confidence < self.strong_threshold)
+        ):
             # A message that is nothing but the name of an item's topic ("nước sạch", "học
             # phí") asks about that topic, whatever words complaints share with it.
             intent, confidence = topic.intent, max(confidence, topic.score)
@@ -221,7 +238,7 @@ class Combiner:
         coverage = None
         if intent in QUESTION_INTENTS:
             # Grounding: the item must cover the thing asked for; confidence is not the test.
-            answer_id, coverage = self._grounded_answer(norm, scores, intent)
+            answer_id, coverage = self._grounded_answer(norm, scores, intent, clause)
             if answer_id is not None:
                 answer = Hit(answer_id, intent, float(scores[self._index[answer_id]]))
             else:
@@ -253,13 +270,14 @@ class Combiner:
         content = self.grounder.content(norm.folded)
         if not content or len(content) > 3:
             return None
+        positions = self.grounder.positions(norm.folded)
         hits = [best[i] for i in QUESTION_INTENTS if i in best]
         for hit in sorted(hits, key=lambda h: -h.score):
-            i = self._index[hit.item_id]
-            vocab = self.retriever.vocab[i]
-            if hit.score >= self.strong_threshold and all(w in vocab for w in content):
-                if self.retriever.keyword_cover(norm.folded, i) >= 0.75:
-                    return hit
+            if hit.score < self.strong_threshold:
+                continue
+            inside = self.retriever.keyword_positions(norm.folded, self._index[hit.item_id], 1)
+            if all(p in inside for p in positions):
+                return hit
         return None
 
     def _follow_up(
@@ -271,12 +289,15 @@ class Combiner:
         if len(norm.folded) > FOLLOW_UP_MAX_TOKENS:
             return None
         prev = self._index[previous]
-        if result.intent not in QUESTION_INTENTS and result.intent != "out_of_scope":
+        if result.intent not in (*QUESTION_INTENTS, *FOLLOW_UP_OVER):
             if not result.low_confidence and result.confidence >= self.strong_threshold:
-                return None
-        own = [w for w in self.grounder.content(norm.folded) if w not in self.retriever.vocab[prev]]
-        if own:
-            return None
+                return None  # thanks, a person, a form: a request of its own
+        # Words of its own: what the previous item does not cover ("còn nước sạch thì sao").
+        own = self.grounder.coverage(norm.folded, prev).uncovered
+        vocab = self.retriever.vocab[prev]
+        foreign = [w for w in own if w not in vocab]  # words the previous item never uses
+        if own and result.answer_id is not None:
+            return None  # it names its own thing, and that is answered
         title = self.retriever.titles[prev]
         if title is None:
             return None
@@ -284,13 +305,22 @@ class Combiner:
             f"{title.raw} {norm.raw}", title.tokens + norm.tokens, title.folded + norm.folded
         )
         mixed = 0.5 * scores + 0.5 * self.retriever.scores(joined)
-        intent = self.retriever.intents[prev]
-        choice = previous
+        choice = None
         for hit in self.retriever.rank_scores(mixed, 3, QUESTION_INTENTS):
-            if hit.item_id == previous or self.grounded(joined, hit.item_id)[0]:
-                choice, intent = hit.item_id, hit.intent
+            # The previous item answers an aspect of itself ("bao nhiêu", "ai được"); any item
+            # (the previous one too) answers what the message alone names and it covers.
+            alone = scores[self._index[hit.item_id]] >= self.answer_threshold
+            if (hit.item_id == previous and not foreign) or (
+                alone and self.grounded(norm, hit.item_id)[0]
+            ):
+                choice = hit.item_id
                 break
+        if choice is None:
+            if own:
+                return None
+            choice = previous
         i = self._index[choice]
+        intent = self.retriever.intents[i]
         return NluResult(
             intent=intent,
             confidence=round(float(max(mixed[i], self.intent_threshold)), 4),
@@ -373,12 +403,15 @@ class BuiltinEngine:
             return NluResult("out_of_scope", 0.0, (), None, True, "")
         pred = self.model.predict_norm(norm)
         clause = self.combiner.clause_start(norm)
-        if clause is not None:
+        if clause is not None and not (
+            pred.intent in QUESTION_INTENTS and pred.confidence >= self.combiner.strong_threshold
+        ):
             # A story before the question: what the question clause asks weighs as much as the
-            # whole story ("... nhà sập rồi, nhà nước có giúp làm lại không").
+            # whole story ("... nhà sập rồi, nhà nước có giúp làm lại không"), unless the whole
+            # is clearly a question already.
             part = Normalized(norm.raw, norm.tokens[clause:], norm.folded[clause:])
             pred = mix(pred, self.model.predict_norm(part))
-        return self.combiner.combine(norm, pred, previous)
+        return self.combiner.combine(norm, pred, previous, clause)
 
 
 def mix(a: Prediction, b: Prediction) -> Prediction:

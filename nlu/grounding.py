@@ -32,6 +32,10 @@ import yaml
 from nlu.normalize import TABLES_DIR, fold
 
 GENERIC_FILE = "generic.yml"
+# Credit for a word the item has, but never beside the message's neighbouring words.
+UNPAIRED_CREDIT = 0.5
+# Credit the first content word (of the message or of its question clause) needs.
+HEAD_CREDIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,16 @@ class Generic:
 
     words: frozenset[str]
     phrases: tuple[tuple[str, ...], ...]  # longest first
+
+    @property
+    def _by_first(self) -> dict[str, list[tuple[str, ...]]]:
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = {}
+            for phrase in self.phrases:
+                index.setdefault(phrase[0], []).append(phrase)
+            object.__setattr__(self, "_index", index)
+        return index
 
     @classmethod
     def load(cls, directory: str | Path | None = None) -> Generic:
@@ -69,9 +83,10 @@ class Generic:
         n = len(folded)
         keep = set(protected)
         generic = [False] * n
-        for phrase in self.phrases:
-            k = len(phrase)
-            for i in range(n - k + 1):
+        by_first = self._by_first
+        for i, tok in enumerate(folded):
+            for phrase in by_first.get(tok, ()):
+                k = len(phrase)
                 if tuple(folded[i : i + k]) == phrase:
                     generic[i : i + k] = [True] * k
         return [
@@ -97,6 +112,7 @@ class Coverage:
     share: float  # 0..1, the better of the whole message and its last clause
     content: tuple[str, ...]  # the message's content words
     uncovered: tuple[str, ...]  # those the item does not cover
+    head: bool = True  # the first content word (of the message or its question clause) is covered
 
 
 class Grounder:
@@ -119,6 +135,7 @@ class Grounder:
         self.tail = tail
         self.protect = protect or (lambda folded: set())
         self.pairs = pairs
+        self._positions: dict[tuple[str, ...], list[int]] = {}
 
     def weight(self, word: str) -> float:
         # A one-letter token (a stray "e", "k") says little whatever the tables missed.
@@ -127,7 +144,14 @@ class Grounder:
         return w * 0.3 if len(word) < 2 else w
 
     def positions(self, folded: Sequence[str]) -> list[int]:
-        return self.generic.content_positions(folded, self.protect(folded))
+        """Positions of the content words (cached: one parse asks several times)."""
+        key = tuple(folded)
+        hit = self._positions.get(key)
+        if hit is None:
+            if len(self._positions) > 512:
+                self._positions.clear()
+            hit = self._positions[key] = self.generic.content_positions(key, self.protect(key))
+        return hit
 
     def content(self, folded: Sequence[str]) -> tuple[str, ...]:
         return tuple(folded[i] for i in self.positions(folded))
@@ -153,7 +177,7 @@ class Grounder:
             else:
                 # The word is the item's, but not beside the words it has there: "phân bón"
                 # typed "phan bon" shares both words with "bồn nước phân tán", not the thing.
-                covered.append(0.5)
+                covered.append(UNPAIRED_CREDIT)
         weights = [self.weight(w) for w in words]
         whole = _share(covered, weights)
         if clause_start is not None:
@@ -163,10 +187,16 @@ class Grounder:
         last = _share([covered[j] for j in tail], [weights[j] for j in tail]) if tail else 0.0
         # The last clause counts only when the message is longer than it.
         share = max(whole, last) if len(tail) < len(words) else whole
+        # The head: the first word naming something, in the message or in its question clause,
+        # is what is asked for ("giá heo hơi ở Ba Tơ", "người già trên 80 tuổi", "mua điện
+        # thoại"): the item must have it, beside the same neighbours.
+        heads = {0, *tail[:1]}
+        head = any(covered[j] >= HEAD_CREDIT for j in heads)
         return Coverage(
             round(share, 4),
             words,
             tuple(w for w, c in zip(words, covered, strict=True) if c < 1.0),
+            head,
         )
 
 

@@ -289,13 +289,18 @@ class Retriever:
         order = np.argsort(-scores, kind="stable")[:k]
         return [Hit(self.ids[i], self.intents[i], float(scores[i])) for i in order if scores[i] > 0]
 
-    def keyword_positions(self, folded: Sequence[str]) -> set[int]:
-        """Positions of the message inside a whole keyword of several words of any item."""
+    def keyword_positions(
+        self, folded: Sequence[str], item: int | None = None, min_words: int = 2
+    ) -> set[int]:
+        """Positions of the message inside a whole keyword (of `min_words` words or more) of
+        any item, or of item `item`."""
         out: set[int] = set()
         folded = tuple(folded)
         for i, tok in enumerate(folded):
-            for _, kw in self._kw_by_first.get(tok, ()):
-                if len(kw) > 1 and folded[i : i + len(kw)] == kw:
+            for owner, kw in self._kw_by_first.get(tok, ()):
+                if item is not None and owner != item:
+                    continue
+                if len(kw) >= min_words and folded[i : i + len(kw)] == kw:
                     out.update(range(i, i + len(kw)))
         return out
 
