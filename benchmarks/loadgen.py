@@ -296,6 +296,7 @@ class Load:
         self.zalo_ids = itertools.count(1)
         self.cookies: dict[str, str] = {}
         self.web_bad = 0
+        self.wrong_examples: list[dict] = []
 
     # ---- the fakes
 
@@ -379,6 +380,7 @@ class Load:
     async def run_phase(self, phase: str) -> dict:
         p = self.plan["phases"][phase]
         users = self.users(phase)
+        self.web_bad, self.wrong_examples = 0, []
         timeout = aiohttp.ClientTimeout(total=p.get("request_timeout", 30))
         connector = aiohttp.TCPConnector(limit=self.plan["limit"])
         async with aiohttp.ClientSession(
@@ -415,6 +417,7 @@ class Load:
             t_end = loop.time()
         stats = phase_stats(samples, window)
         stats["wrong_replies"] = self.wrong(users, samples) + self.web_bad
+        stats["wrong_examples"] = self.wrong_examples
         stats["t0_monotonic"] = t0 - loop.time() + time.monotonic()
         stats["t_end_monotonic"] = t_end - loop.time() + time.monotonic()
         stats["window_s"] = window[1] - window[0]
@@ -435,7 +438,17 @@ class Load:
                 continue
             expected = [t for per_msg in user["expected"][:n] for t in per_msg]
             got = [t for _at, t in self.replies.got.get(user["chat"], [])]
-            wrong += wrong_texts(got, expected)
+            bad = wrong_texts(got, expected)
+            if bad and len(self.wrong_examples) < 5:
+                self.wrong_examples.append(
+                    {
+                        "channel": user["channel"],
+                        "sent": user["texts"][:n],
+                        "expected": [(t or "")[:60] for t in expected],
+                        "got": [(t or "")[:60] for t in got],
+                    }
+                )
+            wrong += bad
         return wrong
 
     async def web_sessions(self, users: list[dict]) -> None:
@@ -522,7 +535,17 @@ class Load:
             return
         replies = json.loads(data).get("replies") or []
         got = [r.get("text") for r in replies]
-        self.web_bad += wrong_texts(got, user["expected"][sample.k])
+        bad = wrong_texts(got, user["expected"][sample.k])
+        if bad and len(self.wrong_examples) < 5:
+            self.wrong_examples.append(
+                {
+                    "channel": "web",
+                    "sent": [text],
+                    "expected": [(t or "")[:60] for t in user["expected"][sample.k]],
+                    "got": [(t or "")[:60] for t in got],
+                }
+            )
+        self.web_bad += bad
         if len(got) < len(user["expected"][sample.k]):
             sample.error = "missing replies"
 

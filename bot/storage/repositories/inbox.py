@@ -15,15 +15,17 @@ the write gate (`bot.storage.gate`, `Services.writing()`). The inbound worker
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.storage.dialect import dialect_insert
+from bot.storage.dialect import dialect_name
 from bot.storage.models import InboxEntry
 
 MAX_ATTEMPTS = 5  # processing attempts before a recorded message is given up
@@ -75,11 +77,7 @@ async def record_many(session: AsyncSession, channel: str, items: Sequence[Recor
         )
     # One cached statement with a list of parameters: SQLAlchemy sends it as one multi-row INSERT
     # ("insertmanyvalues"); building a VALUES list per call is several times slower.
-    stmt = (
-        dialect_insert(session, InboxEntry)
-        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-        .returning(InboxEntry.message_id)
-    )
+    stmt = _record_statement(dialect_name(session))
     inserted = set((await session.execute(stmt, list(rows.values()))).scalars())
     await session.commit()
     new = []
@@ -98,31 +96,60 @@ async def claim(session: AsyncSession, channel: str, message_id: str) -> bool:
     message changed; a rollback (a crash, an error) leaves a recorded row to be resumed. A row that
     is done or failed, or claimed by a concurrent transaction that then commits, returns nothing.
     """
-    now = datetime.now(UTC)
-    stmt = (
-        dialect_insert(session, InboxEntry)
+    at = datetime.now(UTC)
+    params = {"claim_channel": channel, "claim_message_id": message_id, "claim_now": at}
+    statement = _claim_statement(dialect_name(session))
+    return (await session.execute(statement, params)).first() is not None
+
+
+# Core statements on the table, built once per dialect with their values bound at execution: the
+# ORM-enabled form of the same INSERT (`insert(InboxEntry)`) goes through the ORM's bulk-insert
+# layer at every execution, measured at a third of a claim's cost (0.45 of 1.3 ms CPU on SQLite);
+# both are on every message's path (the webhook's record, the turn's claim).
+_table = InboxEntry.__table__
+
+
+def _insert(dialect: str) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(_table)
+
+
+@functools.cache
+def _record_statement(dialect: str) -> Any:
+    return (
+        _insert(dialect)
+        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+        .returning(_table.c.message_id)
+    )
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    """Insert the row as done, or flip a recorded, unfinished row whose sender has no older
+    unfinished message to done (see `claim`); RETURNING its id."""
+    at = bindparam("claim_now", type_=_table.c.processed_at.type)
+    return (
+        _insert(dialect)
         .values(
-            channel=channel,
-            message_id=message_id,
+            channel=bindparam("claim_channel", type_=_table.c.channel.type),
+            message_id=bindparam("claim_message_id", type_=_table.c.message_id.type),
             status="done",
             attempts=1,
-            received_at=now,
-            processed_at=now,
+            received_at=at,
+            processed_at=at,
         )
         .on_conflict_do_update(
             index_elements=["channel", "message_id"],
             set_={
                 "status": "done",
-                "attempts": InboxEntry.attempts + 1,
+                "attempts": _table.c.attempts + 1,
                 "payload": None,
                 "sender": None,
-                "processed_at": now,
+                "processed_at": at,
             },
             where=and_(_unfinished, ~_older_waiting),
         )
-        .returning(InboxEntry.id)
+        .returning(_table.c.id)
     )
-    return (await session.execute(stmt)).first() is not None
 
 
 _older = aliased(InboxEntry)
@@ -229,12 +256,19 @@ async def pending(
     query = select(InboxEntry).where(*scope, InboxEntry.id > after_id)
     rows = list((await session.execute(query.order_by(InboxEntry.id).limit(limit))).scalars())
     if rows:
-        await session.execute(
-            update(InboxEntry)
-            .where(InboxEntry.id.in_([r.id for r in rows]))
-            .values(status="processing", attempts=InboxEntry.attempts + 1),
-            execution_options={"synchronize_session": "evaluate"},
+        # Still unfinished: a turn may have claimed one since the select (done must stay done).
+        taken = set(
+            (
+                await session.execute(
+                    update(InboxEntry)
+                    .where(InboxEntry.id.in_([r.id for r in rows]), _unfinished)
+                    .values(status="processing", attempts=InboxEntry.attempts + 1)
+                    .returning(InboxEntry.id),
+                    execution_options={"synchronize_session": False},
+                )
+            ).scalars()
         )
+        rows = [r for r in rows if r.id in taken]
     await session.commit()
     return rows
 
