@@ -51,7 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_stored_tokens(settings)  # every stored channel token decrypts with the keys set
     console = settings.console and sys.stdin.isatty() and not args.no_console
     try:
-        asyncio.run(serve(settings, console=console))
+        asyncio.run(serve(settings, console=console, role=args.role))
     except KeyboardInterrupt:
         pass
     return 0
@@ -232,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="start the bot: web chat, channels and (on a terminal) the console"
     )
     r.add_argument("--no-console", action="store_true")
+    r.add_argument(
+        "--role",
+        choices=["all", "web", "dispatcher"],
+        default="all",
+        help="all (default): everything in one process; web: receive, handle, send each reply "
+        "at once; dispatcher: retries, the outbox and inbox sweeps, /healthz only",
+    )
     r.set_defaults(func=cmd_run)
 
     from bot.i18n import LANGUAGES

@@ -20,6 +20,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import actions  # noqa: F401 - registers the actions
+from bot.availability import Availability
+from bot.availability import middleware as availability_middleware
 from bot.channels.base import Channel
 from bot.config import Settings
 from bot.content import Content, load_content
@@ -32,12 +34,21 @@ from bot.errors import StartupError
 from bot.i18n import Catalogs
 from bot.inbound.worker import InboundWorker
 from bot.outbox.sender import RetryPolicy, Sender
-from bot.storage.db import create_engine, create_sessionmaker, is_healthy, resolve_url
+from bot.storage.db import (
+    PoolSettings,
+    close_probe,
+    create_engine,
+    create_sessionmaker,
+    health,
+    resolve_url,
+)
+from bot.storage.outage import Outage
 
 log = logging.getLogger("bot.app")
 SERVICES_KEY = web.AppKey("services", Services)
 WORKER_KEY = web.AppKey("worker", InboundWorker)
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
+AVAILABILITY_KEY = web.AppKey("availability", Availability)
 
 __all__ = ["StartupError", "build_services", "build_pipeline", "build_worker", "build_web_app"]
 
@@ -82,7 +93,12 @@ def build_services(
             "content has errors; run `python -m bot content check`:\n"
             + "\n".join(f"  - {p}" for p in content.errors[:10])
         )
-    engine = create_engine(resolve_url(database_url or settings.database_url, settings.base_dir))
+    db = settings.database_pool
+    pool = PoolSettings(
+        db.pool_size, db.pool_overflow, db.pool_timeout, db.connect_timeout, db.statement_timeout
+    )
+    url = resolve_url(database_url or settings.database_url, settings.base_dir)
+    engine = create_engine(url, pool)
     from bot import crypto
 
     crypto.configure(settings)  # the channel tokens' keys, loaded when first used
@@ -139,10 +155,15 @@ def build_channels(services: Services) -> list[Channel]:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    ok = await is_healthy(request.app[ENGINE_KEY])
-    return web.json_response(
-        {"status": "ok" if ok else "database unreachable"}, status=200 if ok else 503
-    )
+    """200 {"status": "ok"} or 503 with why: "shutting down", "database unreachable",
+    "database locked", "migrating", "pool exhausted". The check uses a connection of its own,
+    not the pool's, so a burst of webhooks cannot make it fail."""
+    availability = request.app[AVAILABILITY_KEY]
+    if availability.stopping:
+        return web.json_response({"status": "shutting down"}, status=503)
+    engine = request.app[ENGINE_KEY]
+    ok, body = await availability.health(lambda: health(engine))
+    return web.json_response(body, status=200 if ok else 503)
 
 
 def build_web_app(
@@ -159,55 +180,107 @@ def build_web_app(
     app[SERVICES_KEY] = services
     app[WORKER_KEY] = worker
     app[ENGINE_KEY] = engine
+    availability = app[AVAILABILITY_KEY] = Availability(Outage.of(engine))
+    app.middlewares.append(availability_middleware(availability))  # 503s: outage, shutdown
     app.router.add_get("/healthz", healthz)
     WebChat(worker, services.settings.path(services.settings.content_dir) / "media").register(app)
     from bot.privacy import web as privacy_web
 
     privacy_web.register(app, services.settings.path(services.settings.privacy.export_dir))
+    before = {r.canonical for r in app.router.resources()}
     for channel in channels or []:
         channel.register_routes(app)
+    availability.webhooks = {r.canonical for r in app.router.resources()} - before
 
     async def close_engine(_app: web.Application) -> None:
+        await close_probe(engine)
         await engine.dispose()
 
     app.on_cleanup.append(close_engine)
     return app
 
 
-async def serve(settings: Settings, console: bool = False) -> None:
-    """Run the bot until interrupted (Ctrl+C or SIGTERM): web chat, health, channels, console."""
+def build_health_app(engine: AsyncEngine) -> web.Application:
+    """Only `/healthz`: what a dispatcher process serves."""
+    app = web.Application()
+    app[ENGINE_KEY] = engine
+    app[AVAILABILITY_KEY] = Availability(Outage.of(engine))
+    app.router.add_get("/healthz", healthz)
+
+    async def close_engine(_app: web.Application) -> None:
+        await close_probe(engine)
+        await engine.dispose()
+
+    app.on_cleanup.append(close_engine)
+    return app
+
+
+ROLES = ("all", "web", "dispatcher")
+
+
+async def serve(settings: Settings, console: bool = False, role: str = "all") -> None:
+    """Run the bot until interrupted (Ctrl+C or SIGTERM).
+
+    `role`: "all" (the default) receives, handles and sends, and runs the outbox dispatcher and
+    the inbound sweep; "web" receives (web chat, webhooks, polling), handles, and sends each
+    turn's replies at once (the fast path), without the periodic dispatcher or sweep; a
+    "dispatcher" process runs those two for every web process on the same PostgreSQL (retries,
+    rows a dead process left, messages left recorded) and serves only `/healthz`, on
+    `server.dispatcher_port`. Claims and leases keep N web and M dispatcher processes from
+    sending a row twice.
+
+    SIGTERM (and Ctrl+C): stop accepting (webhooks and the web chat answer 503 "shutting down",
+    pollers stop fetching, `/healthz` 503), finish the messages in hand and their sends, write
+    the sends' marks, and return within `server.shutdown_grace_seconds`; what is not finished by
+    then stays recorded and is resumed by the next start.
+    """
+    if role not in ROLES:
+        raise StartupError(f"--role: expected one of {', '.join(ROLES)}, got {role!r}")
     services, engine = build_services(settings)
     pipeline = build_pipeline(services)
     channels = build_channels(services)
     worker = build_worker(pipeline, channels)
-    app = build_web_app(services, engine, worker, channels)
-    runner = web.AppRunner(app, access_log=None)
+    receiving = role != "dispatcher"
+    if receiving:
+        app = build_web_app(services, engine, worker, channels)
+        host, port, env = settings.server.host, settings.server.port, "BOT_PORT"
+    else:
+        app = build_health_app(engine)
+        host, port, env = settings.server.host, settings.server.dispatcher_port, "DISPATCHER_PORT"
+    grace = settings.server.shutdown_grace_seconds
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(2.0, grace))
     await runner.setup()
-    site = web.TCPSite(runner, settings.server.host, settings.server.port)
+    site = web.TCPSite(runner, host, port)
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
         raise StartupError(
-            f"server.port: cannot listen on {settings.server.host}:"
-            f"{settings.server.port} ({exc.strerror}); set BOT_PORT to a free port"
+            f"server: cannot listen on {host}:{port} ({exc.strerror}); set {env} to a free port"
         ) from None
-    log.info("web chat on http://%s:%s/", settings.server.host, settings.server.port)
-    print(
-        f"Làng Số is running: web chat on http://{settings.server.host}:{settings.server.port}/ "
-        "(Ctrl+C stops)",
-        flush=True,
-    )
+    if receiving:
+        log.info("web chat on http://%s:%s/ (role %s)", host, port, role)
+        print(f"Làng Số is running: web chat on http://{host}:{port}/ (Ctrl+C stops)", flush=True)
+    else:
+        log.info("dispatcher running; /healthz on http://%s:%s/healthz", host, port)
+        print(f"Làng Số dispatcher is running: http://{host}:{port}/healthz", flush=True)
+    from bot.privacy.retention import PrivacyJobs
+
+    privacy_jobs = PrivacyJobs(services.sessionmaker, settings, ordering=services.ordering)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGTERM, stopped.set)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stopped.set)
     try:
-        for channel in channels:
-            await channel.start(worker)
-            log.info("channel %s started", channel.name)
-        await worker.start()
-        if console:
+        if receiving:
+            for channel in channels:
+                await channel.start(worker)
+                log.info("channel %s started", channel.name)
+        await worker.start(background=role != "web")
+        if role != "web":
+            privacy_jobs.start()  # exports past their time to live; the retention purge, daily
+        if console and receiving:
             from bot.channels.console import run_console
 
             console_task = asyncio.create_task(run_console(worker))
@@ -218,13 +291,27 @@ async def serve(settings: Settings, console: bool = False) -> None:
         else:
             await stopped.wait()
     finally:
-        await worker.stop()  # the turns and sends under way finish; the rest stay recorded
+        deadline = loop.time() + grace
+
+        def left() -> float:
+            return max(0.1, deadline - loop.time())
+
+        log.info("stopping: finishing what is in hand (at most %.0f s)", grace)
+        app[AVAILABILITY_KEY].stop_accepting()  # webhooks, web chat, /healthz: 503
+        worker.stop_accepting()  # pollers fetch no more
+        await privacy_jobs.stop()
+        # The turns and sends under way finish, and their marks are written; the rest stay
+        # recorded for the next start.
+        await worker.stop(grace=max(0.1, left() - 1.0))
+        await app[AVAILABILITY_KEY].finish_background(min(1.0, left()))
         for channel in channels:
-            await channel.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(channel.stop(), left())
         await runner.cleanup()
         close = getattr(services.nlu, "close", None)
         if close is not None:
             await close()
+        log.info("stopped")
 
 
 def project_root() -> Path:

@@ -29,6 +29,22 @@ class ConfigError(Exception):
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
+    # SIGTERM: stop accepting, finish what is in hand, exit within this many seconds (below
+    # docker's default stop timeout of 10 s; raise `stop_grace_period` with it).
+    shutdown_grace_seconds: float = 8.0
+    dispatcher_port: int = 8081  # `run --role dispatcher`: /healthz only, on this port
+
+
+@dataclass(frozen=True)
+class DatabasePoolSettings:
+    """`database.pool_*` and timeouts (bot.storage.db.PoolSettings): bounded waits, so a webhook
+    answers 503 within a second while the database is away or the pool is used up."""
+
+    pool_size: int = 10
+    pool_overflow: int = 10
+    pool_timeout: float = 0.5
+    connect_timeout: float = 0.5
+    statement_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,7 @@ class Settings:
     database_url: str
     # Message transactions at once; None: from the database (1 on SQLite, 4 on PostgreSQL).
     database_max_transactions: int | None = None
+    database_pool: DatabasePoolSettings = field(default_factory=DatabasePoolSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     nlu: NluSettings = field(default_factory=NluSettings)
     content_dir: str = "content"
@@ -239,6 +256,13 @@ def _validate(s: Settings, errors: list[str]) -> None:
             f"database.max_transactions: expected at least 1, got {s.database_max_transactions} "
             "(leave it empty for 1 on SQLite, 4 on PostgreSQL)"
         )
+    pool = s.database_pool
+    if pool.pool_size < 1 or pool.pool_overflow < 0:
+        errors.append("database: pool_size must be >= 1 and pool_overflow >= 0")
+    if min(pool.pool_timeout, pool.connect_timeout, pool.statement_timeout) <= 0:
+        errors.append("database: pool_timeout, connect_timeout and statement_timeout must be > 0")
+    if s.server.shutdown_grace_seconds <= 0 or not 1 <= s.server.dispatcher_port <= 65535:
+        errors.append("server: shutdown_grace_seconds must be > 0, dispatcher_port 1-65535")
     if not s.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         errors.append(
             "database.url: expected sqlite+aiosqlite:///path.db "
@@ -352,6 +376,14 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
     settings = Settings(
         database_url=str(url),
         database_max_transactions=max_transactions,
+        database_pool=_build_section(
+            "database",
+            DatabasePoolSettings,
+            {k: v for k, v in db.items() if k in DatabasePoolSettings.__dataclass_fields__}
+            if isinstance(db, dict)
+            else None,
+            errors,
+        ),
         content_dir=str(content_dir),
         default_language=str(raw.get("default_language", "vi")),
         console=bool(console) if console is not None else True,

@@ -48,6 +48,7 @@ from bot.messages import (
     Media,
     Reply,
 )
+from bot.storage.outage import is_outage
 
 if TYPE_CHECKING:
     from bot.config import TelegramSettings
@@ -451,6 +452,8 @@ class TelegramChannel:
         try:  # an update that `parse` cannot read is answered 200 and dropped: nothing to retry
             await self.accept([data])
         except Exception as exc:  # not recorded: Telegram will deliver it again
+            if is_outage(exc):
+                raise  # bot.availability: 503 with Retry-After, counted with the outage
             log.error("telegram: cannot record an update (%s)", type(exc).__name__)
             return web.Response(status=503, text="try again")
         return web.Response(text="ok")

@@ -48,6 +48,7 @@ from bot.messages import (
     Reply,
     render_numbered,
 )
+from bot.storage.outage import is_outage
 
 log = logging.getLogger("bot.zalo")
 
@@ -388,6 +389,8 @@ class ZaloChannel:
         try:
             await self.worker.accept(CHANNEL, [event])
         except Exception as exc:  # not recorded: Zalo sends it again
+            if is_outage(exc):
+                raise  # bot.availability: 503 with Retry-After, counted with the outage
             log.error("zalo: cannot record an event (%s)", type(exc).__name__)
             return web.Response(status=503, text="try again")
         return web.Response(text="ok")

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.context import Context, Turn
 from bot.core.services import Services
 from bot.messages import IncomingMessage
+from bot.storage.outage import Outage
 from bot.storage.repositories import inbox, outbox
 
 log = logging.getLogger("bot.pipeline")
@@ -98,8 +99,13 @@ class Pipeline:
                         ctx.turn.outbox_ids, ctx.turn.claimed = queued.ids, queued.claimed
                     await session.commit()
                 except Exception as exc:
-                    await session.rollback()
+                    with contextlib.suppress(Exception):  # a broken connection cannot roll back
+                        await session.rollback()
                     services.memory.restore(msg.channel, msg.sender_id, memory)
+                    if Outage.of(services.sessionmaker).failed(exc, "handling a message"):
+                        # The database is away, not the message at fault: no attempt counted
+                        # (an outage never makes a message failed), logged once per outage.
+                        raise TurnFailed(exc, counted=False, given_up=False) from exc
                     log.error("message failed channel=%s error=%s", msg.channel, type(exc).__name__)
                     counted, given_up = await self._note_failure(session, msg, exc)
                     raise TurnFailed(exc, counted=counted, given_up=given_up) from exc

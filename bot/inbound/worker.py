@@ -37,6 +37,7 @@ from bot.core.pipeline import Pipeline, TurnFailed
 from bot.messages import ContactGone, Inbound, IncomingMessage
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.sender import PushChannel, Sender
+from bot.storage.outage import Outage, is_outage
 from bot.storage.repositories import inbox, outbox, users
 from bot.tasks import finish, stop_task
 
@@ -61,6 +62,12 @@ class Handled:
 
 NOTHING = Handled(queued=False, claimed=[])
 BLOCKED = Handled(queued=False, claimed=[], blocked=True)
+MAX_LEFT = 20_000  # messages an outage left, remembered for its end (beyond: the sweep's)
+
+
+class LeftForLater(Exception):
+    """A message's turn could not run because the database is away: not its fault, no attempt
+    counted; the worker takes it up again when the database is back."""
 
 
 class InboundWorker:
@@ -92,6 +99,14 @@ class InboundWorker:
         self._sweeper: asyncio.Task | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self.outage = Outage.of(self.services.sessionmaker)
+        # What an outage left, by (channel, message id): (sender, payload, event), taken up
+        # again, with no attempt counted, when the database is back.
+        self._left: dict[tuple[str, str], tuple[str | None, Any, Inbound | None]] = {}
+        self._background = True  # the dispatcher loop and the sweep (not in a web-only role)
+        self._recovering: asyncio.Task | None = None
+        self._accepting = asyncio.Event()
+        self._accepting.set()
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -99,31 +114,50 @@ class InboundWorker:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        """Resume what an earlier run left, then sweep and dispatch in the background."""
+    async def start(self, background: bool = True) -> None:
+        """Resume what an earlier run left, then (`background`) sweep and dispatch in the
+        background. After an outage, what it left is taken up again at once."""
+        self._background = background
+        self.outage.on_recovery(self._on_recovery)
         if self.services.writes.sqlite:  # one process per SQLite file: every lease is a dead one's
             async with self.services.writing() as session:
                 released = await outbox.release_leases(session)
             if released:
                 log.info("%d reply(ies) a stopped process was sending go out again", released)
         await self.resume()
+        if not background:
+            return
         self.dispatcher.start()
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="inbound-sweep")
 
+    def stop_accepting(self) -> None:
+        """Shutting down: pollers fetch no more (`wait_for_room` blocks)."""
+        self._accepting.clear()
+
     async def stop(self, grace: float = 10.0) -> None:
-        """Let running messages finish for `grace` seconds; the rest stay recorded."""
+        """Let running messages and their sends finish for `grace` seconds in all, and write the
+        sends' marks; the rest stay recorded, for the next start."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        self.stop_accepting()
+        self.outage.remove_callback(self._on_recovery)
         await stop_task(self._sweeper)
-        self._sweeper = None
-        await finish(self._tasks, grace)
-        await self.dispatcher.stop()
+        await stop_task(self._recovering)
+        self._sweeper = self._recovering = None
+        while self._tasks and loop.time() < deadline:  # a poller's last batch may add some
+            await finish(self._tasks, max(0.0, deadline - loop.time()))
+        await self.dispatcher.stop(grace=max(0.1, deadline - loop.time()))
+        await self.sender.close(timeout=max(0.5, deadline - loop.time()))
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until no recorded message is being handled here (tests, benchmarks, shutdown)."""
         await asyncio.wait_for(self._idle.wait(), timeout)
 
     async def wait_for_room(self) -> None:
-        """Block while `max_in_flight` messages are being handled (a poller's back-pressure)."""
+        """Block while `max_in_flight` messages are being handled (a poller's back-pressure),
+        and for good once the worker stops accepting (shutting down)."""
+        await self._accepting.wait()
         while len(self._tasks) >= self.max_in_flight:
             await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
 
@@ -209,8 +243,54 @@ class InboundWorker:
                 await self._send(channel, sender, outcome.queued, outcome.claimed)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # e.g. the database is down: the sweep or the next start resumes
-            log.error("%s: a message was left for later (%s)", channel, type(exc).__name__)
+        except Exception as exc:  # e.g. the database is down: resumed when it is back
+            if isinstance(exc, LeftForLater) or self.outage.failed(exc, "handling a message"):
+                self._leave(channel, sender, message_id, payload, event)
+            else:  # the sweep or the next start resumes it
+                log.error("%s: a message was left for later (%s)", channel, type(exc).__name__)
+
+    def _leave(
+        self,
+        channel: str,
+        sender: str | None,
+        message_id: str,
+        payload: Any,
+        event: Inbound | None,
+    ) -> None:
+        """Remember a message an outage left; taken up again when the database is back (or,
+        when the database is not known to be away, e.g. the pool was exhausted, in a second)."""
+        if self.outage.down:
+            if len(self._left) < MAX_LEFT:
+                self._left[(channel, message_id)] = (sender, payload, event)
+            return
+        loop = asyncio.get_running_loop()
+        if self._accepting.is_set():
+            loop.call_later(1.0, self._schedule, channel, sender, message_id, payload, event)
+
+    def _on_recovery(self) -> None:
+        if self._recovering is None or self._recovering.done():
+            self._recovering = asyncio.get_running_loop().create_task(
+                self._resume_after_outage(), name="inbound-recovery"
+            )
+
+    async def _resume_after_outage(self) -> None:
+        """The database is back: what the outage left here goes on at once (no attempt counted);
+        with the sweep, so does what it left recorded elsewhere (a record whose commit's answer
+        was lost, another process's)."""
+        left, self._left = self._left, {}
+        for (channel, message_id), (sender, payload, event) in left.items():
+            self._schedule(channel, sender, message_id, payload, event)
+        if left:
+            log.info("resuming %d message(s) the outage left", len(left))
+        self.dispatcher.wake_at(datetime.now(UTC))
+        await self.sender.recover()
+        if not self._background:
+            return
+        try:
+            await self.resume(received_before=datetime.now(UTC))
+        except Exception as exc:
+            if not self.outage.failed(exc, "resuming after an outage"):
+                log.warning("resume after an outage failed (%s)", type(exc).__name__)
 
     async def _in_order(self, channel: str, sender: str, message_id: str) -> Handled | None:
         """Handle the sender's unfinished messages up to `message_id`, oldest first."""
@@ -287,6 +367,8 @@ class InboundWorker:
             except TurnFailed as failed:
                 if failed.given_up:
                     return NOTHING
+                if not failed.counted and is_outage(failed.error):
+                    raise LeftForLater() from failed.error
                 if not failed.counted:
                     return None
                 await asyncio.sleep(self.retry_delay * (2**attempt))
@@ -335,7 +417,8 @@ class InboundWorker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: try again at the next sweep
-                log.warning("inbound sweep failed (%s)", type(exc).__name__)
+                if not self.outage.failed(exc, "sweeping the inbox"):
+                    log.warning("inbound sweep failed (%s)", type(exc).__name__)
 
     # ------------------------------------------------------------------ pull channels
 

@@ -78,7 +78,8 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: look again at the next tick
-                log.warning("outbox dispatch failed (%s)", type(exc).__name__)
+                if not self.sender.outage.failed(exc, "dispatching the outbox"):
+                    log.warning("outbox dispatch failed (%s)", type(exc).__name__)
             self._wake.clear()
             timeout = self.poll_interval
             if self._next is not None:

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.ordering import KeyedLock
 from bot.messages import Reply
 from bot.storage.gate import writing
+from bot.storage.outage import Outage
 from bot.storage.repositories import outbox, users
 
 log = logging.getLogger("bot.outbox")
@@ -148,7 +149,11 @@ class Sender:
         self._pseudonym = pseudonym or (lambda _channel, _recipient: "-")
         self._flushing = KeyedLock()
         self._retry_at: Callable[[datetime], None] = lambda _at: None
-        self._marks = _SentMarks(sessionmaker)
+        self.outage = Outage.of(sessionmaker)
+        self._marks = _SentMarks(sessionmaker, self.outage)
+        # Rows whose send an outage interrupted (taken, maybe partly sent, not marked): handed
+        # back, their attempt not counted, when the database is back (`recover`).
+        self._interrupted: set[int] = set()
 
     def add_channel(self, channel: PushChannel) -> None:
         self.channels[channel.name] = channel
@@ -259,16 +264,22 @@ class Sender:
                 await limiter.wait(row.recipient)
                 ref = await channel.deliver(row.recipient, parts[i]) or ref
                 if i + 1 < len(parts):
-                    async with writing(self.sessionmaker) as session:
-                        await outbox.progress(session, row.id, i + 1, self.policy.lease)
+                    await self._progress(row, i + 1)
         except SendError as exc:
-            return await self._failed_send(row, exc, limiter)
+            try:
+                return await self._failed_send(row, exc, limiter)
+            except Exception as db_exc:  # the outcome cannot be written: the database is away
+                if self._interrupted_by_outage(row, db_exc, "recording a failed send"):
+                    return False
+                raise
         except asyncio.CancelledError:
             # Shutting down: hand the row back at once instead of waiting for its lease.
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._release(row.id))
             raise
         except Exception as exc:  # a bug or an unexpected library error: retried, then failed
+            if self._interrupted_by_outage(row, exc, "sending a reply"):
+                return False  # e.g. a token read from the database: not the send's fault
             log.exception("%s: unexpected error sending a reply", row.channel)
             return await self._failed_send(
                 row, SendError(f"unexpected {type(exc).__name__}", retryable=True), limiter
@@ -279,6 +290,16 @@ class Sender:
         else:
             marks.append(mark)
         return True
+
+    async def _progress(self, row: outbox.Claimed, parts_sent: int) -> None:
+        """Note the parts sent so far; while the database is away the send goes on (its final
+        mark, retried until written, covers them)."""
+        try:
+            async with writing(self.sessionmaker) as session:
+                await outbox.progress(session, row.id, parts_sent, self.policy.lease)
+        except Exception as exc:
+            if not self.outage.failed(exc, "noting a reply's progress"):
+                raise
 
     async def _release(self, row_id: int) -> None:
         async with writing(self.sessionmaker) as session:
@@ -328,6 +349,33 @@ class Sender:
     def channel_names(self) -> list[str]:
         return list(self.channels)
 
+    async def recover(self) -> None:
+        """After an outage: rows it interrupted go back to the queue, their attempt not counted
+        (a database problem never uses up a send's attempts)."""
+        ids, self._interrupted = sorted(self._interrupted), set()
+        if not ids:
+            return
+        try:
+            async with writing(self.sessionmaker) as session:
+                await outbox.release(session, ids)
+        except Exception as exc:
+            self._interrupted.update(ids)
+            if not self.outage.failed(exc, "handing back interrupted sends"):
+                raise
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """At shutdown: wait (at most `timeout` s) until every send's mark is written, so what
+        was sent is not sent again by the next process."""
+        await self._marks.drain(timeout)
+
+    def _interrupted_by_outage(self, row: outbox.Claimed, exc: BaseException, what: str) -> bool:
+        """True when `exc` is the database's, not the send's: the row waits for the database,
+        and its attempt is given back then."""
+        if not self.outage.failed(exc, what):
+            return False
+        self._interrupted.add(row.id)
+        return True
+
 
 class _SentMarks:
     """Marks rows sent as soon as they are, several in one transaction when sends finish
@@ -339,10 +387,20 @@ class _SentMarks:
     # about 1 ms), so one write covers both.
     LINGER = 0.003
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    RETRY = 0.25  # seconds between tries while the database is away
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], tracker: Outage) -> None:
         self.sessionmaker = sessionmaker
+        self.outage = tracker
         self._waiting: list[tuple[int, str | None, asyncio.Future[None]]] = []
         self._writer: asyncio.Task | None = None
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until every queued mark is written (at most `timeout` seconds)."""
+        writer = self._writer
+        if writer is not None and not writer.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(writer), timeout)
 
     def mark(self, row_id: int, ref: str | None) -> asyncio.Future[None]:
         """Queue the mark; the future is done once it is written."""
@@ -359,7 +417,19 @@ class _SentMarks:
             try:
                 async with writing(self.sessionmaker) as session:
                     await outbox.mark_sent_many(session, [(i, ref) for i, ref, _f in batch])
-            except BaseException as exc:  # the database is away: each sender hears of it
+            except Exception as exc:
+                if self.outage.failed(exc, "marking replies sent"):
+                    # Sent, but not yet marked: keep the marks and write them when the database
+                    # is back (else the row's lease lapses and it goes out twice).
+                    self._waiting[:0] = batch
+                    await self.outage.wait_up(5.0)
+                    await asyncio.sleep(self.RETRY)
+                    continue
+                for _i, _ref, future in batch:  # a bug: each sender hears of it
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            except BaseException as exc:  # cancelled: each sender hears of it
                 for _i, _ref, future in batch:
                     if not future.done():
                         future.set_exception(

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -15,10 +18,29 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
+
+from bot.storage import outage
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("bot.storage")
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """How a server database's connections are pooled and how long anything may wait for one.
+
+    A request waits at most `timeout` for a pooled connection (then `sqlalchemy.exc.TimeoutError`:
+    answered 503), `connect_timeout` for a new one (then `outage.DatabaseUnreachable`), and a
+    statement at most `statement_timeout` (asyncpg's `command_timeout`). Together they bound how
+    long a webhook waits while the database is away. SQLite has no pool (one writer, gated).
+    """
+
+    size: int = 10
+    overflow: int = 10
+    timeout: float = 0.5
+    connect_timeout: float = 0.5
+    statement_timeout: float = 10.0
 
 
 def resolve_url(url: str, base_dir: Path | None = None) -> str:
@@ -50,9 +72,11 @@ def compact_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, pool: PoolSettings | None = None) -> AsyncEngine:
     """The async engine. `hide_parameters`: SQL errors name the statement, never the values
-    (user ids, message texts, tokens), so exceptions can be logged safely."""
+    (user ids, message texts, tokens), so exceptions can be logged safely. `pool`: sizes and
+    waits on a server database (`PoolSettings`). Connect failures raise
+    `outage.DatabaseUnreachable`; `outage.Outage.of(engine)` tracks the database's outages."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database in (None, "", ":memory:"):
@@ -74,16 +98,161 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if u.database not in (None, "", ":memory:"):
             event.listen(engine.sync_engine, "commit", _Checkpoints(engine).on_commit)
+            _watch(engine, url, poolclass=NullPool, connect_args={"timeout": 0.2})
         return engine
-    return create_async_engine(
+    pool = pool or PoolSettings()
+    connect_args = {"timeout": pool.connect_timeout, "command_timeout": pool.statement_timeout}
+    engine = create_async_engine(
         url,
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
-        pool_timeout=5,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.timeout,
+        connect_args=connect_args,
         hide_parameters=True,
         json_serializer=compact_json,
     )
+    _watch(engine, url, poolclass=NullPool, connect_args=connect_args)
+    return engine
+
+
+def _connect_or_unreachable(dialect: Any, _rec: Any, cargs: Any, cparams: Any) -> Any:
+    """Make a DBAPI connection; a failure (refused, timed out, the server starting or full) is
+    raised as `outage.DatabaseUnreachable`: raw, the driver's OSError or TimeoutError could not
+    be told from any other."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except Exception as exc:
+        raise outage.DatabaseUnreachable(
+            f"cannot connect to the database ({type(exc).__name__})"
+        ) from exc
+
+
+class _Probe:
+    """A check of the database on a connection of its own (outside the pool, which may be what
+    is exhausted): `__call__` raises when the database is away; `revision` also reads the
+    schema's migration, for `/healthz`."""
+
+    def __init__(self, engine: AsyncEngine, url: str, **kw: Any) -> None:
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._engine = weakref.ref(engine.sync_engine)  # the tracker keyed on it holds this
+        self.url = url
+        self.kw = kw
+        self._probe_engine: AsyncEngine | None = None
+
+    def _connect(self) -> Any:
+        if self._probe_engine is None:
+            self._probe_engine = create_async_engine(self.url, hide_parameters=True, **self.kw)
+            event.listen(self._probe_engine.sync_engine, "do_connect", _connect_or_unreachable)
+        return self._probe_engine.connect()
+
+    async def __call__(self, timeout: float = 2.0) -> None:
+        try:
+            await self._check(timeout)
+        except TimeoutError as exc:
+            raise outage.DatabaseUnreachable("the database did not answer in time") from exc
+
+    async def _check(self, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            if self.sqlite:
+                # A read succeeds on a locked file: take the write lock, through the gate.
+                from bot.storage.gate import WriteGate
+
+                async with WriteGate.of(self._engine()).write(), self._connect() as conn:
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    await conn.exec_driver_sql("ROLLBACK")
+            else:
+                async with self._connect() as conn:
+                    await conn.exec_driver_sql("SELECT 1")
+
+    async def revision(self, timeout: float = 1.0) -> str | None:
+        """The schema's Alembic revision (None: not migrated at all); raises when away."""
+        try:
+            async with asyncio.timeout(timeout), self._connect() as conn:
+                try:
+                    result = await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+                except Exception as exc:
+                    if outage.is_outage(exc):
+                        raise
+                    return None  # no alembic_version table: an empty database
+                return result.scalar()
+        except TimeoutError as exc:
+            raise outage.DatabaseUnreachable("the database did not answer in time") from exc
+
+    async def close(self) -> None:
+        if self._probe_engine is not None:
+            await self._probe_engine.dispose()
+            self._probe_engine = None
+
+
+_probes: weakref.WeakKeyDictionary[Any, _Probe] = weakref.WeakKeyDictionary()
+
+
+def _watch(engine: AsyncEngine, url: str, **probe_kw: Any) -> None:
+    """Connect errors as `DatabaseUnreachable`, and the engine's outage tracker with its probe."""
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unreachable)
+    probe = _probes[engine.sync_engine] = _Probe(engine, url, **probe_kw)
+    outage.install(engine, probe)
+
+
+def head_revision() -> str | None:
+    """The newest migration of the code (what a migrated database is at)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+async def health(engine: AsyncEngine, timeout: float = 1.0) -> tuple[bool, dict[str, Any]]:
+    """Whether the database serves this process, and why not, for `/healthz`: reachable (on the
+    probe's own connection, so a busy pool cannot make it fail), migrated to the code's head,
+    and the pool not refusing requests. Never waits more than about `timeout` seconds."""
+    tracker = outage.Outage.of(engine)
+    probe = _probes.get(engine.sync_engine)
+    body: dict[str, Any] = {}
+    pool = engine.pool
+    if hasattr(pool, "checkedout"):
+        body["pool"] = {
+            "size": pool.size(),
+            "in_use": pool.checkedout(),
+            "overflow": max(0, pool.overflow()),
+        }
+    if probe is None:  # an in-memory database: nothing can be away
+        return True, {"status": "ok", **body}
+    try:
+        revision = await probe.revision(timeout)
+    except Exception as exc:
+        tracker.failed(exc, "the health check")
+        reason = outage.classify(exc) or outage.UNREACHABLE
+        return False, {"status": reason, **tracker.state(), **body}
+    tracker.ok()
+    head = await asyncio.to_thread(_cached_head)
+    if revision != head:
+        return False, {
+            "status": "migrating",
+            "detail": f"the schema is at {revision or 'nothing'}, the code needs {head}; "
+            "run `python -m bot db upgrade`",
+            **body,
+        }
+    if tracker.pool_exhausted:
+        return False, {"status": outage.EXHAUSTED, **tracker.state(), **body}
+    return True, {"status": "ok", **tracker.state(), **body}
+
+
+_head: list[str | None] = []
+
+
+def _cached_head() -> str | None:
+    if not _head:
+        _head.append(head_revision())
+    return _head[0]
+
+
+async def close_probe(engine: AsyncEngine) -> None:
+    """Close the probe's connection and stop the tracker's probing (at shutdown)."""
+    probe = _probes.get(engine.sync_engine)
+    if probe is not None:
+        await probe.close()
+    await outage.Outage.of(engine).close()
 
 
 class _Checkpoints:

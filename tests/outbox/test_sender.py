@@ -248,7 +248,8 @@ async def test_two_senders_on_one_database_keep_a_recipients_order(sm: Any) -> N
 
 async def test_a_row_waiting_for_its_retry_holds_back_the_recipients_later_rows(sm: Any) -> None:
     channel = ScriptedChannel(failures=[SendError("HTTP 503", retryable=True)])
-    sender, dispatcher = core(sm, channel)
+    # A retry later than the second send_now takes, even on a loaded machine.
+    sender, dispatcher = core(sm, channel, RetryPolicy(max_attempts=4, base_delay=1.0))
     first = await sender.send_now("fake", "u1", [Reply("một")])
     second = await sender.send_now("fake", "u1", [Reply("hai")])
     assert channel.delivered == []  # "hai" waits for "một"
