@@ -418,6 +418,10 @@ def test_generated_key_is_private_and_kept(tmp_path):
     Fernet(first)
     assert key_from_file(path) == first  # a restart keeps sessions
     assert [p.name for p in path.parent.iterdir()] == ["web-session.key"]  # no temporary left
+    # A key file someone made readable to others is made private again.
+    os.chmod(path, 0o644)
+    assert key_from_file(path) == first
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
 @sqlite_only
