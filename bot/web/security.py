@@ -15,11 +15,10 @@ browser sends `Origin: null` on the page's own POSTs, and the API checks that Or
 Permissions-Policy allows the microphone for this origin only (`microphone=(self)`): the web
 chat is to record voice messages; every other powerful feature is off for everyone.
 
-`ApiGuard.refuse(request)` is what the web chat API checks before it reads a body: the
-per-address rate limit (429 with Retry-After), a cross-site or other-origin request (403: a
-page elsewhere must not post in a visitor's name), and a body that is not
-`Content-Type: application/json` (415: a cross-site form or `text/plain` fetch needs no CORS
-preflight, JSON does).
+`ApiGuard.refuse(request)` is what the web chat API checks before it reads a body: a
+cross-site or other-origin request (403: a page elsewhere must not post in a visitor's name), a
+body that is not `Content-Type: application/json` (415: a cross-site form or `text/plain` fetch
+needs no CORS preflight, JSON does), then the per-address rate limit (429 with Retry-After).
 """
 
 from __future__ import annotations
@@ -159,10 +158,6 @@ class ApiGuard:
 
     def refuse(self, request: web.Request) -> web.Response | None:
         """A refusal for `request`, or None when it may go on."""
-        wait = self.limit.hit(client_address(request, self.web))
-        if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            return refusal(429, TOO_FAST.format(s=seconds), {"Retry-After": str(seconds)})
         if request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
             return refusal(403, CROSS_SITE)
         origin = request.headers.get("Origin")
@@ -174,6 +169,12 @@ class ApiGuard:
                 return refusal(403, CROSS_SITE)
         if request.content_type != "application/json":
             return refusal(415, NOT_JSON)
+        # Counted after the cross-site checks: a page elsewhere making its visitors' browsers
+        # post here must not spend their address's allowance.
+        wait = self.limit.hit(client_address(request, self.web))
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            return refusal(429, TOO_FAST.format(s=seconds), {"Retry-After": str(seconds)})
         return None
 
     def _hint_scheme(self, theirs: str | None, ours: str | None) -> None:
@@ -189,7 +190,18 @@ class ApiGuard:
             )
 
 
+def hide_server_version() -> None:
+    """What aiohttp answers before any app sees a request (a malformed request is a 400 from
+    the protocol, with no `on_response_prepare`) carries aiohttp's default `Server` header,
+    "Python/3.x aiohttp/3.x": make that default ours too."""
+    import aiohttp.web_response
+
+    if hasattr(aiohttp.web_response, "SERVER_SOFTWARE"):
+        aiohttp.web_response.SERVER_SOFTWARE = SERVER
+
+
 def install(app: web.Application, settings: Settings) -> SessionStorage:
     """Security headers on every response and the session middleware on every route."""
     app.on_response_prepare.append(security_headers(settings.web))
+    hide_server_version()
     return install_sessions(app, settings)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 
@@ -168,6 +169,20 @@ async def test_api_answers_are_not_cached(make_server):
         for body in ({"message_id": mid(), "text": "xin chào"}, {"message_id": "x"}):
             async with s.post(srv.make_url("/api/messages"), json=body) as resp:
                 assert resp.headers["Cache-Control"] == "no-store", resp.status
+
+
+@sqlite_only
+async def test_no_version_even_where_the_app_never_sees_the_request(make_server):
+    """A malformed request is answered by aiohttp's protocol layer, before any route."""
+    srv = await make_server()
+    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+    await writer.drain()
+    head = (await reader.read()).partition(b"\r\n\r\n")[0].decode("latin-1")
+    writer.close()
+    assert head.split(" ")[1] == "400", head
+    [server] = [line for line in head.split("\r\n") if line.lower().startswith("server:")]
+    assert "aiohttp" not in server and "Python" not in server, server
 
 
 def test_the_page_has_no_inline_script_or_style():

@@ -258,6 +258,18 @@ async def test_per_address_limit_trips_while_sessions_rotate(make_server, servic
 
 
 @sqlite_only
+async def test_cross_site_requests_do_not_spend_the_address_allowance(make_server):
+    """A page elsewhere making its visitors' browsers post here must not lock them out."""
+    srv = await make_server(address_messages=3)
+    async with visitor(srv) as s:
+        for _ in range(5):
+            status, _ = await post(s, srv, {"Origin": "http://evil.example"}, message_id=mid())
+            assert status == 403
+        statuses = [(await post(s, srv, message_id=mid(), text="cảm ơn"))[0] for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+@sqlite_only
 async def test_forwarded_for_counts_only_behind_a_trusted_proxy(make_server):
     async def statuses(srv, n: int, forwarded) -> list[int]:
         out = []
