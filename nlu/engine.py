@@ -133,7 +133,7 @@ class Combiner:
             retriever.vocab,
             idf_table(retriever.vocab),
             generic or Generic.load(),
-            protect=retriever.keyword_positions,
+            protect=retriever.keyword_spans,
             pairs=retriever.pairs,
         )
         self._index = {item_id: i for i, item_id in enumerate(retriever.ids)}
@@ -169,6 +169,11 @@ class Combiner:
         """The best-scoring item of `intent` (among its 3 best above `answer_threshold`) that
         covers what the message asks for, with its coverage."""
         best_cov = None
+        if self.ground_threshold <= 0:  # grounding off: the best item above the threshold
+            hits = self.retriever.rank_scores(scores, 1, (intent,))
+            if hits and hits[0].score >= self.answer_threshold:
+                return hits[0].item_id, None
+            return None, None
         for hit in self.retriever.rank_scores(scores, 3, (intent,)):
             if hit.score < LOOSE_ANSWER * self.answer_threshold:
                 break
@@ -346,6 +351,8 @@ class BuiltinEngine:
         strong_threshold: float = 0.6,
         retrieval_weight: float = 1.0,
         retrieval_floor: float = 0.4,
+        ground_threshold: float = GROUND_THRESHOLD,
+        generic: Generic | None = None,
     ) -> None:
         self.model = model
         self.retriever = retriever
@@ -357,6 +364,8 @@ class BuiltinEngine:
             strong_threshold=strong_threshold,
             retrieval_weight=retrieval_weight,
             retrieval_floor=retrieval_floor,
+            ground_threshold=ground_threshold,
+            generic=generic,
         )
 
     @classmethod
@@ -369,6 +378,7 @@ class BuiltinEngine:
         answer_threshold: float = 0.3,
         strong_threshold: float = 0.6,
         tables_dir: str | Path | None = None,
+        ground_threshold: float = GROUND_THRESHOLD,
     ) -> BuiltinEngine:
         """Load the model file and index `documents`. A missing model raises `ModelError`."""
         path = Path(model_path)
@@ -391,6 +401,8 @@ class BuiltinEngine:
             intent_threshold=intent_threshold,
             answer_threshold=answer_threshold,
             strong_threshold=strong_threshold,
+            ground_threshold=ground_threshold,
+            generic=Generic.load(tables_dir),
         )
 
     async def parse(self, text: str, lang: str = "vi", previous: str | None = None) -> NluResult:

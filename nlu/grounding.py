@@ -46,6 +46,10 @@ class Generic:
     phrases: tuple[tuple[str, ...], ...]  # longest first
 
     @property
+    def _phrase_set(self) -> frozenset[tuple[str, ...]]:
+        return frozenset(self.phrases)
+
+    @property
     def _by_first(self) -> dict[str, list[tuple[str, ...]]]:
         index = self.__dict__.get("_index")
         if index is None:
@@ -58,6 +62,8 @@ class Generic:
     @classmethod
     def load(cls, directory: str | Path | None = None) -> Generic:
         path = Path(directory or TABLES_DIR) / GENERIC_FILE
+        if not path.exists():  # a tables folder without its own list uses the default one
+            path = TABLES_DIR / GENERIC_FILE
         stamp = (str(path.resolve()), path.stat().st_mtime_ns if path.exists() else 0)
         if stamp not in _CACHE:
             data = {}
@@ -76,12 +82,18 @@ class Generic:
             tuple(sorted((p for p in ps if p), key=len, reverse=True)),
         )
 
-    def content_positions(self, folded: Sequence[str], protected: Iterable[int] = ()) -> list[int]:
+    def content_positions(
+        self, folded: Sequence[str], keywords: Iterable[tuple[int, int]] = ()
+    ) -> list[int]:
         """Positions of the content words of a folded message: generic phrases removed first,
-        then generic words; `protected` positions (inside an item's keyword: "tảo hôn" typed
-        "tao hon", "Bò Ba Tơ") are content whatever the generic table says."""
+        then generic words. The words of an item's keyword ("tảo hôn" typed "tao hon", "hồ sơ")
+        are content all the same, unless the keyword is one of the generic phrases ("cán bộ")."""
         n = len(folded)
-        keep = set(protected)
+        keep: set[int] = set()
+        for a, b in keywords:
+            span = tuple(folded[a:b])
+            if span not in self._phrase_set:
+                keep.update(range(a, b))
         generic = [False] * n
         by_first = self._by_first
         for i, tok in enumerate(folded):
@@ -124,16 +136,14 @@ class Grounder:
         idf: Mapping[str, float],
         generic: Generic,
         *,
-        tail: int = 4,
-        protect: Callable[[Sequence[str]], set[int]] | None = None,
+        protect: Callable[[Sequence[str]], list[tuple[int, int]]] | None = None,
         pairs: Sequence[set[tuple[str, str]]] | None = None,
     ) -> None:
         self.vocab = vocab
         self.idf = idf
         self.default_idf = max(idf.values(), default=1.0)
         self.generic = generic
-        self.tail = tail
-        self.protect = protect or (lambda folded: set())
+        self.protect = protect or (lambda folded: [])
         self.pairs = pairs
         self._positions: dict[tuple[str, ...], list[int]] = {}
 
@@ -159,8 +169,8 @@ class Grounder:
     def coverage(
         self, folded: Sequence[str], item: int, *, clause_start: int | None = None
     ) -> Coverage:
-        """`item`'s coverage of the message `folded`; `clause_start`: where its last clause
-        begins (default: its last `tail` content words)."""
+        """`item`'s coverage of the message `folded`; `clause_start`: where its question clause
+        begins (`Combiner.clause_start`), None for a message of one clause."""
         positions = self.positions(folded)
         words = tuple(folded[i] for i in positions)
         if not words:
@@ -169,10 +179,11 @@ class Grounder:
         vocab = self.vocab[item]
         pairs = self.pairs[item] if self.pairs is not None else None
         covered: list[float] = []
+        content = set(positions)
         for i, w in zip(positions, words, strict=True):
             if not (w in vocab or _number_in(w, vocab)):
                 covered.append(0.0)
-            elif pairs is None or len(folded) == 1 or _paired(folded, i, pairs):
+            elif pairs is None or len(folded) == 1 or _paired(folded, i, pairs, content):
                 covered.append(1.0)
             else:
                 # The word is the item's, but not beside the words it has there: "phân bón"
@@ -180,13 +191,10 @@ class Grounder:
                 covered.append(UNPAIRED_CREDIT)
         weights = [self.weight(w) for w in words]
         whole = _share(covered, weights)
-        if clause_start is not None:
-            tail = [j for j, p in enumerate(positions) if p >= clause_start]
-        else:
-            tail = list(range(max(0, len(words) - self.tail), len(words)))
+        tail = [j for j, p in enumerate(positions) if p >= clause_start] if clause_start else []
         last = _share([covered[j] for j in tail], [weights[j] for j in tail]) if tail else 0.0
-        # The last clause counts only when the message is longer than it.
-        share = max(whole, last) if len(tail) < len(words) else whole
+        # The question clause counts only when the message is longer than it.
+        share = max(whole, last) if tail and len(tail) < len(words) else whole
         # The head: the first word naming something, in the message or in its question clause,
         # is what is asked for ("giá heo hơi ở Ba Tơ", "người già trên 80 tuổi", "mua điện
         # thoại"): the item must have it, beside the same neighbours.
@@ -205,11 +213,16 @@ def _number_in(word: str, vocab: set[str]) -> bool:
     return word[:1].isdigit() and word.replace(".", "") in vocab
 
 
-def _paired(folded: Sequence[str], i: int, pairs: set[tuple[str, str]]) -> bool:
-    """Whether the word at `i` stands beside one of its neighbours in the item's texts too."""
-    left = i > 0 and (folded[i - 1], folded[i]) in pairs
-    right = i + 1 < len(folded) and (folded[i], folded[i + 1]) in pairs
-    return left or right
+def _paired(folded: Sequence[str], i: int, pairs: set[tuple[str, str]], content: set[int]) -> bool:
+    """Whether the word at `i` stands beside one of its neighbours in the item's texts too: a
+    neighbouring content word when it has one ("mua phân bón": "mua" beside "phân"), else
+    any neighbour ("tiền mua")."""
+    near = [j for j in (i - 1, i + 1) if 0 <= j < len(folded)]
+    if any(j in content for j in near):
+        near = [j for j in near if j in content]
+    return any(
+        (folded[j], folded[i]) in pairs if j < i else (folded[i], folded[j]) in pairs for j in near
+    )
 
 
 def _share(covered: Sequence[float], weights: Sequence[float]) -> float:

@@ -289,20 +289,26 @@ class Retriever:
         order = np.argsort(-scores, kind="stable")[:k]
         return [Hit(self.ids[i], self.intents[i], float(scores[i])) for i in order if scores[i] > 0]
 
-    def keyword_positions(
+    def keyword_spans(
         self, folded: Sequence[str], item: int | None = None, min_words: int = 2
-    ) -> set[int]:
-        """Positions of the message inside a whole keyword (of `min_words` words or more) of
-        any item, or of item `item`."""
-        out: set[int] = set()
+    ) -> list[tuple[int, int]]:
+        """(start, end) of each whole keyword (of `min_words` words or more) of any item, or of
+        item `item`, found in the message."""
+        out: list[tuple[int, int]] = []
         folded = tuple(folded)
         for i, tok in enumerate(folded):
             for owner, kw in self._kw_by_first.get(tok, ()):
                 if item is not None and owner != item:
                     continue
                 if len(kw) >= min_words and folded[i : i + len(kw)] == kw:
-                    out.update(range(i, i + len(kw)))
+                    out.append((i, i + len(kw)))
         return out
+
+    def keyword_positions(
+        self, folded: Sequence[str], item: int | None = None, min_words: int = 2
+    ) -> set[int]:
+        """Positions of the message inside a whole keyword (see `keyword_spans`)."""
+        return {j for a, b in self.keyword_spans(folded, item, min_words) for j in range(a, b)}
 
     def keyword_cover(self, folded: tuple[str, ...], item: int) -> float:
         """The idf-weighted share of the message that item `item`'s best keyword covers."""

@@ -149,3 +149,20 @@ def test_content_check_reports_yaml_syntax_errors_with_the_line(tmp_path):
     proc = run(["content", "check", "--dir", str(tmp_path)])
     assert proc.returncode == 1
     assert "bad.yml" in proc.stdout and "line" in proc.stdout
+
+
+def test_ask_lines_of_one_session_are_one_conversation(nlu_model):
+    lines = [
+        json.dumps({"text": "hỗ trợ làm nhà", "session": "a"}, ensure_ascii=False),
+        json.dumps({"text": "bao nhiêu", "session": "b"}, ensure_ascii=False),
+        json.dumps({"text": "bao nhiêu", "session": "a"}, ensure_ascii=False),
+        json.dumps({"text": "bao nhiêu"}, ensure_ascii=False),
+    ]
+    proc = run(["ask"], "\n".join(lines) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert out[0]["answer_id"] == "support.housing"
+    # Session "a" asked about housing before: "bao nhiêu" is read against it. Session "b" and a
+    # line without a session are fresh users with nothing to follow up on.
+    assert out[2]["answer_id"] == "support.housing" and "40 triệu" in " ".join(out[2]["replies"])
+    assert out[1]["answer_id"] is None and out[3]["answer_id"] is None

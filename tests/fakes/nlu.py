@@ -37,13 +37,15 @@ class FakeNlu:
     def __init__(self, script: dict[str, NluResult] | None = None) -> None:
         self.script = {self._key(text): result for text, result in (script or {}).items()}
         self.parsed: list[tuple[str, str]] = []
+        self.previous: list[str | None] = []  # the `previous` item given with each parse
 
     @staticmethod
     def _key(text: str) -> str:
         return text.casefold().strip()
 
-    async def parse(self, text: str, lang: str) -> NluResult:
+    async def parse(self, text: str, lang: str, previous: str | None = None) -> NluResult:
         self.parsed.append((text, lang))
+        self.previous.append(previous)
         return self.script.get(self._key(text), NOT_UNDERSTOOD)
 
     async def close(self) -> None:
