@@ -193,3 +193,21 @@ def test_the_page_has_no_inline_script_or_style():
     assert re.findall(r"\sstyle=", html) == []
     assert re.findall(r"\son[a-z]+=", html) == []
     assert "javascript:" not in html
+
+
+@sqlite_only
+async def test_the_dispatchers_health_app_carries_them_too(app_parts):
+    from bot.app import build_health_app
+
+    _services, engine, _pipeline = app_parts
+    app = build_health_app(engine)
+    app.on_cleanup.clear()  # the fixture owns the engine
+    srv = TestServer(app, host="127.0.0.1")
+    await srv.start_server()
+    try:
+        async with aiohttp.ClientSession() as s, s.get(srv.make_url("/healthz")) as resp:
+            assert resp.headers["X-Frame-Options"] == "DENY"
+            assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+            assert "aiohttp" not in resp.headers["Server"]
+    finally:
+        await srv.close()
