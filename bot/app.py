@@ -202,7 +202,11 @@ def build_web_app(
 
 def build_health_app(engine: AsyncEngine) -> web.Application:
     """Only `/healthz`: what a dispatcher process serves."""
+    from bot.config import WebSettings
+    from bot.web.security import security_headers
+
     app = web.Application()
+    app.on_response_prepare.append(security_headers(WebSettings()))  # as on the web app
     app[ENGINE_KEY] = engine
     app[AVAILABILITY_KEY] = Availability(Outage.of(engine))
     app.router.add_get("/healthz", healthz)
