@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from actions.menus import language_buttons, main_menu
+from actions.menus import featured, language_buttons, main_menu
 from bot.core.context import Context
 from bot.core.registry import action
 from bot.i18n import LANGUAGES
@@ -203,13 +203,20 @@ async def topic_menu(ctx: Context) -> None:
 
     The turn reports the intent listed, or "help" when it has no topics (the help menu instead).
     """
-    intent = ctx.arg or "ask_policy"
-    items = [i for i in ctx.content.items if i.intent == intent][:10]
-    ctx.turn.intent = intent if items else "help"
-    if not items:
+    intent, _, page = (ctx.arg or "ask_policy").partition(" ")
+    every = [i for i in ctx.content.items if i.intent == intent]
+    ctx.turn.intent = intent if every else "help"
+    if not every:
         await help_menu(ctx)
         return
-    ctx.say(
-        ctx._("Chọn một chủ đề, hoặc gõ câu hỏi của bạn:"),
-        buttons=[Button(i.title_for(ctx.lang)[:60], f"/answer {i.id}") for i in items],
-    )
+    first = featured(ctx.content.root, intent, {i.id for i in every})
+    if page == "more":
+        items = [i for i in every if i.id not in first][:10]
+    elif first:
+        items = [next(i for i in every if i.id == f) for f in first]
+    else:
+        items = every[:10]
+    buttons = [Button(i.title_for(ctx.lang)[:60], f"/answer {i.id}") for i in items]
+    if first and page != "more":
+        buttons.append(Button(ctx._("Xem thêm chủ đề"), f"/topic {intent} more"))
+    ctx.say(ctx._("Chọn một chủ đề, hoặc gõ câu hỏi của bạn:"), buttons=buttons)

@@ -1,8 +1,20 @@
-"""Answers from content: by NLU, by a topic button, the topic menu, and the fallback."""
+"""Answers from content: by NLU, by a topic button, the topic menu, the fallback, questions no
+item covers (content gaps) and follow-ups."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+
+import pytest
+
+from bot.app import build_pipeline, build_services
+from bot.core import followup
+from bot.storage.repositories import gaps
+from nlu.engine import Candidate, NluResult
+from tests.actions.conftest import SCRIPT
 from tests.conftest import all_text, message
+from tests.fakes.nlu import FakeNlu
 
 
 def payloads(turn) -> list[str]:
@@ -50,3 +62,91 @@ async def test_a_language_button_or_a_named_language_switches(pipeline):
     assert named.intent == "set_language" and named.lang == "hre"
     asked = await pipeline.handle(message("/language", sender="l3"))
     assert [b.payload for r in asked.replies for b in r.buttons][:1] == ["/lang vi"]
+
+
+# -- questions no item covers (content gaps), follow-ups -----------------------------------------
+
+GAP = NluResult(
+    intent="ask_policy",
+    confidence=0.9,
+    candidates=(Candidate("support.housing", 0.3), Candidate("support.water", 0.2)),
+    answer_id=None,
+    low_confidence=True,
+    normalized="hỗ trợ mua máy cày gọi 0905 123 456",
+    gap=True,
+)
+
+
+@pytest.fixture
+def gap_pipeline(services):
+    nlu = FakeNlu({"hỗ trợ mua máy cày gọi 0905 123 456": GAP})
+    return build_pipeline(dataclasses.replace(services, nlu=nlu))
+
+
+async def test_a_question_no_item_covers_says_so_and_is_counted(gap_pipeline, services):
+    turn = await gap_pipeline.handle(
+        message("hỗ trợ mua máy cày gọi 0905 123 456", sender="g1", lang="vi")
+    )
+    text = all_text(turn)
+    assert turn.answer_id is None and "chưa có thông tin" in text
+    assert "40 triệu" not in text  # never the closest item's facts
+    assert payloads(turn) == ["/answer support.housing", "/answer support.water", "/human"]
+    assert "UBND xã" in text  # the contact (no hotline set): a person to ask
+    await gap_pipeline.handle(
+        message("hỗ trợ mua máy cày gọi 0905 123 456", sender="g2", lang="vi")
+    )
+    async with services.sessionmaker() as s:
+        found = await gaps.top(s)
+    assert [(g.question, g.count, g.lang, g.channel) for g in found] == [
+        ("hỗ trợ mua máy cày gọi #", 2, "vi", "web")
+    ]
+    assert found[0].closest == ["support.housing", "support.water"]
+
+
+async def test_not_understood_is_not_a_content_gap(pipeline, services):
+    await pipeline.handle(message("qwzx", lang="vi"))
+    async with services.sessionmaker() as s:
+        assert await gaps.top(s) == []
+
+
+async def test_a_follow_up_is_parsed_against_the_last_answer(pipeline, nlu):
+    await pipeline.handle(message("hỗ trợ làm nhà", sender="f1", lang="vi"))
+    await pipeline.handle(message("bao nhiêu", sender="f1", lang="vi"))
+    await pipeline.handle(message("bao nhiêu", sender="f2", lang="vi"))  # another user
+    assert nlu.previous == [None, "support.housing", None]
+
+
+async def test_a_follow_up_is_only_read_within_a_few_messages(pipeline, nlu):
+    await pipeline.handle(message("hỗ trợ làm nhà", sender="f3", lang="vi"))
+    for _ in range(followup.MAX_TURNS + 1):
+        await pipeline.handle(message("ừ", sender="f3", lang="vi"))
+    assert nlu.previous[1 : followup.MAX_TURNS + 1] == ["support.housing"] * followup.MAX_TURNS
+    assert nlu.previous[-1] is None
+
+
+async def test_the_last_answer_survives_a_restart(pipeline, settings, db_url):
+    await pipeline.handle(message("hỗ trợ làm nhà", sender="f4", lang="vi"))
+    again, engine = await asyncio.to_thread(build_services, settings, db_url)  # a new process
+    try:
+        nlu = FakeNlu(SCRIPT)
+        restarted = build_pipeline(dataclasses.replace(again, nlu=nlu))
+        await restarted.handle(message("bao nhiêu", sender="f4", lang="vi"))
+    finally:
+        await engine.dispose()
+    assert nlu.previous == ["support.housing"]
+
+
+async def test_the_policy_menu_shows_what_villagers_ask_most(pipeline):
+    turn = await pipeline.handle(message(payload="/topic ask_policy", lang="vi"))
+    shown = payloads(turn)
+    assert shown[:6] == [
+        "/answer support.housing",
+        "/answer support.water",
+        "/answer social.health_insurance",
+        "/answer education.boarding_pupils",
+        "/answer support.loans",
+        "/answer support.how_to_apply",
+    ]
+    assert shown[-1] == "/topic ask_policy more"
+    more = payloads(await pipeline.handle(message(payload="/topic ask_policy more", lang="vi")))
+    assert "/answer programme.overview" in more and "/answer support.housing" not in more
