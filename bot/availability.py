@@ -7,9 +7,11 @@ One aiohttp middleware guards what receives messages, the channels' webhooks and
   to the next process;
 - the database known to be away (`bot.storage.outage.Outage.down`): 503 at once, without waiting
   for a connection; the refusal is counted with the outage;
-- a webhook not answered within `WEBHOOK_DEADLINE` (a database that hangs rather than refuses):
-  503, while the handler goes on in the background: if its record lands after all, the message
-  is handled and the platform's resend is a duplicate, answered 200;
+- a webhook not answered within `WEBHOOK_DEADLINE` while no statement completed meanwhile (a
+  database that hangs rather than refuses), or within `WEBHOOK_BUSY_DEADLINE` however busy the
+  database is: 503, while the handler goes on in the background: if its record lands after all,
+  the message is handled and the platform's resend is a duplicate, answered 200. A burst with
+  the database up (statements completing) waits for its records, as before;
 - an outage error escaping a handler (e.g. the web chat marking replies handed over): 503, never
   a 500; it is reported to the tracker, which logs one traceback per outage, not one per request.
 
@@ -31,9 +33,12 @@ from bot.storage.outage import Outage
 
 log = logging.getLogger("bot.availability")
 
-# Zalo expects an answer within 2 s, Telegram within its own timeout: a webhook that has not
-# recorded its update by then is answered 503, and the platform sends it again.
-WEBHOOK_DEADLINE = 0.9
+# A webhook that has not recorded its update by then is answered 503, and the platform sends it
+# again. The first deadline holds while the database answers nothing (it hangs); the second
+# while it answers but this process is busy (a burst): a slow 200 beats a 503 whose resend adds
+# to the load (the pool's own wait, `database.pool_timeout`, bounds the queue).
+WEBHOOK_DEADLINE = 0.8
+WEBHOOK_BUSY_DEADLINE = 8.0
 RETRY_AFTER = "5"  # seconds: what a 503 of a guarded route suggests
 HEALTH_CACHE = 0.5  # seconds a /healthz result is reused (one probe connection at a time)
 
@@ -135,11 +140,19 @@ async def _within_deadline(
     availability: Availability, handler: Handler, request: web.Request
 ) -> web.StreamResponse:
     task = asyncio.ensure_future(handler(request))
-    try:
-        return await asyncio.wait_for(asyncio.shield(task), WEBHOOK_DEADLINE)
-    except TimeoutError:
-        if task.done():  # finished as the deadline fell
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    deadline = started + WEBHOOK_DEADLINE
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
+        if done:
             return task.result()
+        waited = loop.time() - started
+        # Statements still complete: the database is busy, not away; give the record more time.
+        if waited < WEBHOOK_BUSY_DEADLINE and availability.tracker.alive(WEBHOOK_DEADLINE / 2):
+            deadline = min(started + WEBHOOK_BUSY_DEADLINE, loop.time() + 0.1)
+            continue
+        availability.tracker.suspect()  # no statement completed: is the database there?
         availability.late += 1
         availability._background.add(task)
         task.add_done_callback(lambda t: _settled(availability, t))

@@ -42,8 +42,8 @@ class DatabasePoolSettings:
 
     pool_size: int = 10
     pool_overflow: int = 10
-    pool_timeout: float = 0.5
-    connect_timeout: float = 0.5
+    pool_timeout: float = 5.0
+    connect_timeout: float = 5.0
     statement_timeout: float = 10.0
 
 

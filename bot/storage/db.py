@@ -38,8 +38,8 @@ class PoolSettings:
 
     size: int = 10
     overflow: int = 10
-    timeout: float = 0.5
-    connect_timeout: float = 0.5
+    timeout: float = 5.0
+    connect_timeout: float = 5.0
     statement_timeout: float = 10.0
 
 
@@ -189,10 +189,19 @@ _probes: weakref.WeakKeyDictionary[Any, _Probe] = weakref.WeakKeyDictionary()
 
 
 def _watch(engine: AsyncEngine, url: str, **probe_kw: Any) -> None:
-    """Connect errors as `DatabaseUnreachable`, and the engine's outage tracker with its probe."""
+    """Connect errors as `DatabaseUnreachable`, and the engine's outage tracker with its probe;
+    every completed statement notes that the database answers (`Outage.progress`)."""
     event.listen(engine.sync_engine, "do_connect", _connect_or_unreachable)
     probe = _probes[engine.sync_engine] = _Probe(engine, url, **probe_kw)
-    outage.install(engine, probe)
+    tracker = outage.install(engine, probe)
+    clock = tracker.clock
+    reads_count = engine.dialect.name != "sqlite"  # SQLite reads go on while writes are locked
+
+    def answered(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if reads_count or not statement.startswith("SELECT"):
+            tracker.progress = clock()
+
+    event.listen(engine.sync_engine, "after_cursor_execute", answered)
 
 
 def head_revision() -> str | None:
@@ -221,6 +230,9 @@ async def health(engine: AsyncEngine, timeout: float = 1.0) -> tuple[bool, dict[
     try:
         revision = await probe.revision(timeout)
     except Exception as exc:
+        if outage.classify(exc) == outage.UNREACHABLE and tracker.alive(2.0):
+            # No answer in time, but statements complete: this process is busy, not down.
+            return True, {"status": "ok", "degraded": "busy", **tracker.state(), **body}
         tracker.failed(exc, "the health check")
         reason = outage.classify(exc) or outage.UNREACHABLE
         return False, {"status": reason, **tracker.state(), **body}
@@ -233,8 +245,9 @@ async def health(engine: AsyncEngine, timeout: float = 1.0) -> tuple[bool, dict[
             "run `python -m bot db upgrade`",
             **body,
         }
-    if tracker.pool_exhausted:
-        return False, {"status": outage.EXHAUSTED, **tracker.state(), **body}
+    if tracker.pool_exhausted:  # the database answers: busy, not down (a 503 here would take a
+        # loaded process out of a balancer for what the platforms' resends already absorb)
+        return True, {"status": "ok", "degraded": outage.EXHAUSTED, **tracker.state(), **body}
     return True, {"status": "ok", **tracker.state(), **body}
 
 

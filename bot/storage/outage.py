@@ -112,6 +112,10 @@ def classify(exc: BaseException) -> str | None:
     return None
 
 
+def _timed_out(exc: BaseException) -> bool:
+    return any(isinstance(e, TimeoutError) for e in _chain(exc))
+
+
 def is_outage(exc: BaseException) -> bool:
     """True when `exc` means the database is away or overloaded, not that the work was wrong."""
     return classify(exc) is not None
@@ -141,11 +145,14 @@ class Outage:
         self.refused = 0  # requests refused during the current outage
         self.outages = 0  # outages since start
         self.exhausted = 0  # pool refusals since start
+        self.progress = 0.0  # when a statement last completed (`clock()`), set by the engine
         self._exhausted_since: float | None = None
         self._exhausted_at: float | None = None
         self._exhausted_episode = 0
         self._callbacks: list[Callable[[], Any]] = []
         self._prober: asyncio.Task | None = None
+        self.check_when_slow = False  # `suspect` probes (a server database; not SQLite's gate)
+        self._suspecting: asyncio.Task | None = None
         self._up = asyncio.Event()
         self._up.set()
 
@@ -168,6 +175,11 @@ class Outage:
     @property
     def down(self) -> bool:
         return self.since is not None
+
+    def alive(self, within: float) -> bool:
+        """Whether a statement completed in the last `within` seconds: the database answers,
+        however busy this process is (a slow request is load, not an outage)."""
+        return self.clock() - self.progress < within
 
     @property
     def pool_exhausted(self) -> bool:
@@ -194,7 +206,9 @@ class Outage:
         reason = classify(exc)
         if reason is None:
             return False
-        if reason == EXHAUSTED:
+        if reason == EXHAUSTED or (reason == UNREACHABLE and _timed_out(exc) and self.alive(2.0)):
+            # A connection not had in time while statements still complete: this process is
+            # too busy (its event loop, its pool), the database is not away.
             self._pool_refused(what)
             return True
         if not self.down:
@@ -212,6 +226,26 @@ class Outage:
             self._start_probe()
         self.refused += 1
         return True
+
+    def suspect(self) -> None:
+        """A request is slow and no statement completed meanwhile: probe the database once, on
+        the probe's own connection; if it does not answer, the outage starts now (rather than
+        when the pool's or the connect's timeouts fall)."""
+        if not self.check_when_slow or self.probe is None or self.down:
+            return
+        if self._suspecting is not None and not self._suspecting.done():
+            return
+        self._suspecting = asyncio.get_running_loop().create_task(self._check_once())
+
+    async def _check_once(self) -> None:
+        assert self.probe is not None
+        try:
+            await self.probe()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not self.alive(1.0):
+                self.failed(exc, "checking a slow request")
 
     def refuse(self) -> None:
         """A request was answered 503 without trying the database (it is known to be down)."""
@@ -262,8 +296,9 @@ class Outage:
                 )
             self._exhausted_since, self._exhausted_episode = now, 0
             log.warning(
-                "connection pool exhausted (while %s): requests answer 503; raise "
-                "DATABASE_POOL_SIZE / DATABASE_POOL_OVERFLOW or lower the load",
+                "no database connection in time (while %s): requests answer 503; raise "
+                "DATABASE_POOL_SIZE / DATABASE_POOL_OVERFLOW / DATABASE_POOL_TIMEOUT or lower "
+                "the load",
                 what,
             )
         self._exhausted_at = now
@@ -294,8 +329,9 @@ class Outage:
 
     async def close(self) -> None:
         """Stop the probe (at shutdown)."""
-        task, self._prober = self._prober, None
-        if task is not None:
+        tasks = [t for t in (self._prober, self._suspecting) if t is not None]
+        self._prober = self._suspecting = None
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -316,4 +352,5 @@ def install(engine: Any, probe: Callable[[], Awaitable[None]]) -> Outage:
     """Give `engine` its tracker with `probe` (bot.storage.db.create_engine does)."""
     tracker = Outage.of(engine)
     tracker.probe = probe
+    tracker.check_when_slow = _engine_of(engine).dialect.name != "sqlite"
     return tracker
