@@ -56,9 +56,9 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check bot nlu actions tests benchmarks
 	$(BIN)/ruff format --check bot nlu actions tests benchmarks
 
-## eval: the dev set through `python -m bot ask`, intent and answer accuracy
+## eval: dev set + benchmarks/data/*.yml via `python -m bot ask`: intent, answer, honest-no-answer
 eval: setup
-	$(PY) -m benchmarks.eval $(DEV_SET)
+	$(PY) -m benchmarks.eval --latency $(DEV_SET) $(wildcard benchmarks/data/*.yml)
 	$(PY) -m benchmarks.eval --strip-diacritics $(DEV_SET)
 
 ## bench: benchmarks; figures go to docs/benchmarks.md
