@@ -64,7 +64,7 @@ async def dialogue(ctx: Context) -> None:
             ctx.turn.intent = "help"
             ctx.say(ctx._("Tôi không biết lệnh này. Gõ /help để xem các lệnh."))
             handled = True
-    if not handled and text and await REGISTRY.take_text(ctx, text):
+    if not handled and (text or msg.media or msg.location) and await REGISTRY.take_text(ctx, text):
         handled = True
     if not handled:
         if not text:

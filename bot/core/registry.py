@@ -182,6 +182,8 @@ class Registry:
         if active is None:
             return False
         flow, state = active
+        if not text and not getattr(flow, "accepts_media", False):
+            return False  # a photo or a location the flow does not ask for: it keeps waiting
         if await flow.take_text(ctx, state, text):
             return True
         end_flow(ctx)

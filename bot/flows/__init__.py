@@ -4,4 +4,4 @@ Importing the package registers the flows in `bot.core.registry.REGISTRY`; the a
 there when the `actions` package is imported.
 """
 
-from bot.flows import consent, delete  # noqa: F401 - registers the flows
+from bot.flows import consent, delete, forms  # noqa: F401 - registers the flows

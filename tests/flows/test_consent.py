@@ -47,7 +47,7 @@ async def test_feedback_is_resumed_after_consent(pipeline, count):
     ask = await pipeline.handle(message("/phananh", sender="fb"))
     assert "nhận và trả lời phản ánh của bạn" in all_text(ask)
     turn = await pipeline.handle(message(payload="/consent yes", sender="fb"))
-    assert "Chức năng gửi phản ánh kèm ảnh và vị trí sắp có." in all_text(turn)
+    assert "Bạn muốn phản ánh về việc gì?" in all_text(turn)  # the feedback form starts
     assert turn.intent == "feedback"
     assert await count(Consent, Consent.purpose == "feedback") == 1
 
