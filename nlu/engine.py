@@ -105,6 +105,23 @@ class NluEngine(Protocol):
         ...
 
 
+# Question words and closing particles (folded): a message with one asks something.
+_ASKING_END = frozenset("khong ko k chua ha hong nhi a sao gi nao dau".split())
+_ASKING = (("bao", "nhieu"), ("bao", "gio"), ("o", "dau"), ("the", "nao"), ("lam", "sao"))
+# How likely the best question intent must be, as second reading of a question form.
+QUESTION_SECOND_READING = 0.15
+
+
+def asks(norm: Normalized) -> bool:
+    """Whether the message is in question form: a question mark, a closing question particle
+    ("... không", "... chưa"), or a question phrase ("bao nhiêu", "ở đâu")."""
+    f = norm.folded
+    if "?" in norm.raw or (f and f[-1] in _ASKING_END):
+        return True
+    pairs = set(zip(f, f[1:], strict=False))
+    return any(p in pairs for p in _ASKING)
+
+
 class Combiner:
     """Joins an intent classifier's `Prediction` with retrieval over the content into an
     `NluResult`. The prediction is an argument, never state: engines that wait for theirs (Rasa)
@@ -233,6 +250,14 @@ class Combiner:
             # A message that is nothing but the name of an item's topic ("nước sạch", "học
             # phí") asks about that topic, whatever words complaints share with it.
             intent, confidence = topic.intent, max(confidence, topic.score)
+        elif intent in TOPIC_SHARING and asks(norm):
+            # A question ("... có được bồi thường không") that feedback examples' words pulled
+            # to a complaint: when a policy question is a real second reading, it is one. A
+            # wrong question reading costs an honest "no information yet" and a person; a
+            # wrong complaint reading opens a form.
+            runner = max(QUESTION_INTENTS, key=lambda i: combined.get(i, 0.0))
+            if combined.get(runner, 0.0) >= QUESTION_SECOND_READING:
+                intent, confidence = runner, max(combined[runner], self.intent_threshold)
 
         answer = best.get(intent) if intent in ANSWER_INTENTS else None
         if answer is not None and answer.score < self.answer_threshold:
@@ -259,6 +284,19 @@ class Combiner:
             and pred.known >= 0.5
             and bool(self.grounder.content(norm.folded))
         )
+        if low and not gap and answer is None:
+            # Unsure, but in question form with known words and a question reading close
+            # enough ("lương hưu của bà bao giờ mới có"): the honest reply is that there is no
+            # information on it, with the closest topics and a person, not "I did not
+            # understand".
+            runner = max(QUESTION_INTENTS, key=lambda i: combined.get(i, 0.0))
+            if (
+                combined.get(runner, 0.0) >= QUESTION_SECOND_READING
+                and pred.known >= 0.5
+                and asks(norm)
+                and self.grounder.content(norm.folded)
+            ):
+                intent, gap = runner, True
         return NluResult(
             intent=intent,
             confidence=round(float(confidence), 4),

@@ -174,8 +174,9 @@ class Grounder:
         positions = self.positions(folded)
         words = tuple(folded[i] for i in positions)
         if not words:
-            # Nothing named beyond generic words ("bao nhiêu"): nothing the item leaves out.
-            return Coverage(1.0, (), ())
+            # Nothing named beyond generic words ("bao nhiêu", "bạn ở đâu"): nothing an item
+            # could be about (a follow-up reads such a message against the previous answer).
+            return Coverage(0.0, (), (), False)
         vocab = self.vocab[item]
         pairs = self.pairs[item] if self.pairs is not None else None
         covered: list[float] = []
