@@ -27,8 +27,11 @@ def free_port() -> int:
 class BotProcess:
     """One bot process on 127.0.0.1:`port`, its output in `log` (a file, for when it fails)."""
 
-    def __init__(self, env: dict[str, str], log: Path, port: int | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, port: int | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.port = port or free_port()
+        self.args = args  # more `run` options, e.g. ("--role", "dispatcher")
         self.env = {
             **os.environ,
             "BOT_HOST": "127.0.0.1",
@@ -51,6 +54,7 @@ class BotProcess:
             "bot",
             "run",
             "--no-console",
+            *self.args,
             cwd=ROOT,
             env=self.env,
             stdin=asyncio.subprocess.DEVNULL,

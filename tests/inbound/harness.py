@@ -69,6 +69,7 @@ class Platforms:
         self._users = itertools.count(1)
         self.offers: list[Offer] = []
         self.bots = 0
+        self.started: list[BotProcess] = []
 
     async def __aenter__(self) -> Platforms:
         await asyncio.to_thread(self.pg.start)
@@ -93,8 +94,8 @@ class Platforms:
     async def __aexit__(self, *exc: object) -> None:
         try:
             await self.http.close()
-            if self.bot is not None:
-                await self.bot.kill()
+            for bot in self.started:
+                await bot.kill()
             await self.zalo.stop()
             await self.telegram.stop()
         finally:
@@ -126,11 +127,15 @@ class Platforms:
             **more,
         }
 
-    async def start_bot(self, port: int | None = None, **env: str) -> BotProcess:
+    async def start_bot(
+        self, port: int | None = None, args: tuple[str, ...] = (), **env: str
+    ) -> BotProcess:
+        """Start a bot process (`args`: more `run` options); the last one started is `bot`."""
         self.bots += 1
         self.bot = await BotProcess(
-            self.env(**env), self.tmp / f"bot-{self.bots}.log", port=port
+            self.env(**env), self.tmp / f"bot-{self.bots}.log", port=port, args=args
         ).start(timeout=60)
+        self.started.append(self.bot)
         return self.bot
 
     def logs(self) -> str:
