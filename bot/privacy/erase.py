@@ -87,3 +87,12 @@ async def settle(timeout: float = 10.0) -> None:
     """Wait for the forget tasks under way (tests; a stopping process)."""
     if _pending:
         await asyncio.wait(set(_pending), timeout=timeout)
+
+
+async def cancel_pending() -> None:
+    """Stop the forget tasks under way (their rows are left to the retention job)."""
+    tasks = set(_pending)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=5)

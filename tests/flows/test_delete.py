@@ -1,15 +1,23 @@
-"""Delete-my-data: the confirmation, then the user, consents, subscriptions and sent replies go."""
+"""Delete-my-data: the confirmation, then the user, consents, subscriptions and sent replies go;
+the replies still to send go once sent, and the person's waiting messages are dropped."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
-from bot.storage.models import Consent, OutboxEntry, Subscription, User
-from bot.storage.repositories import outbox
+from bot.privacy import erase
+from bot.storage.models import Consent, InboxEntry, OutboxEntry, Subscription, User
+from bot.storage.repositories import inbox, outbox
 from tests.conftest import all_text, message
 
 GOODBYE = "Đã xóa toàn bộ dữ liệu của bạn. Bạn vẫn có thể hỏi thông tin bất cứ lúc nào."
+
+
+@pytest.fixture(autouse=True)
+async def no_forget_task_left():
+    yield
+    await erase.cancel_pending()
 
 
 async def outbox_rows(services, recipient: str) -> list[OutboxEntry]:
@@ -86,3 +94,25 @@ async def test_anything_but_an_answer_drops_the_question(pipeline, count, user_r
     late = await pipeline.handle(message("có", sender="q1"))
     assert "chưa hiểu" in all_text(late)
     assert await count(User, User.external_id == "q1") == 1
+
+
+async def test_the_goodbye_is_deleted_once_sent_and_waiting_messages_are_dropped(
+    pipeline, services, count
+):
+    await subscribed(pipeline, "g1")
+    async with services.writing() as s:  # a message of theirs recorded, not handled yet
+        await inbox.record(s, "web", "later-1", {"text": "tin sau"}, sender="g1")
+    await pipeline.handle(message("/xoadulieu", sender="g1"))
+    done = await pipeline.handle(message(payload="/delete yes", sender="g1"))
+    assert all_text(done) == GOODBYE
+    waiting = await count(InboxEntry, InboxEntry.message_id == "later-1")
+    assert waiting == 1
+    async with services.sessionmaker() as s:
+        row = await inbox.get(s, "web", "later-1")
+        assert (row.status, row.sender) == ("done", None)  # not handled after the deletion
+        assert row.payload is None
+    assert await outbox_rows(services, "g1")  # unsent: they still go
+    async with services.writing() as s:  # the sender core delivers them
+        await outbox.mark_sent(s, [r.id for r in await outbox_rows(services, "g1")])
+    await erase.settle()
+    assert await outbox_rows(services, "g1") == []

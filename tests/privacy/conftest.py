@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pytest
 from sqlalchemy import MetaData, Text, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.privacy import erase
 
 
 async def traces(engine: AsyncEngine, needles: Iterable[str]) -> list[tuple[str, str, str]]:
@@ -33,3 +36,10 @@ async def traces(engine: AsyncEngine, needles: Iterable[str]) -> list[tuple[str,
                         if n in (value or ""):
                             found.append((table.name, column.name, n))
     return found
+
+
+@pytest.fixture(autouse=True)
+async def no_forget_task_left():
+    """The background tasks an erasure starts end with the test that started them."""
+    yield
+    await erase.cancel_pending()

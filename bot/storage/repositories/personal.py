@@ -189,13 +189,20 @@ class Erased:
 
 
 async def hash_inbox_keys(
-    session: AsyncSession, key: bytes, rows: list[InboxEntry], now: datetime
+    session: AsyncSession,
+    key: bytes,
+    rows: list[InboxEntry],
+    now: datetime,
+    external_id: str | None = None,
 ) -> int:
-    """Replace the rows' keys by `erased_key` and drop their sender and payload; how many."""
+    """Drop the rows' sender and payload, and replace their keys by `erased_key` (only the keys
+    that carry `external_id` when it is given: the others, a platform's message ids, stay and
+    still de-duplicate a retry); how many keys were replaced."""
     n = 0
     for row in rows:
         values: dict[str, Any] = {"sender": None, "payload": None}
-        if not row.message_id.startswith(ERASED_PREFIX):
+        named = external_id is None or _key_names(row.message_id, external_id)
+        if named and not row.message_id.startswith(ERASED_PREFIX):
             values["message_id"] = erased_key(key, row.channel, row.message_id)
             n += 1
         if row.status in inbox_repo.UNFINISHED:
@@ -239,7 +246,7 @@ async def erase(session: AsyncSession, channel: str, external_id: str, key: byte
     )
     rows = await inbox_rows(session, channel, external_id)
     out.inbox_dropped = sum(1 for r in rows if r.status in inbox_repo.UNFINISHED)
-    out.inbox_keys = await hash_inbox_keys(session, key, rows, now)
+    out.inbox_keys = await hash_inbox_keys(session, key, rows, now, external_id)
     return out
 
 
