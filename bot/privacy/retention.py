@@ -10,7 +10,9 @@
   given up;
 
 and at any age: the payload of a finished outbox row (normally dropped when sent), sent rows left
-by an erasure (of no stored user), export files past `privacy.export_ttl_minutes`.
+by an erasure (of no stored user), export files past `privacy.export_ttl_minutes`. Unanswered
+questions counted for the province (`content_gaps`, no user id) go when last asked before the
+cutoff.
 
 Every step is an idempotent statement in short batches, so several processes may run it at once;
 on PostgreSQL a transaction-level advisory lock (`pg_try_advisory_xact_lock`) lets one do a batch
@@ -35,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.privacy import export, exports_dir, hash_key
 from bot.storage.dialect import dialect_name
 from bot.storage.gate import writing
-from bot.storage.models import InboxEntry, OutboxEntry, User
+from bot.storage.models import ContentGap, InboxEntry, OutboxEntry, User
 from bot.storage.repositories import inbox as inbox_repo
 from bot.storage.repositories import outbox as outbox_repo
 from bot.storage.repositories import personal
@@ -62,6 +64,7 @@ class Report:
     outbox_deleted: int = 0
     outbox_payloads: int = 0
     inbox_anonymised: int = 0
+    content_gaps: int = 0
     exports: int = 0
     skipped: bool = False  # another process held the lock
 
@@ -137,6 +140,9 @@ async def purge(
             )
             report.inbox_anonymised = await _count(
                 s, select(InboxEntry.id).where(_old_inbox(cutoff))
+            )
+            report.content_gaps = await _count(
+                s, select(ContentGap.id).where(ContentGap.last_seen < cutoff)
             )
         report.exports = _expired_exports(folder, settings, time.time())
         return report
@@ -245,6 +251,15 @@ async def purge(
             await s.commit()
         if len(rows) < BATCH * 5:
             break
+
+    # Unanswered questions counted for the province (no user id, but a person's words).
+    async with writing(sessionmaker) as s:
+        if not await _locked(s):
+            report.skipped = True
+            return report
+        gone = await s.execute(delete(ContentGap).where(ContentGap.last_seen < cutoff))
+        report.content_gaps += gone.rowcount or 0
+        await s.commit()
 
     report.exports += await asyncio.to_thread(sweep_exports, settings)
     return report

@@ -20,7 +20,14 @@ from sqlalchemy import func, select
 
 from bot.privacy import retention
 from bot.privacy.retention import PrivacyJobs, purge
-from bot.storage.models import Consent, InboxEntry, OutboxEntry, Subscription, User
+from bot.storage.models import (
+    Consent,
+    ContentGap,
+    InboxEntry,
+    OutboxEntry,
+    Subscription,
+    User,
+)
 from bot.storage.repositories import outbox
 from tests.conftest import ROOT
 from tests.privacy.conftest import traces
@@ -94,6 +101,20 @@ async def seed(services) -> None:
                     sender="123456789",
                 ),
                 inbox_row("zalo", f"user_send_text:{ACTIVE}:recent", RECENT),
+                ContentGap(
+                    question="giá phân bón ở xã sơn bao",
+                    lang="vi",
+                    channel="zalo",
+                    first_seen=OLD,
+                    last_seen=OLD,
+                ),
+                ContentGap(
+                    question="lịch tiêm phòng cho bò",
+                    lang="vi",
+                    channel="zalo",
+                    first_seen=OLD,
+                    last_seen=RECENT,
+                ),
             ]
         )
         await s.commit()
@@ -120,7 +141,8 @@ async def test_what_is_past_the_retention_goes_and_the_rest_stays(services, sett
     assert report.outbox_deleted == 3
     assert report.outbox_payloads == 1
     assert report.inbox_anonymised == 3
-    assert (dry.users, dry.outbox_deleted, dry.inbox_anonymised) == (1, 3, 3)
+    assert report.content_gaps == 1  # last asked before the cutoff; the other was asked since
+    assert (dry.users, dry.outbox_deleted, dry.inbox_anonymised, dry.content_gaps) == (1, 3, 3, 1)
 
     assert (
         await traces(
@@ -132,6 +154,7 @@ async def test_what_is_past_the_retention_goes_and_the_rest_stays(services, sett
                 "0905333111",
                 "123456789",
                 "4410293847561029384",
+                "phân bón ở xã sơn bao",
             ],
         )
         == []
