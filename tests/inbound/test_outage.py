@@ -301,3 +301,44 @@ async def test_a_locked_sqlite_file_answers_503_within_a_second_then_recovers(
         await channel.stop()
         await server.close()
         await fake.stop()
+
+
+async def test_the_web_chat_answers_503_within_a_second_during_an_outage_never_500(
+    server: Any, pipeline: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn that meets the outage, then requests while it is known: 503 with Retry-After and a
+    sentence to act on, at once; an outage error after the turn (marking its replies handed
+    over) is a 503 too, not a 500."""
+    from bot.storage.repositories import outbox
+    from tests.channels.web_helpers import mid, visitor
+
+    down = Down()
+    pipeline.middlewares.insert(0, down)
+    tracker = Outage.of(pipeline.services.sessionmaker)
+
+    async def still_away() -> None:
+        if down.on:
+            raise DatabaseUnreachable("still away")
+
+    monkeypatch.setattr(tracker, "probe", still_away)
+    async with visitor(server) as s:
+        url = server.make_url("/api/messages")
+        for _ in range(3):
+            started = asyncio.get_running_loop().time()
+            async with s.post(url, json={"message_id": mid(), "text": "xin chào"}) as resp:
+                body = await resp.json()
+                assert resp.status == 503 and resp.headers["Retry-After"] == "5", body
+                assert "try again" in body["error"] or "again" in body["error"]
+            assert asyncio.get_running_loop().time() - started < 1.0
+        down.on = False
+        for _ in range(50):
+            if not tracker.down:
+                break
+            await asyncio.sleep(0.1)
+
+        async def away(*_args: Any, **_kw: Any) -> None:
+            raise DatabaseUnreachable("cannot connect to the database (OSError)")
+
+        monkeypatch.setattr(outbox, "mark_sent", away)
+        async with s.post(url, json={"message_id": mid(), "text": "xin chào"}) as resp:
+            assert resp.status == 503, await resp.text()

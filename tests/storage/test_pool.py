@@ -18,7 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from bot.config import load_settings
-from bot.storage.db import PoolSettings, create_engine, health
+from bot.storage.db import PoolSettings, create_engine, health, upgrade
 from bot.storage.outage import (
     EXHAUSTED,
     LOCKED,
@@ -163,3 +163,25 @@ async def test_a_pool_too_small_for_a_burst_answers_503_never_500_and_loses_noth
     assert set(statuses) == {200, 503}, statuses  # some refused: the path is exercised
     assert replies == {1: 200}, replies
     assert failed == [(0,)]
+
+
+async def test_healthz_says_migrating_while_the_schema_is_behind_the_code(
+    postgres_url: str,
+) -> None:
+    from tests.postgres import drop_database, fresh_database
+
+    url = fresh_database(postgres_url)
+    try:
+        await asyncio.to_thread(upgrade, url, "0002")
+        engine = create_engine(url)
+        try:
+            ok, body = await health(engine)
+            assert not ok and body["status"] == "migrating", body
+            assert "0002" in body["detail"] and "db upgrade" in body["detail"]
+            await asyncio.to_thread(upgrade, url)
+            ok, body = await health(engine)
+            assert ok and body["status"] == "ok", body
+        finally:
+            await engine.dispose()
+    finally:
+        drop_database(url)
