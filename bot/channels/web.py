@@ -39,8 +39,8 @@ MAX_BODY = 16 * 1024
 ID_RE = re.compile(r"\A[A-Za-z0-9_-]{8,64}\Z")
 SHAPE = '{"message_id": "8-64 of A-Z a-z 0-9 _ -", "text": "...", "lang": "vi"}'
 NO_SESSION = (
-    "Phiên trò chuyện đã hết hạn, xin tải lại trang. "
-    "Your chat session is missing or expired: reload the page."
+    "Phiên trò chuyện đã hết hạn (hoặc trình duyệt chặn cookie), xin tải lại trang. "
+    "Your chat session is missing or expired (or cookies are blocked): reload the page."
 )
 
 

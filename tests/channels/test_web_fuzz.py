@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from bot.app import build_pipeline, build_services, build_web_app, build_worker
@@ -176,6 +177,7 @@ requests = st.fixed_dictionaries(
         "cookie": cookies,
         "chunked": st.sampled_from([False] * 9 + [True]),
         "forwarded": mostly(st.none(), header_text),
+        "host": mostly(st.none(), header_text | st.sampled_from(["[::1", "a:b:c", "x:99999"])),
     }
 )
 
@@ -190,6 +192,7 @@ def known(body: bytes) -> dict[str, Any]:
         "cookie": "GOOD",
         "chunked": False,
         "forwarded": None,
+        "host": None,
     }
 
 
@@ -239,6 +242,8 @@ class Api:
             headers["Sec-Fetch-Site"] = example["fetch_site"]
         if example["forwarded"] is not None:
             headers["X-Forwarded-For"] = example["forwarded"]
+        if example["host"] is not None:
+            headers["Host"] = example["host"]
         cookie = example["cookie"]
         if cookie is not None:
             cookie = cookie.replace("GOOD-altered", self.cookie[:-3] + "abc")
@@ -309,3 +314,41 @@ def test_web_chat_api_never_answers_5xx(settings, tmp_path, quiet_logs):
         f" statuses {dict(sorted(api.statuses.items()))}"
     )
     assert api.statuses[200] > 0  # the examples reach the pipeline, not only the refusals
+
+
+# A pure function: fewer examples than the API's 10,000 do.
+@hypothesis_settings(max_examples=min(2_000, hypothesis_settings.default.max_examples))
+@given(
+    host=header_text,
+    origin=header_text,
+    forwarded=header_text,
+    proto=header_text,
+    trust_proxy=st.booleans(),
+    https=st.booleans(),
+)
+def test_what_the_app_believes_about_a_client_never_raises(
+    host, origin, forwarded, proto, trust_proxy, https
+):
+    """Address, scheme and origin from any headers: a value or None, never an exception."""
+    from aiohttp.test_utils import make_mocked_request
+
+    from bot.config import WebSettings
+    from bot.web.client import client_address, is_https, normalise_origin, own_origin
+
+    web = WebSettings(trust_proxy=trust_proxy, https=https)
+    request = make_mocked_request(
+        "POST",
+        "/api/messages",
+        headers={
+            "Host": host,
+            "Origin": origin,
+            "X-Forwarded-For": forwarded,
+            "X-Forwarded-Proto": proto,
+            "X-Forwarded-Host": host,
+        },
+    )
+    assert isinstance(client_address(request, web), str)
+    assert isinstance(is_https(request, web), bool)
+    assert own_origin(request, web) is None or "://" in own_origin(request, web)
+    normalised = normalise_origin(origin)
+    assert normalised is None or normalised.startswith(("http://", "https://"))
