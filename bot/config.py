@@ -83,6 +83,16 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class FormSettings:
+    """Forms in progress (bot/flows/forms/reminders.py): a form left idle is reminded once after
+    `remind_after_minutes` and dropped (the user told) after `expire_after_hours`."""
+
+    remind_after_minutes: float = 60.0
+    expire_after_hours: float = 24.0
+    check_interval_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class LimitSettings:
     flood_messages: int = 12
     flood_window_seconds: float = 30.0
@@ -140,6 +150,7 @@ class Settings:
     console: bool = True
     contact: ContactSettings = field(default_factory=ContactSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    forms: FormSettings = field(default_factory=FormSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     web: WebSettings = field(default_factory=WebSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
@@ -183,6 +194,7 @@ _SECTIONS: dict[str, type] = {
     "nlu": NluSettings,
     "contact": ContactSettings,
     "privacy": PrivacySettings,
+    "forms": FormSettings,
     "limits": LimitSettings,
     "web": WebSettings,
     "telegram": TelegramSettings,
@@ -302,6 +314,15 @@ def _validate(s: Settings, errors: list[str]) -> None:
         )
     if s.privacy.notice_version < 1 or s.privacy.retention_days < 1:
         errors.append("privacy: notice_version and retention_days must be positive")
+    if not (
+        s.forms.remind_after_minutes > 0
+        and s.forms.expire_after_hours * 60 > s.forms.remind_after_minutes
+        and s.forms.check_interval_seconds > 0
+    ):
+        errors.append(
+            "forms: remind_after_minutes and check_interval_seconds must be positive, and "
+            "expire_after_hours later than the reminder"
+        )
     if s.privacy.token_encryption_keys:
         from bot.crypto import TokenKeyError, parse_keys
 

@@ -790,15 +790,15 @@ class FormFlow(Flow):
         assert state is not None
         step = state.step
         verb, _, value = arg.partition(" ")
-        if command == CANCEL_COMMAND or verb == "cancel":
-            await run.cancel()
-            return True
         f = run.form.field(step)
         # A typed digit that the dialogue read as a numbered button: on a field that takes typed
         # numbers or text, it is the answer ("2" households), not the second button.
         typed = (ctx.msg.text or "").strip()
         if ctx.msg.payload is None and typed.isdigit() and f is not None and f.type in FREE_TYPES:
             await run.take_value(f, typed)
+            return True
+        if command == CANCEL_COMMAND or verb == "cancel":
+            await run.cancel()
             return True
         if verb == "back":
             await run.back(step)

@@ -480,8 +480,8 @@ def parse_field(
         problems.append(Problem(file, where, "`max_length` must be a whole number 1-4000"))
         max_length = MAX_TEXT
     page_size = raw.get("page_size", DEFAULT_PAGE)
-    if not isinstance(page_size, int) or isinstance(page_size, bool) or not 2 <= page_size <= 9:
-        problems.append(Problem(file, where, "`page_size` must be a whole number 2-9"))
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or not 2 <= page_size <= 12:
+        problems.append(Problem(file, where, "`page_size` must be a whole number 2-12"))
         page_size = DEFAULT_PAGE
     default = raw.get("default")
     if default is not None and not isinstance(default, (str, int)):
