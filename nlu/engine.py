@@ -107,7 +107,15 @@ class NluEngine(Protocol):
 
 # Question words and closing particles (folded): a message with one asks something.
 _ASKING_END = frozenset("khong ko k chua ha hong nhi a sao gi nao dau".split())
-_ASKING = (("bao", "nhieu"), ("bao", "gio"), ("o", "dau"), ("the", "nao"), ("lam", "sao"))
+_ASKING = (
+    ("bao", "nhieu"),
+    ("bao", "gio"),
+    ("bao", "lau"),
+    ("khi", "nao"),
+    ("o", "dau"),
+    ("the", "nao"),
+    ("lam", "sao"),
+)
 # How likely the best question intent must be, as second reading of a question form.
 QUESTION_SECOND_READING = 0.15
 
