@@ -14,7 +14,8 @@ Two ways to offer load (a phase each, on separate users):
   the queueing shows in the figures instead of silently delaying the next sends (coordinated
   omission). How late this process itself sent (`lag`) is reported beside it.
 - closed loop (`closed_loop`): every user sends its next message as soon as the previous one was
-  answered, with no think time, until the phase ends: the bot's saturation throughput.
+  answered, with no think time, until the phase ends, at most `in_flight` messages outstanding
+  at once: the bot's saturation throughput.
 
 A message is answered when its first reply reaches the fake API (webhooks; the fakes record when
 each request arrived) or when the web chat's HTTP response arrives. Replies are matched to
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import itertools
 import json
@@ -191,23 +193,29 @@ async def closed_loop(
     send: Send,
     duration: float,
     settle: float,
+    in_flight: int | None = None,
 ) -> tuple[list[Sample], float]:
     """Each user sends its next message once the previous one is answered, until `duration`
-    (or its `messages(user)` run out); a user whose message failed stops. Returns the samples
-    and the start time."""
+    (or its `messages(user)` run out); a user whose message failed stops. With `in_flight`, at
+    most that many messages are outstanding at once (users queue for a turn, first come first
+    served): enough to keep the bot busy, without a queue of every user's message whose wait
+    would only add latency (and client timeouts), not throughput. Returns the samples and the
+    start time."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     end = t0 + duration
     samples: list[Sample] = []
+    slots = asyncio.Semaphore(in_flight) if in_flight else contextlib.nullcontext()
 
     async def user_loop(user: int) -> None:
         for k in range(messages(user)):
-            now = loop.time()
-            if now >= end:
-                return
-            sample = make(user, k, now)
-            samples.append(sample)
-            await _guarded(send, sample)
+            async with slots:
+                now = loop.time()
+                if now >= end:
+                    return
+                sample = make(user, k, now)
+                samples.append(sample)
+                await _guarded(send, sample)
             if sample.error or sample.done is None:
                 return
 
@@ -411,6 +419,7 @@ class Load:
                     send,
                     p["duration"],
                     p["settle"],
+                    p.get("in_flight"),
                 )
                 # Throughput over the steady part: the first seconds are the start-up burst.
                 window = (t0 + p["duration"] * p.get("warmup_fraction", 0.2), t0 + p["duration"])

@@ -25,6 +25,7 @@ BENCHES = [
     ("bench_telegram", "Telegram through python-telegram-bot and the fake Bot API"),
     ("bench_zalo", "Zalo OA webhooks through the fake Zalo API"),
     ("bench_durability", "Durability: the bot SIGKILLed under load, replies lost and sent twice"),
+    ("bench_load", "Load: 1,000 users on the webhooks and the web chat, SQLite and PostgreSQL"),
 ]
 RASA_BEGIN, RASA_END = "<!-- rasa:begin -->", "<!-- rasa:end -->"
 COMPARE_BEGIN, COMPARE_END = "<!-- compare:begin -->", "<!-- compare:end -->"
@@ -111,6 +112,8 @@ def main() -> int:
                 "so the ratio is what to compare",
                 "between runs. Regenerate with `make bench` "
                 "(this file is rewritten; the Rasa and the comparison sections are kept).",
+                "A whole `make bench` takes about 12 minutes on 2 cores, 6 to 8 of them the load "
+                "benchmark (`python -m benchmarks.bench_load --quick` tries it in 3).",
                 "",
                 "## Against the previous commit, back to back (`make bench-compare`)",
                 "",

@@ -177,3 +177,21 @@ async def test_replies_are_matched_to_messages_by_count():
     assert wrong_texts(["a", "b", None], ["a", "x", "c"]) == 1
     assert wrong_texts(["a", "b"], ["a"]) == 1  # an extra reply
     assert wrong_texts(["a"], ["a", "b"]) == 0  # a missing one is an unanswered message
+
+
+async def test_closed_loop_keeps_at_most_in_flight_messages_outstanding():
+    outstanding, peak = 0, 0
+
+    async def send(sample: Sample) -> None:
+        nonlocal outstanding, peak
+        outstanding += 1
+        peak = max(peak, outstanding)
+        await asyncio.sleep(0.005)
+        outstanding -= 1
+        sample.done = asyncio.get_running_loop().time()
+
+    samples, _t0 = await closed_loop(
+        range(20), lambda u: 3, lambda u, k, due: Sample("web", u, k, due), send, 5, 5, 4
+    )
+    assert len(samples) == 60 and peak == 4
+    assert all(s.latency is not None and s.latency < 0.1 for s in samples)
