@@ -28,7 +28,7 @@ def clean_text(text: str) -> str:
 
 async def numbered_choice(ctx: Context, text: str) -> str | None:
     """The option a typed number picks among the last message's buttons, if it is one."""
-    if not (text.isdigit() and len(text) <= 2):
+    if not (text.isascii() and text.isdigit() and len(text) <= 2):
         return None
     options = await outbox.last_options(ctx.session, ctx.msg.channel, ctx.msg.sender_id)
     n = int(text)
