@@ -128,3 +128,13 @@ async def test_no_row_names_a_person_after_they_delete_their_data(
             await s.execute(select(InboxEntry).where(InboxEntry.message_id.startswith("erased:")))
         ).scalars()
         assert {r.channel for r in erased} == {"zalo"}
+
+
+def test_the_erasure_knows_every_zalo_key_that_carries_a_user_id():
+    from bot.channels import zalo
+    from bot.storage.repositories import personal
+
+    # The keys `event_key` builds for events without a msg_id: `<event>:<user id>:<timestamp>`.
+    assert set(personal.KEYED_EVENTS) == zalo.HANDLED_EVENTS
+    key = zalo.event_key({"event_name": "follow", "follower": {"id": "42"}, "timestamp": "1"})
+    assert key == "follow:42:1"
