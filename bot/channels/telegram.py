@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import random
 from dataclasses import dataclass
@@ -37,14 +36,21 @@ from telegram import error as tg_error
 from telegram.ext import Application, ExtBot
 
 from bot.channels.base import Limits, Receiver, SendError, split_text
+from bot.channels.http import BadBody, read_json
+from bot.channels.schemas import (
+    QUERY_ID_RE,
+    TgCallbackQuery,
+    TgFile,
+    TgUpdate,
+    finite_numbers,
+    telegram_update,
+)
 from bot.errors import StartupError
 from bot.messages import (
     Button,
-    Contact,
     ContactGone,
     Inbound,
     IncomingMessage,
-    Location,
     Media,
     Reply,
 )
@@ -146,34 +152,39 @@ def redact(text: str, token: str) -> str:
 # --------------------------------------------------------------------------- incoming
 
 
-def _largest_photo(sizes: tuple[Any, ...]) -> Any:
+def _largest_photo(sizes: tuple[TgFile, ...]) -> TgFile:
+    # width and height are bounded by the schema (at most 100,000 each): the product is small.
     return max(sizes, key=lambda p: (p.width * p.height, p.file_size or 0))
 
 
-def _button_label(query: Any) -> str:
+def _button_label(query: TgCallbackQuery) -> str:
     """The label of the inline button that was pressed, when the message still shows it."""
-    markup = getattr(query.message, "reply_markup", None) if query.message else None
-    for row in getattr(markup, "inline_keyboard", ()) or ():
-        for button in row:
-            if button.callback_data == query.data:
-                return button.text or ""
+    for button in query.buttons:
+        if button.callback_data == query.data:
+            return button.text
     return ""
 
 
-def to_incoming(update: Update) -> IncomingMessage | None:
+def to_incoming(update: TgUpdate | Update | dict[str, Any]) -> IncomingMessage | None:
     """Normalise one update; None for what the bot does not answer (edits, service messages...).
+
+    Takes the checked update (`schemas.telegram_update`), or a PTB Update or a raw update dict,
+    which are checked first (raises `schemas.Invalid`).
 
     `sender_id` is the chat id (in a private chat, the user's id): replies and notices go there.
     `locale_hint` stays empty: Telegram's `language_code` is the phone's UI language, not a choice
     the user made here, and many villagers run phones set to English.
     """
+    if isinstance(update, Update):
+        update = update.to_dict()
+    if not isinstance(update, TgUpdate):
+        update = telegram_update(update)
     message_id = str(update.update_id)
     query = update.callback_query
     if query is not None:
-        if not query.data or query.from_user is None or query.from_user.is_bot:
+        if not query.data or query.from_user.is_bot:
             return None
-        chat = query.message.chat if query.message is not None else None
-        sender = str(chat.id if chat is not None else query.from_user.id)
+        sender = str(query.chat.id if query.chat is not None else query.from_user.id)
         return IncomingMessage(
             channel=CHANNEL,
             sender_id=sender,
@@ -190,30 +201,16 @@ def to_incoming(update: Update) -> IncomingMessage | None:
     if message.photo:
         p = _largest_photo(message.photo)
         media.append(Media("photo", p.file_id, "image/jpeg", p.file_size))
-    for kind in ("voice", "audio", "document", "video", "sticker"):
-        obj = getattr(message, kind)
-        if obj is not None:
-            media.append(Media(kind, obj.file_id, getattr(obj, "mime_type", None), obj.file_size))
-    location = None
-    loc = message.location or (message.venue.location if message.venue else None)
-    if loc is not None:
-        try:
-            location = Location(loc.latitude, loc.longitude)
-        except ValueError:
-            location = None
-    contact = None
-    if message.contact is not None:
-        c = message.contact
-        name = " ".join(x for x in (c.first_name, c.last_name) if x) or None
-        contact = Contact(phone=c.phone_number, name=name)
+    for f in message.files:
+        media.append(Media(f.kind, f.file_id, f.mime_type, f.file_size))  # type: ignore[arg-type]
     msg = IncomingMessage(
         channel=CHANNEL,
         sender_id=str(message.chat.id),
         message_id=message_id,
         text=message.text or message.caption or "",
         media=tuple(media),
-        location=location,
-        contact=contact,
+        location=message.location,
+        contact=message.contact,
     )
     if msg.is_empty and message.chat.type != "private":
         return None  # a group's service message (member joined, title changed...)
@@ -408,11 +405,14 @@ class TelegramChannel:
     # ------------------------------------------------------------------ receiving
 
     def parse(self, payload: dict[str, Any]) -> Inbound | None:
-        """A recorded update as an event: a message, a button press, or a user who blocked us."""
-        update = Update.de_json(payload, self.bot)
+        """A recorded update as an event: a message, a button press, or a user who blocked us.
+
+        Raises `schemas.Invalid` for an update that does not fit the schema (the worker records
+        it as rejected)."""
+        update = telegram_update(payload)
         member = update.my_chat_member
         if member is not None:
-            if member.chat.type == "private" and member.new_chat_member.status == "kicked":
+            if member.chat.type == "private" and member.status == "kicked":
                 return ContactGone(CHANNEL, str(member.chat.id), str(update.update_id))
             return None
         return to_incoming(update)
@@ -424,6 +424,8 @@ class TelegramChannel:
         for payload in payloads:
             query = payload.get("callback_query")
             if isinstance(query, dict) and isinstance(query.get("id"), str):
+                if not QUERY_ID_RE.fullmatch(query["id"]):
+                    continue  # a rejected update: nothing to answer
                 task = asyncio.ensure_future(self._answer_callback(query["id"]))
                 self._callbacks.add(task)
                 task.add_done_callback(self._callbacks.discard)
@@ -437,19 +439,25 @@ class TelegramChannel:
             log.debug("telegram: answerCallbackQuery failed: %s", type(exc).__name__)
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """POST from Telegram: check the secret, record, answer 200; handled after."""
+        """POST from Telegram: check the secret, record, answer 200; handled after.
+
+        A forged request is 403 before the body is read. A body that is not JSON, too deep or
+        too big is 400/413 (Telegram gives up on a 4xx; it would resend a 5xx for a day). An
+        object that is not a valid update is recorded as rejected by the worker and answered
+        200, so Telegram stops sending it; only a failure to record is 503 (sent again).
+        """
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
         if not hmac.compare_digest(given, self.settings.webhook_secret.encode("utf-8")):
             return web.Response(status=403, text="forbidden")
-        if request.content_length is not None and request.content_length > MAX_WEBHOOK_BODY:
-            return web.Response(status=413, text="too large")
         try:
-            data = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            return web.Response(status=400, text="body is not JSON")
-        if not isinstance(data, dict) or type(data.get("update_id")) is not int:  # no bools
-            return web.Response(status=400, text="not a Telegram update")
-        try:  # an update that `parse` cannot read is answered 200 and dropped: nothing to retry
+            data = await read_json(request, MAX_WEBHOOK_BODY)
+        except BadBody as exc:
+            return web.Response(status=exc.status, text=exc.message)
+        if not isinstance(data, dict):
+            return web.Response(status=400, text="not a Telegram update: a JSON object expected")
+        if not finite_numbers(data):
+            return web.Response(status=400, text="body has a number out of range")
+        try:
             await self.accept([data])
         except Exception as exc:  # not recorded: Telegram will deliver it again
             if is_outage(exc):

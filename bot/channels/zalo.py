@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import mimetypes
 import re
@@ -36,13 +35,21 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Limits, Receiver, SendError, split_text
+from bot.channels.http import BadBody, parse_json, read_capped
+from bot.channels.schemas import (
+    ZALO_EVENT_RE,
+    Invalid,
+    ZaloEvent,
+    finite_numbers,
+    zalo_event,
+    zalo_timestamp,
+)
 from bot.channels.zalo_tokens import TokenError, TokenRefreshUnavailable, ZaloTokens
 from bot.config import ZaloSettings
 from bot.messages import (
     ContactGone,
     Inbound,
     IncomingMessage,
-    Location,
     Media,
     Receipt,
     Reply,
@@ -105,7 +112,8 @@ MESSAGE_EVENTS = {
 FOLLOW_EVENTS = {"follow", "unfollow"}
 RECEIPT_EVENTS = {"user_received_message": "delivered", "user_seen_message": "read"}
 HANDLED_EVENTS = MESSAGE_EVENTS | FOLLOW_EVENTS | set(RECEIPT_EVENTS)
-EVENT_NAME_RE = re.compile(r"^[a-z_]{1,40}$")
+EVENT_NAME_RE = ZALO_EVENT_RE
+SIGNATURE_RE = re.compile(r"(?:mac=)?([0-9A-Fa-f]{64})", re.IGNORECASE)
 
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=5)
 
@@ -123,104 +131,86 @@ EXPORT_MAX_MESSAGES = 10
 
 
 def signature(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> str:
-    """The hex SHA-256 Zalo puts after `mac=`: sha256(app_id + body + timestamp + OA secret key)."""
+    """The hex SHA-256 Zalo puts after `mac=`: sha256(app_id + body + timestamp + OA secret key).
+
+    Text is encoded with "surrogatepass": a string from outside never makes this raise."""
     return hashlib.sha256(
-        app_id.encode() + body + timestamp.encode() + oa_secret_key.encode()
+        app_id.encode("utf-8", "surrogatepass")
+        + body
+        + timestamp.encode("utf-8", "surrogatepass")
+        + oa_secret_key.encode("utf-8", "surrogatepass")
     ).hexdigest()
 
 
 def signature_ok(header: str, app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> bool:
-    given = header.strip()
-    if given[:4].lower() == "mac=":
-        given = given[4:]
+    """Whether `header` (`mac=<64 hex digits>`) signs this body; False for anything else."""
+    match = SIGNATURE_RE.fullmatch(header.strip())
+    if match is None:
+        return False
     expected = signature(app_id, body, timestamp, oa_secret_key)
-    return hmac.compare_digest(given.strip().lower().encode("ascii", "replace"), expected.encode())
+    return hmac.compare_digest(match.group(1).lower().encode("ascii"), expected.encode("ascii"))
 
 
 # --------------------------------------------------------------------------- events -> messages
 
 
-def event_user(event: dict[str, Any]) -> str | None:
+def _checked(event: ZaloEvent | dict[str, Any]) -> ZaloEvent:
+    return event if isinstance(event, ZaloEvent) else zalo_event(event)
+
+
+def event_user(event: ZaloEvent | dict[str, Any]) -> str | None:
     """The user id by OA: `sender.id` for messages, `follower.id` for follow and unfollow,
     `recipient.id` for receipts of messages the OA sent."""
-    name = event.get("event_name")
-    if name in FOLLOW_EVENTS:
-        fields: tuple[str, ...] = ("follower", "sender")
-    elif name in RECEIPT_EVENTS:
-        fields = ("recipient", "sender")
-    else:
-        fields = ("sender",)
-    for field in fields:
-        who = event.get(field)
-        if isinstance(who, dict) and isinstance(who.get("id"), (str, int)) and str(who["id"]):
-            return str(who["id"])
-    return None
+    ev = _checked(event)
+    if ev.event_name in FOLLOW_EVENTS:
+        return ev.follower or ev.sender
+    if ev.event_name in RECEIPT_EVENTS:
+        return ev.recipient or ev.sender
+    return ev.sender
 
 
-def event_key(event: dict[str, Any]) -> str | None:
+def event_key(event: ZaloEvent | dict[str, Any]) -> str | None:
     """The inbox key: `message.msg_id`, or for events without one a key stable across retries."""
-    message = event.get("message")
-    if isinstance(message, dict):
-        msg_id = message.get("msg_id")
-        if isinstance(msg_id, (str, int)) and str(msg_id):
-            key = str(msg_id)
-            return key if len(key) <= MAX_KEY else "h:" + hashlib.sha256(key.encode()).hexdigest()
-    user = event_user(event)
+    ev = _checked(event)
+    if ev.msg_id:
+        key = ev.msg_id
+        return key if len(key) <= MAX_KEY else "h:" + hashlib.sha256(key.encode()).hexdigest()
+    user = event_user(ev)
     if user is None:
         return None
-    key = f"{event.get('event_name')}:{user}:{event.get('timestamp')}"
+    key = f"{ev.event_name}:{user}:{ev.timestamp}"
     return key if len(key) <= MAX_KEY else "h:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def _attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
-    atts = message.get("attachments")
-    return [a for a in atts if isinstance(a, dict)] if isinstance(atts, list) else []
+def parse_event(event: ZaloEvent | dict[str, Any]) -> Inbound | None:
+    """A recorded event as what the worker handles; None for events that need nothing.
 
-
-def _payload(att: dict[str, Any]) -> dict[str, Any]:
-    p = att.get("payload")
-    return p if isinstance(p, dict) else {}
-
-
-def _url(att: dict[str, Any]) -> str | None:
-    url = _payload(att).get("url")
-    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
-
-
-def _location(message: dict[str, Any]) -> Location | None:
-    for att in _attachments(message):
-        coords = _payload(att).get("coordinates")
-        if isinstance(coords, dict):
-            lat = coords.get("latitude", coords.get("lat"))
-            lon = coords.get("longitude", coords.get("long", coords.get("lng")))
-            try:
-                return Location(float(lat), float(lon))
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
-def parse_event(event: dict[str, Any]) -> Inbound | None:
-    """A recorded event as what the worker handles; None for events that need nothing."""
-    name = event.get("event_name")
-    key, user = event_key(event), event_user(event)
-    if key is None or user is None or name not in HANDLED_EVENTS:
+    Raises `schemas.Invalid` for an event that does not fit the schema, or a handled event
+    without a user or a key (the worker records it as rejected)."""
+    if isinstance(event, dict):
+        name = event.get("event_name")
+        if isinstance(name, str) and EVENT_NAME_RE.fullmatch(name) and name not in HANDLED_EVENTS:
+            return None  # an event we do not act on: its content is never read
+    ev = _checked(event)
+    if ev.event_name not in HANDLED_EVENTS:
         return None
-    if name == "unfollow":
+    key, user = event_key(ev), event_user(ev)
+    if user is None:
+        raise Invalid("sender.id", "missing")
+    if key is None:  # pragma: no cover - a user gives a key
+        raise Invalid("message.msg_id", "missing")
+    if ev.event_name == "unfollow":
         return ContactGone(CHANNEL, user, key)
-    if name in RECEIPT_EVENTS:
-        message = event.get("message") if isinstance(event.get("message"), dict) else {}
-        ids = message.get("msg_ids")
-        refs = (
-            tuple(str(i) for i in ids if isinstance(i, (str, int))) if isinstance(ids, list) else ()
-        )
-        return Receipt(CHANNEL, user, key, refs[:100], RECEIPT_EVENTS[name])  # type: ignore[arg-type]
-    return to_message(event, key)
+    if ev.event_name in RECEIPT_EVENTS:
+        state = RECEIPT_EVENTS[ev.event_name]
+        return Receipt(CHANNEL, user, key, ev.msg_ids[:100], state)  # type: ignore[arg-type]
+    return to_message(ev, key)
 
 
-def to_message(event: dict[str, Any], key: str) -> IncomingMessage | None:
+def to_message(event: ZaloEvent | dict[str, Any], key: str) -> IncomingMessage | None:
     """The platform-neutral message for a user event; None for unfollow and unknown events."""
-    name, user = event.get("event_name"), event_user(event)
+    ev = _checked(event)
+    name, user = ev.event_name, event_user(ev)
     if user is None:
         return None
     if name == "follow":
@@ -228,8 +218,7 @@ def to_message(event: dict[str, Any], key: str) -> IncomingMessage | None:
         return IncomingMessage(channel=CHANNEL, sender_id=user, message_id=key, payload="/start")
     if name not in MESSAGE_EVENTS:
         return None
-    message = event.get("message") if isinstance(event.get("message"), dict) else {}
-    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    text = ev.text
     media: tuple[Media, ...] = ()
     location = None
     kinds = {
@@ -239,9 +228,10 @@ def to_message(event: dict[str, Any], key: str) -> IncomingMessage | None:
         "user_send_video": "video",
     }
     if name in kinds:
-        media = tuple(Media(kinds[name], url) for url in map(_url, _attachments(message)) if url)  # type: ignore[arg-type]
+        media = tuple(Media(kinds[name], a.url) for a in ev.attachments if a.url)  # type: ignore[arg-type]
     elif name == "user_send_location":
-        location = _location(message)
+        # The first attachment with coordinates; dropped when they are not numbers in range.
+        location = next((a.location for a in ev.attachments if a.has_coordinates), None)
         text = ""  # Zalo may put the address here; the coordinates are what counts
     elif name in ("user_send_sticker", "user_send_gif"):
         # Stickers carry no words: an empty message, which the dialogue answers by saying it
@@ -346,47 +336,46 @@ class ZaloChannel:
         return parse_event(payload)
 
     async def webhook(self, request: web.Request) -> web.Response:
+        """POST from Zalo: verify, record, answer 200; handled after.
+
+        Refused with 403 before anything is recorded: no signature, another app, a timestamp
+        that is not milliseconds or is outside the window, a signature that does not match. A
+        body that is not a JSON object, too deep or too big is 400/413. A signed event that
+        does not fit the schema is recorded as rejected by the worker and answered 200, so
+        Zalo stops sending it; only a failure to record is 503 (Zalo sends it again).
+        """
         header = request.headers.get(SIGNATURE_HEADER, "")
         if not header:
             return web.Response(status=403, text="missing signature")
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return web.Response(status=413, text="too large")
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413, text="too large")
-        if len(body) > MAX_BODY:
-            return web.Response(status=413, text="too large")
-        try:
-            event = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return web.Response(status=400, text="not JSON")
+            body = await read_capped(request, MAX_BODY)
+            event = parse_json(body)
+        except BadBody as exc:
+            return web.Response(status=exc.status, text=exc.message)
         if not isinstance(event, dict):
             return web.Response(status=400, text="not a JSON object")
-        app_id, timestamp = event.get("app_id"), event.get("timestamp")
-        if not isinstance(app_id, (str, int)) or str(app_id) != self.settings.app_id:
+        app_id, timestamp = event.get("app_id"), zalo_timestamp(event.get("timestamp"))
+        if type(app_id) not in (str, int) or str(app_id) != self.settings.app_id:
             return web.Response(status=403, text="wrong app")
-        if not isinstance(timestamp, (str, int)) or not signature_ok(
-            header, str(app_id), body, str(timestamp), self.settings.oa_secret_key
+        if timestamp is None:
+            return web.Response(status=403, text="bad timestamp")
+        if not signature_ok(
+            header, self.settings.app_id, body, timestamp, self.settings.oa_secret_key
         ):
             return web.Response(status=403, text="bad signature")
-        try:
-            ms = int(str(timestamp))
-        except ValueError:
-            return web.Response(status=403, text="bad timestamp")
-        if abs(self.clock() * 1000 - ms) > self.settings.timestamp_window_seconds * 1000:
+        window_ms = self.settings.timestamp_window_seconds * 1000
+        if abs(self.clock() * 1000 - int(timestamp)) > window_ms:
             return web.Response(status=403, text="stale timestamp")
+        if not finite_numbers(event):
+            return web.Response(status=400, text="body has a number out of range")
 
         name = event.get("event_name")
-        if name not in HANDLED_EVENTS:
-            shown = (
-                name if isinstance(name, str) and EVENT_NAME_RE.match(name) else "(unrecognised)"
-            )
-            log.info("zalo: ignored event %s", shown)
+        if isinstance(name, str) and EVENT_NAME_RE.fullmatch(name) and name not in HANDLED_EVENTS:
+            log.info("zalo: ignored event %s", name)
             return web.Response(text="ok")
         if self.worker is None:
             return web.Response(status=503, text="starting")
-        try:
+        try:  # a malformed event is recorded as rejected there, and answered 200
             await self.worker.accept(CHANNEL, [event])
         except Exception as exc:  # not recorded: Zalo sends it again
             if is_outage(exc):

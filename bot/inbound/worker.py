@@ -146,9 +146,9 @@ class InboundWorker:
         await stop_task(self._recovering)
         self._sweeper = self._recovering = None
         while self._tasks and loop.time() < deadline:  # a poller's last batch may add some
-            await finish(self._tasks, max(0.0, deadline - loop.time()))
+            await finish(self._tasks, deadline - loop.time() - 0.5, unwind=0.5)
         await self.dispatcher.stop(grace=max(0.1, deadline - loop.time()))
-        await self.sender.close(timeout=max(0.5, deadline - loop.time()))
+        await self.sender.close(timeout=max(0.2, deadline - loop.time()))
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until no recorded message is being handled here (tests, benchmarks, shutdown)."""
@@ -166,31 +166,47 @@ class InboundWorker:
     async def accept(self, channel: str, payloads: Sequence[dict[str, Any]]) -> int:
         """Record the payloads that need handling, then schedule them; how many were new.
 
-        Raises when the inbox cannot be written: the caller must not acknowledge the payloads
-        (a webhook answers 503, a poller keeps its offset), so the platform sends them again.
+        A payload the adapter cannot read (`parse` raises: a malformed update with a valid
+        secret) is recorded as rejected in the same transaction, under a key made from its
+        content, and never handled: the caller acknowledges it, so the platform stops sending
+        it, and a redelivery finds the same row. Raises when the inbox cannot be written: the
+        caller must not acknowledge the payloads (a webhook answers 503, a poller keeps its
+        offset), so the platform sends them again.
         """
         adapter = self.channels[channel]
         events: list[Inbound] = []
         records: list[inbox.Record] = []
+        rejected: list[inbox.Rejected] = []
         for payload in payloads:
-            event = self._parse(adapter, payload)
+            try:
+                event = self._parse(adapter, payload, strict=True)
+            except Exception as exc:
+                reason = getattr(exc, "reason", None) or type(exc).__name__
+                rejected.append((inbox.rejected_key(payload), payload, str(reason)))
+                continue
             if event is not None:
                 events.append(event)
                 records.append((event.message_id, event.sender_id, payload))
-        if not records:
+        if not records and not rejected:
             return 0
         async with self.services.writing() as session:
-            new = await inbox.record_many(session, channel, records)
+            new = await inbox.record_many(session, channel, records, rejected)
+        for _key, _payload, reason in rejected:  # the field's path only: no personal data
+            log.warning("%s: a malformed payload was recorded as rejected (%s)", channel, reason)
         for event, (_id, _sender, payload), is_new in zip(events, records, new, strict=True):
             if is_new:
                 self._schedule(channel, event.sender_id, event.message_id, payload, event)
         return sum(new)
 
     @staticmethod
-    def _parse(adapter: Channel, payload: Any) -> Inbound | None:
+    def _parse(adapter: Channel, payload: Any, strict: bool = False) -> Inbound | None:
+        """The adapter's reading of a payload; None for what needs nothing. A payload it cannot
+        read is None too (logged), or, when `strict`, the adapter's exception."""
         try:
             return adapter.parse(payload) if isinstance(payload, dict) else None
         except Exception as exc:  # a payload the adapter cannot read: nothing to answer
+            if strict:
+                raise
             log.warning("%s: unreadable payload ignored (%s)", adapter.name, type(exc).__name__)
             return None
 

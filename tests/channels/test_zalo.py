@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot.channels.schemas import Invalid
 from bot.channels.zalo import event_key, parse_event, signature_ok, split_text, to_message
 from bot.messages import Button, ContactGone, Location, Receipt, Reply
 from bot.storage.repositories import inbox, outbox
@@ -508,7 +509,8 @@ def test_events_the_worker_handles_besides_messages() -> None:
     text = event("user_send_text", "u1", text="xin chào")
     assert parse_event(text).text == "xin chào"
     assert parse_event(dict(text, event_name="oa_send_text")) is None
-    assert parse_event({"event_name": "user_send_text", "message": {"msg_id": "1"}}) is None
+    with pytest.raises(Invalid):  # a message without its sender: recorded as rejected
+        parse_event({"event_name": "user_send_text", "message": {"msg_id": "1"}})
 
 
 def test_split_text_keeps_words_whole() -> None:

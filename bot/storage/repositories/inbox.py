@@ -16,6 +16,8 @@ the write gate (`bot.storage.gate`, `Services.writing()`). The inbound worker
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +41,15 @@ MAX_ERROR = 200
 
 
 Record = tuple[str, str | None, dict[str, Any] | None]  # (message id, sender id, payload)
+Rejected = tuple[str, Any, str]  # (key, payload, reason): a payload its channel cannot read
+REJECTED = "rejected"  # a payload recorded so it is acknowledged once, and never handled
+
+
+def rejected_key(payload: Any) -> str:
+    """The inbox key of a payload its channel cannot read: a hash of its content (a malformed
+    update may have no usable id), the same at every redelivery."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=repr)
+    return "rejected:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def record(
@@ -53,12 +64,21 @@ async def record(
     return (await record_many(session, channel, [(message_id, sender, payload)]))[0]
 
 
-async def record_many(session: AsyncSession, channel: str, items: Sequence[Record]) -> list[bool]:
+async def record_many(
+    session: AsyncSession,
+    channel: str,
+    items: Sequence[Record],
+    rejected: Sequence[Rejected] = (),
+) -> list[bool]:
     """`record` for several (message id, sender, payload) at once: one statement, one commit.
 
     True for each item that is new; an id already recorded, or repeated in `items`, is False.
+    `rejected` payloads (key, payload, reason) go in the same statement with status
+    `rejected`, the reason as their error and no sender: they are never claimed nor resumed
+    (not unfinished), and a redelivery of one is a conflict like any other. Their payload is
+    kept like any recorded payload (the retention job removes it).
     """
-    if not items:
+    if not items and not rejected:
         return []
     now = datetime.now(UTC)
     rows: dict[str, dict[str, Any]] = {}
@@ -72,7 +92,24 @@ async def record_many(session: AsyncSession, channel: str, items: Sequence[Recor
                 "payload": payload,
                 "status": "received",
                 "attempts": 0,
+                "error": None,
                 "received_at": now,
+                "processed_at": None,
+            },
+        )
+    for key, payload, reason in rejected:
+        rows.setdefault(
+            key,
+            {
+                "channel": channel,
+                "message_id": key,
+                "sender": None,
+                "payload": payload,
+                "status": REJECTED,
+                "attempts": 0,
+                "error": reason[:MAX_ERROR],
+                "received_at": now,
+                "processed_at": now,
             },
         )
     # One cached statement with a list of parameters: SQLAlchemy sends it as one multi-row INSERT
