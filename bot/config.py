@@ -376,7 +376,10 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     errors: list[str] = []
-    raw = expand_env(raw, env, "", errors)
+    try:
+        raw = expand_env(raw, env, "", errors)
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
     known = {"database", "content", "default_language", "console", *_SECTIONS}
     for k in raw:
         if k not in known:

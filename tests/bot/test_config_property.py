@@ -35,7 +35,7 @@ WORK = Path(tempfile.mkdtemp(prefix="config-property-"))
 _n = iter(range(10**9))
 
 env_values = st.one_of(
-    st.text(max_size=30),
+    st.text(max_size=16),
     st.integers(-(10**6), 10**6).map(str),
     st.sampled_from(
         [
@@ -60,7 +60,7 @@ env_values = st.one_of(
     ),
 )
 environments = st.dictionaries(
-    st.sampled_from(ENV_NAMES), env_values.filter(lambda v: "\x00" not in v), max_size=12
+    st.sampled_from(ENV_NAMES), env_values.filter(lambda v: "\x00" not in v), max_size=6
 )
 yaml_values = st.recursive(
     st.one_of(
@@ -189,9 +189,19 @@ def _error(text: str) -> str:
     raise AssertionError("loaded")
 
 
-def test_dates_and_nan_are_config_errors() -> None:
+def test_dates_nan_and_deep_nesting_are_config_errors() -> None:
     for text in (
         "database: {url: sqlite+aiosqlite:///x.db}\nserver: {port: 2024-01-01}\n",
         "database: {url: sqlite+aiosqlite:///x.db}\nnlu: {intent_threshold: .nan}\n",
     ):
         assert "invalid configuration" in _error(text)
+    assert "nested too deeply" in _error(nested(900))  # parsed, then too deep to expand
+    assert "not valid YAML" in _error(nested(20_000))  # too deep to parse
+    path = WORK / "latin1.yml"
+    path.write_bytes("database: {url: ở}\n".encode("utf-16"))
+    try:
+        load_settings(path, env={})
+    except ConfigError as exc:
+        assert "not UTF-8" in str(exc)
+    else:
+        raise AssertionError("loaded")
