@@ -326,8 +326,9 @@ class Doctor:
         from telegram.error import InvalidToken, TelegramError
         from telegram.request import HTTPXRequest
 
-        from bot.channels.telegram import api_base_url, file_base_url
+        from bot.channels.telegram import api_base_url, file_base_url, quiet_http_loggers
 
+        quiet_http_loggers()  # httpx logs request URLs at INFO, and they carry the token
         s = settings.telegram
         request = HTTPXRequest(connect_timeout=self.timeout, read_timeout=self.timeout)
         bot = Bot(
