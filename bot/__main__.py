@@ -293,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_doctor(sub)
     register_secrets(sub)
+    from bot.flows.forms.cli import register as register_forms
+
+    register_forms(sub)
     return p
 
 

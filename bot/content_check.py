@@ -45,7 +45,10 @@ def duplicate_questions(content: Content) -> list[Problem]:
 
 def run_check(root: Path, locales_dir: Path, out: TextIO) -> int:
     content = load_content(root)
-    problems = list(content.problems) + duplicate_questions(content)
+    from bot.flows.forms.schema import load_forms
+
+    forms = load_forms(root)  # content/forms/*.yml and the lists their choices come from
+    problems = list(content.problems) + duplicate_questions(content) + forms.problems
     today = date.today()
     for item in content.items:
         if item.reviewed + REVIEW_EVERY < today:
@@ -65,6 +68,7 @@ def run_check(root: Path, locales_dir: Path, out: TextIO) -> int:
     out.write(
         f"\n{n} items in {len({i.file for i in content.items})} files, {len(content.areas)} areas\n"
     )
+    out.write(f"{len(forms.forms)} forms: {', '.join(sorted(forms.forms)) or 'none'}\n")
     by_intent: dict[str, int] = defaultdict(int)
     for item in content.items:
         by_intent[item.intent] += 1

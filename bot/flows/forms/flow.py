@@ -326,7 +326,7 @@ class Run:
 
     def resolve_value(self, f: FormField, value: str) -> Option | None:
         options = opts.all_options(self.ctx, f, self.answers)
-        if value.startswith("#") and value[1:].isdigit():
+        if value.startswith("#") and value[1:].isascii() and value[1:].isdigit():
             i = int(value[1:])
             return options[i] if i < len(options) else None
         return opts.find(options, value)
@@ -794,7 +794,8 @@ class FormFlow(Flow):
         # A typed digit that the dialogue read as a numbered button: on a field that takes typed
         # numbers or text, it is the answer ("2" households), not the second button.
         typed = (ctx.msg.text or "").strip()
-        if ctx.msg.payload is None and typed.isdigit() and f is not None and f.type in FREE_TYPES:
+        digits = typed.isascii() and typed.isdigit()
+        if ctx.msg.payload is None and digits and f is not None and f.type in FREE_TYPES:
             await run.take_value(f, typed)
             return True
         if command == CANCEL_COMMAND or verb == "cancel":
