@@ -58,8 +58,7 @@ lint: $(INSTALLED)
 
 ## eval: dev set + benchmarks/data/*.yml via `python -m bot ask`: intent, answer, honest-no-answer
 eval: setup
-	$(PY) -m benchmarks.eval --latency $(DEV_SET) $(wildcard benchmarks/data/*.yml)
-	$(PY) -m benchmarks.eval --strip-diacritics $(DEV_SET)
+	$(PY) -m benchmarks.eval --latency --write-doc $(DEV_SET) $(wildcard benchmarks/data/*.yml)
 
 ## bench: benchmarks; figures go to docs/benchmarks.md
 bench: setup

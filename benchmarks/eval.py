@@ -28,6 +28,8 @@ from nlu.normalize import strip_diacritics
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SET = ROOT.parent / "shared" / "eval" / "dev.yml"
 OWN_SETS = ROOT / "benchmarks" / "data"
+DOC = ROOT / "docs" / "benchmarks.md"
+EVAL_BEGIN, EVAL_END = "<!-- eval:begin -->", "<!-- eval:end -->"
 
 
 def ask(cases: list[dict], strip: bool = False) -> list[dict]:
@@ -133,6 +135,52 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
+def markdown(results: dict, stripped: dict | None, latency: dict | None) -> str:
+    """The evaluation section of docs/benchmarks.md."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    lines = [
+        f"Measured **{when}** on `{commit}` with `make eval` (`python -m benchmarks.eval "
+        "--latency --write-doc`): every line through `python -m bot ask`, as the judge runs it.",
+        "",
+        "| set | cases | intent accuracy | answer accuracy (cases) | honest-no-answer (cases) |",
+        "|---|---|---|---|---|",
+    ]
+    rows = list(results.items())
+    if stripped:
+        rows += [(f"{k} (diacritics stripped)", v) for k, v in stripped.items()]
+    for name, r in rows:
+        lines.append(
+            f"| {name} | {r['cases']} | {r['intent_accuracy']:.3f} | "
+            f"{_fmt(r['answer_accuracy'])} ({r['answer_cases']}) | "
+            f"{_fmt(r['honest_no_answer'])} ({r['no_answer_cases']}) |"
+        )
+    if latency:
+        lines += [
+            "",
+            f"Parse in process over these sets' texts ({latency['n']} parses): "
+            f"p50 {latency['p50_ms']:.2f} ms, p99 {latency['p99_ms']:.2f} ms wall; CPU time "
+            f"p50 {latency['cpu_p50_ms']:.2f} ms, p99 {latency['cpu_p99_ms']:.2f} ms (wall time "
+            "includes waiting for a core while other processes run).",
+        ]
+    return "\n".join(lines)
+
+
+def write_doc(section: str) -> None:
+    """Put `section` between the eval markers of docs/benchmarks.md (added when missing)."""
+    text = DOC.read_text(encoding="utf-8") if DOC.is_file() else "# Benchmarks\n"
+    block = f"{EVAL_BEGIN}\n{section}\n{EVAL_END}"
+    if EVAL_BEGIN in text and EVAL_END in text:
+        a, b = text.index(EVAL_BEGIN), text.index(EVAL_END) + len(EVAL_END)
+        text = text[:a] + block + text[b:]
+    else:
+        text = text.rstrip("\n") + "\n\n## Understanding: evaluation sets (`make eval`)\n\n"
+        text += block + "\n"
+    DOC.write_text(text, encoding="utf-8")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("paths", nargs="*", help="evaluation sets (default: dev set + benchmarks/data)")
@@ -140,6 +188,9 @@ def main() -> int:
     ap.add_argument("--show-misses", action="store_true")
     ap.add_argument("--latency", action="store_true", help="also time the parse in process")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--write-doc", action="store_true", help="also write the figures to docs/benchmarks.md"
+    )
     args = ap.parse_args()
     paths = [Path(p) for p in args.paths] or [DEV_SET, *sorted(OWN_SETS.glob("*.yml"))]
     label = " (diacritics stripped)" if args.strip_diacritics else ""
@@ -148,11 +199,18 @@ def main() -> int:
         cases = load_cases(path)
         texts += [str(c["text"]) for c in cases]
         results[path.name] = evaluate(cases, args.strip_diacritics)
+    resolved = [p.resolve() for p in paths]
     latency = parse_latency(texts) if args.latency else None
+    stripped = None
+    if args.write_doc and not args.strip_diacritics and DEV_SET.resolve() in resolved:
+        stripped = {DEV_SET.name: evaluate(load_cases(DEV_SET), True)}
     if args.json:
         print(json.dumps({"sets": results, "latency": latency}, ensure_ascii=False, indent=1))
         return 0
-    for name, r in results.items():
+    shown = dict(results)
+    if stripped:
+        shown.update({f"{k} (diacritics stripped)": v for k, v in stripped.items()})
+    for name, r in shown.items():
         print(
             f"{name}{label}: {r['cases']} cases, intent accuracy {r['intent_accuracy']:.3f}, "
             f"answer accuracy {_fmt(r['answer_accuracy'])} ({r['answer_cases']} with expect), "
@@ -165,6 +223,8 @@ def main() -> int:
                     f"answer={m['answer_id']} ok={m['answer_ok']} honest={m['honest_ok']}"
                     + (f" session={m['session']}" if m["session"] else "")
                 )
+    if args.write_doc:
+        write_doc(markdown(results, stripped, latency))
     if latency:
         print(
             f"parse in process ({latency['n']} parses of these sets' texts): "

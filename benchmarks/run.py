@@ -29,6 +29,7 @@ BENCHES = [
 ]
 RASA_BEGIN, RASA_END = "<!-- rasa:begin -->", "<!-- rasa:end -->"
 COMPARE_BEGIN, COMPARE_END = "<!-- compare:begin -->", "<!-- compare:end -->"
+EVAL_BEGIN, EVAL_END = "<!-- eval:begin -->", "<!-- eval:end -->"  # `make eval` writes it
 
 
 def machine() -> str:
@@ -127,6 +128,10 @@ def main() -> int:
                 "## Built-in NLU against a Rasa 3.6 server (`make bench-rasa`)",
                 "",
                 rasa_section(),
+                "",
+                "## Understanding: evaluation sets (`make eval`)",
+                "",
+                kept_section(EVAL_BEGIN, EVAL_END, "Not measured yet: run `make eval`."),
                 "",
             ]
         ),

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from zlib import crc32
 
 from nlu.normalize import Normalized
@@ -151,7 +152,11 @@ def feature_strings(
     return words, chars, extra
 
 
+@lru_cache(maxsize=1 << 17)
 def hash_feature(s: str) -> int:
+    # Cached: the same word and n-gram strings come back in message after message, and a
+    # dictionary hit costs less than encoding and hashing again (long messages: a few hundred
+    # features each).
     return crc32(s.encode("utf-8"))
 
 
@@ -160,7 +165,7 @@ def hashed_counts(
 ) -> tuple[Counter[int], Counter[int], Counter[int]]:
     """Per group, how often each hashed feature occurs in the message."""
     return tuple(
-        Counter(hash_feature(s) for s in group) for group in feature_strings(norm, spec, gazetteer)
+        Counter(map(hash_feature, group)) for group in feature_strings(norm, spec, gazetteer)
     )  # type: ignore[return-value]
 
 

@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -73,18 +74,22 @@ def _anchors(folded: tuple[str, ...]) -> set[tuple[str, str]]:
     return {(folded[i - 1] if i else "", t) for i, t in enumerate(folded) if _is_number(t)}
 
 
+@lru_cache(maxsize=1 << 15)
+def _char_grams(tok: str) -> tuple[str, ...]:
+    """The character 3-5-grams of one word, padded with spaces (the same words recur)."""
+    padded = f" {tok} "
+    return tuple(padded[i : i + n] for n in (3, 4, 5) for i in range(len(padded) - n + 1))
+
+
 def _features(norm: Normalized) -> dict[str, Counter[str]]:
     f = norm.folded
-    text = f" {' '.join(f)} "
-    chars: Counter[str] = Counter()
+    grams: list[str] = []
     for tok in f:
-        padded = f" {tok} "
-        for n in (3, 4, 5):
-            chars.update(padded[i : i + n] for i in range(len(padded) - n + 1))
+        grams.extend(_char_grams(tok))
     return {
         "w": Counter(f),
         "b": Counter(f"{a} {b}" for a, b in zip(f, f[1:], strict=False)),
-        "c": chars if text.strip() else Counter(),
+        "c": Counter(grams),
     }
 
 
