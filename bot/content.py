@@ -51,12 +51,21 @@ class Item:
 
 @dataclass(frozen=True)
 class Area:
-    """A node of the area tree (province, commune, village), addressed by a dotted code."""
+    """A node of the area tree (province, commune, village), addressed by a dotted code.
+
+    `official_code`: the administrative-unit code (mã đơn vị hành chính, "21496"); `aliases`:
+    the former units merged into it ("xã Ba Thành"), `alias_parts` those only partly merged
+    (("xã Trà Bùi", "một phần"),); `source`: where a village's name comes from. Tree queries
+    (by code, subtree, search by typed name) are in bot/areas.py."""
 
     code: str
     name: str
     level: str
     parent: str | None
+    aliases: tuple[str, ...] = ()
+    official_code: str | None = None
+    alias_parts: tuple[tuple[str, str], ...] = ()
+    source: str = ""
 
 
 @dataclass
@@ -309,11 +318,43 @@ def load_areas(root: Path, problems: list[Problem]) -> list[Area]:
             )
             return
         code = node["code"] if parent is None else f"{parent}.{node['code']}"
+        if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", node["code"]):
+            problems.append(
+                Problem(rel, code, "an area code is lowercase ASCII letters, digits and _")
+            )
         if code in seen:
             problems.append(Problem(rel, code, "area code appears twice"))
         seen.add(code)
+        aliases = node.get("aliases") or []
+        parts = node.get("alias_parts") or {}
+        official = node.get("official_code")
+        if (
+            not isinstance(aliases, list)
+            or not all(isinstance(a, str) and a.strip() for a in aliases)
+            or not isinstance(parts, dict)
+            or not set(parts) <= set(aliases)
+            or not isinstance(official, str | int | type(None))
+        ):
+            problems.append(
+                Problem(
+                    rel,
+                    code,
+                    "`aliases` must be a list of names, `alias_parts` map some of them to a "
+                    "text, `official_code` a code",
+                )
+            )
+            aliases, parts, official = [], {}, None
         out.append(
-            Area(code=code, name=node["name"], level=str(node.get("level", "")), parent=parent)
+            Area(
+                code=code,
+                name=node["name"],
+                level=str(node.get("level", "")),
+                parent=parent,
+                official_code=None if official is None else str(official),
+                aliases=tuple(a.strip() for a in aliases),
+                alias_parts=tuple((str(k), str(v)) for k, v in parts.items()),
+                source=str(node.get("source") or ""),
+            )
         )
         for child in node.get("children") or []:
             walk(child, code)
