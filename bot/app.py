@@ -252,7 +252,7 @@ async def serve(settings: Settings, console: bool = False, role: str = "all") ->
         app = build_health_app(engine)
         host, port, env = settings.server.host, settings.server.dispatcher_port, "DISPATCHER_PORT"
     grace = settings.server.shutdown_grace_seconds
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(2.0, grace))
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=min(1.0, grace / 4))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
@@ -311,8 +311,8 @@ async def serve(settings: Settings, console: bool = False, role: str = "all") ->
         await form_jobs.stop()
         # The turns and sends under way finish, and their marks are written; the rest stay
         # recorded for the next start.
-        await worker.stop(grace=max(0.1, left() - 1.0))
-        await app[AVAILABILITY_KEY].finish_background(min(1.0, left()))
+        await worker.stop(grace=max(0.1, left() - 1.5))  # the rest: channels, HTTP, engine
+        await app[AVAILABILITY_KEY].finish_background(min(0.5, left()))
         for channel in channels:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(channel.stop(), left())

@@ -16,13 +16,14 @@ async def stop_task(task: asyncio.Task | None) -> None:
         await task
 
 
-async def finish(tasks: Iterable[asyncio.Task], grace: float) -> None:
-    """Let `tasks` finish for `grace` seconds; cancel the rest and give them 2 s to unwind."""
+async def finish(tasks: Iterable[asyncio.Task], grace: float, unwind: float = 2.0) -> None:
+    """Let `tasks` finish for `grace` seconds; cancel the rest and give them `unwind` s to
+    unwind (a cancelled send hands its row back)."""
     running = set(tasks)
     if not running:
         return
-    _done, pending = await asyncio.wait(running, timeout=grace)
+    _done, pending = await asyncio.wait(running, timeout=max(0.0, grace))
     for task in pending:
         task.cancel()
     if pending:
-        await asyncio.wait(pending, timeout=2)
+        await asyncio.wait(pending, timeout=unwind)

@@ -44,7 +44,7 @@ class Dispatcher:
     async def stop(self, grace: float = 5.0) -> None:
         await stop_task(self._task)
         self._task = None
-        await finish(self._flushes, grace)
+        await finish(self._flushes, grace - 0.5, unwind=0.5)
 
     def wake_at(self, at: datetime) -> None:
         """A row becomes due at `at`: make sure the loop looks then."""
