@@ -210,13 +210,19 @@ async def topic_menu(ctx: Context) -> None:
         await help_menu(ctx)
         return
     first = featured(ctx.content.root, intent, {i.id for i in every})
-    if page == "more":
-        items = [i for i in every if i.id not in first][:10]
-    elif first:
-        items = [next(i for i in every if i.id == f) for f in first]
+    rest = [i for i in every if i.id not in first]
+    # "/topic ask_policy" shows the featured topics; "/topic ask_policy more 2" the second page
+    # of the others, 10 a page, each page ending with "more" while some are left.
+    word, _, number = page.partition(" ")
+    n = int(number) if word == "more" and number.isdigit() and int(number) > 0 else 1
+    if word == "more" or not first:
+        items = rest[(n - 1) * 10 : n * 10]
+        left = len(rest) > n * 10
+        nxt = f"/topic {intent} more {n + 1}"
     else:
-        items = every[:10]
+        items = [next(i for i in every if i.id == f) for f in first]
+        left, nxt = bool(rest), f"/topic {intent} more"
     buttons = [Button(i.title_for(ctx.lang)[:60], f"/answer {i.id}") for i in items]
-    if first and page != "more":
-        buttons.append(Button(ctx._("Xem thêm chủ đề"), f"/topic {intent} more"))
+    if left:
+        buttons.append(Button(ctx._("Xem thêm chủ đề"), nxt))
     ctx.say(ctx._("Chọn một chủ đề, hoặc gõ câu hỏi của bạn:"), buttons=buttons)

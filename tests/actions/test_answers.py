@@ -150,3 +150,10 @@ async def test_the_policy_menu_shows_what_villagers_ask_most(pipeline):
     assert shown[-1] == "/topic ask_policy more"
     more = payloads(await pipeline.handle(message(payload="/topic ask_policy more", lang="vi")))
     assert "/answer programme.overview" in more and "/answer support.housing" not in more
+    assert len(more) == 11 and more[-1] == "/topic ask_policy more 2"
+    seen = set(more[:-1]) | set(shown[:-1])
+    while more[-1].startswith("/topic"):  # every policy topic is reachable, page by page
+        more = payloads(await pipeline.handle(message(payload=more[-1], lang="vi")))
+        seen |= {p for p in more if p.startswith("/answer")}
+    items = pipeline.services.content.items
+    assert seen == {f"/answer {i.id}" for i in items if i.intent == "ask_policy"}
