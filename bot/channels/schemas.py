@@ -269,11 +269,21 @@ def _tg_file(value: Any, field: str, kind: str) -> TgFile:
     return TgFile(
         kind,
         ident(f.get("file_id"), f"{field}.file_id", FILE_ID_RE),
-        opt_ident(f.get("mime_type"), f"{field}.mime_type", MIME_RE),
+        _mime(f.get("mime_type"), f"{field}.mime_type"),
         opt_integer(f.get("file_size"), f"{field}.file_size", 0, MAX_FILE_SIZE),
         opt_integer(f.get("width"), f"{field}.width", 0, MAX_PIXELS) or 0,
         opt_integer(f.get("height"), f"{field}.height", 0, MAX_PIXELS) or 0,
     )
+
+
+def _mime(value: Any, field: str) -> str | None:
+    """A media type as `type/subtype`; one with parameters or odd characters is dropped (it only
+    labels the file), a value that is not text at all is a malformed update."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Invalid(field, "not a string")
+    return value if MIME_RE.fullmatch(value) else None
 
 
 def _tg_location(value: Any) -> Location | None:

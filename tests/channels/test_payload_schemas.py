@@ -154,6 +154,8 @@ def test_a_well_formed_update_reads_as_before() -> None:
     assert msg.location == Location(14.97, 108.41)
     assert (msg.contact.phone, msg.contact.name) == ("84912345678", "Đinh Hùng")
     assert telegram_update({"update_id": 9, "edited_message": "anything"}).message is None
+    odd_mime = to_incoming(update(voice={"file_id": "v1", "mime_type": "audio/ogg; codecs=opus"}))
+    assert odd_mime is not None and [(m.ref, m.mime_type) for m in odd_mime.media] == [("v1", None)]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,10 @@ A message that keeps failing is not resumed forever: a failed attempt is counted
 and so is every resume (`pending`); after `MAX_ATTEMPTS` the row is marked failed, its payload
 dropped and its last error kept (an exception's type, never its text: no personal data).
 
+A payload its channel cannot read (a malformed update with a valid secret) is recorded once with
+status `rejected` (`record_many(..., rejected=...)`, keyed by a hash of its content): so it is
+acknowledged and not sent again, and is never claimed nor resumed.
+
 These functions take a session and know nothing of concurrency; on SQLite callers write through
 the write gate (`bot.storage.gate`, `Services.writing()`). The inbound worker
 (`bot.inbound.worker`) is their one caller outside the pipeline.
