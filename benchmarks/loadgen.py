@@ -23,7 +23,9 @@ messages by count: one user's messages are handled in order, and `bench_load` fo
 with the same pipeline in process, how many sends (and which texts) each message gives, so the
 n-th reply a chat gets belongs to a known message. A message is an error when its request failed
 (a status other than 200, a connection error, a timeout), when its replies never came before the
-phase's settle timeout, or when they were not the expected texts.
+phase's settle timeout, or when they were not the expected texts. (After a failed request whose
+message the bot handled anyway, e.g. a client timeout, that user's later replies are matched one
+off: wrong replies mean something only when there are no errors.)
 
 Protocol (JSON lines): prints `{"ready": {...}}` (the fakes' URLs and tokens) once the fakes
 listen; then reads commands on stdin, `{"phase": "open"}` or `{"phase": "closed"}`, answering
