@@ -296,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.flows.forms.cli import register as register_forms
 
     register_forms(sub)
+    from bot.areas_cli import register as register_areas
+    from bot.officers_cli import register as register_officers
+
+    register_areas(sub)
+    register_officers(sub)
     return p
 
 

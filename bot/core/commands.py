@@ -37,6 +37,8 @@ COMMANDS = (
     Command("/xoadulieu", "delete_data", "Xóa dữ liệu của bạn", menu=True),
     Command("/human", "human"),
     Command("/canbo", "human"),
+    # An officer joins with the invite code an admin made: "/macanbo K7QF-9XPA" (bot/officers.py).
+    Command("/macanbo", "officer_join"),
     Command("/answer", "answer", ends_flow=False),  # "/answer <item id>": a topic button
     Command("/topic", "topic_menu", ends_flow=False),  # "/topic ask_policy": the main menu
 )

@@ -71,6 +71,16 @@ class Context:
         return self.consents
 
     @property
+    def role(self) -> str:
+        """villager, officer or admin (bot/officers.py)."""
+        return getattr(self.user, "role", None) or "villager"
+
+    @property
+    def area_code(self) -> str | None:
+        """An officer's area (dotted code); None for a villager."""
+        return getattr(self.user, "area_code", None) if self.role != "villager" else None
+
+    @property
     def settings(self) -> Settings:
         return self.services.settings
 

@@ -63,7 +63,9 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(String(8), default=None)
     display_name: Mapped[str | None] = mapped_column(String(128), default=None)
     phone: Mapped[str | None] = mapped_column(String(32), default=None)
-    role: Mapped[str] = mapped_column(String(16), default="villager")
+    role: Mapped[str] = mapped_column(String(16), default="villager")  # villager, officer, admin
+    # An officer's area (a dotted code of content/areas.yml), set by an invite (bot/officers.py).
+    area_code: Mapped[str | None] = mapped_column(String(200), default=None)
     # Dialogue state: the active flow and its step, the last numbered options offered.
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -217,3 +219,42 @@ class ContentGap(Base):
     closest: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InviteCode(Base):
+    """A one-time code an admin made for an officer (bot/officers.py): role and area it grants.
+
+    Only a keyed hash of the code is stored (`code_hash`, HMAC-SHA256 under a key derived from
+    the token encryption keys): a database dump does not reveal a usable code. `hint` is its
+    first two characters, for the admin to tell codes apart. Used by `used_by` (the user id,
+    set NULL when that user's data is erased: the row keeps the role and area only).
+    """
+
+    __tablename__ = "invite_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(4))
+    role: Mapped[str] = mapped_column(String(16), default="officer")
+    area_code: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    used_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None, index=True
+    )
+    deactivated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class InviteAttempt(Base):
+    """A wrong invite code typed, kept one window long: guessing is limited per person across
+    processes and restarts. `who` is a keyed hash of (channel, platform id), not the id, and
+    outlives an erasure of the user on purpose (erasing must not reset the limit)."""
+
+    __tablename__ = "invite_attempts"
+    __table_args__ = (Index("ix_invite_attempts_who", "who", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    who: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
