@@ -10,8 +10,8 @@ a typed name, without diacritics, former names included.
 `search` folds the way typed answers are compared everywhere (nlu.normalize.fold): each word
 typed must begin a word of the name or of a former name, in order; the type words (xã, phường,
 thôn, làng, thị trấn...) may be left out. The whole name as typed comes first, then the name
-without its type word, then the rest; a current name before a former one; then tree order. The areas come from `content/areas.yml` (bot/content.py);
-`content/areas.yml` is built by bot/areas_build.py.
+without its type word, then the rest; a current name before a former one; then tree order.
+The areas come from `content/areas.yml` (bot/content.py), built by bot/areas_build.py.
 """
 
 from __future__ import annotations
