@@ -612,9 +612,12 @@ class Run:
         options = opts.all_options(self.ctx, f, self.answers)
         if f.type == "multi_choice" and ("," in text or ";" in text):
             parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+            shown = [o for o, _alias in (await self.choice_page(f))[3]]
             chosen = []
             for p in parts:
                 o = opts.find(options, p)
+                if o is None and p.isdigit() and 1 <= int(p) <= len(shown):
+                    o = shown[int(p) - 1]  # "1, 3": the numbered options shown
                 if o is None:
                     hits = opts.search(options, p)
                     o = hits[0][0] if len(hits) == 1 else None

@@ -371,3 +371,50 @@ async def test_a_photo_outside_a_photo_field_does_not_end_another_flow(pipeline)
     assert "Tôi đã nhận ảnh hoặc vị trí" in all_text(turn)
     turn = await pipeline.handle(message("đồng ý", sender="mp"))
     assert "Đã đăng ký" in all_text(turn)
+
+
+async def test_several_options_typed_at_once(chat):
+    await chat.start("types", name="An", households=1, amount=1, water="tank")
+    await chat("1, 3")
+    assert "Ngày nào?" in chat.text
+    await chat("quay lại")
+    await chat("gao; muoi")
+    state = await state_of(chat.pipeline.services, chat.sender)
+    assert state["data"]["answers"]["kinds"] == ["a", "b"]
+
+
+async def test_the_shipped_forms_start_from_their_commands(services):
+    """/baocao and /phananh: consent, then the shipped form, up to its summary."""
+    import dataclasses
+
+    from tests.conftest import all_text, message
+    from tests.fakes.nlu import FakeNlu
+
+    limits = dataclasses.replace(services.settings.limits, flood_messages=10_000)
+    settings = dataclasses.replace(services.settings, limits=limits)
+    pipeline = build_pipeline(dataclasses.replace(services, nlu=FakeNlu(), settings=settings))
+
+    async def say(text="", payload=None, sender="ship"):
+        return all_text(
+            await pipeline.handle(message(text, sender=sender, payload=payload, lang="vi"))
+        )
+
+    await say("/baocao")
+    said = await say(payload="/consent yes")
+    assert "Báo cáo cho dự án nào?" in said and "Dự án 10:" in said
+    said = await say("1")
+    assert "Hộ được hỗ trợ làm nhà ở" in said and "Người được đào tạo nghề" not in said
+    assert "Ở địa bàn nào?" in await say("1")
+    assert "Báo cáo cho kỳ nào?" in await say("1")
+    said = await say("thang 11")
+    assert "Đạt được bao nhiêu?" in said and "(đơn vị: hộ)" in said
+    await say("12 ho")
+    for _ in range(3):
+        said = await say("bỏ qua")
+    assert "Kiểm tra lại Báo cáo nhanh tiến độ:" in said
+    assert "- Dự án: Dự án 1:" in said and "- Số lượng: 12 hộ" in said
+    assert "- Kỳ báo cáo: tháng 11/" in said
+
+    await say("/phananh", sender="ship2")
+    said = await say(payload="/consent yes", sender="ship2")
+    assert "Bạn muốn phản ánh về việc gì?" in said and "Về trợ lý Làng Số này" in said
