@@ -230,7 +230,7 @@ async def health(engine: AsyncEngine, timeout: float = 1.0) -> tuple[bool, dict[
     try:
         revision = await probe.revision(timeout)
     except Exception as exc:
-        if outage.classify(exc) == outage.UNREACHABLE and tracker.alive(2.0):
+        if outage.busy_not_down(exc, tracker):
             # No answer in time, but statements complete: this process is busy, not down.
             return True, {"status": "ok", "degraded": "busy", **tracker.state(), **body}
         tracker.failed(exc, "the health check")

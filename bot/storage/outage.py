@@ -116,6 +116,13 @@ def _timed_out(exc: BaseException) -> bool:
     return any(isinstance(e, TimeoutError) for e in _chain(exc))
 
 
+def busy_not_down(exc: BaseException, tracker: Outage) -> bool:
+    """A connection (or the probe's answer) not had in time while statements still complete:
+    this process is too busy (its event loop, its pool); the database is not away. A refused
+    connection is never that."""
+    return classify(exc) == UNREACHABLE and _timed_out(exc) and tracker.alive(2.0)
+
+
 def is_outage(exc: BaseException) -> bool:
     """True when `exc` means the database is away or overloaded, not that the work was wrong."""
     return classify(exc) is not None
@@ -206,7 +213,7 @@ class Outage:
         reason = classify(exc)
         if reason is None:
             return False
-        if reason == EXHAUSTED or (reason == UNREACHABLE and _timed_out(exc) and self.alive(2.0)):
+        if reason == EXHAUSTED or busy_not_down(exc, self):
             # A connection not had in time while statements still complete: this process is
             # too busy (its event loop, its pool), the database is not away.
             self._pool_refused(what)

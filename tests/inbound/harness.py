@@ -70,6 +70,7 @@ class Platforms:
         self.offers: list[Offer] = []
         self.bots = 0
         self.started: list[BotProcess] = []
+        self.health_during: list[tuple[int, Any]] = []
 
     async def __aenter__(self) -> Platforms:
         await asyncio.to_thread(self.pg.start)

@@ -41,6 +41,7 @@ async def traffic_through_an_outage(
     started = loop.time()
     away = {"now": False}
     during: list[Any] = []
+    platforms.health_during = []
     deliveries: list[asyncio.Task] = []
 
     async def deliver(offer: Offer) -> None:
@@ -65,7 +66,11 @@ async def traffic_through_an_outage(
         await asyncio.sleep(before)
         away["now"] = True
         await asyncio.to_thread(platforms.stop_database if outage == "stop" else platforms.freeze)
-        await asyncio.sleep(down)
+        await asyncio.sleep(2.5)
+        assert platforms.bot is not None
+        async with platforms.http.get(platforms.bot.url + "/healthz") as resp:
+            platforms.health_during.append((resp.status, await resp.json()))
+        await asyncio.sleep(down - 2.5)
         away["now"] = False
         await asyncio.to_thread(platforms.start_database if outage == "stop" else platforms.thaw)
 
@@ -92,6 +97,8 @@ async def test_a_postgresql_outage_under_traffic_loses_nothing_and_answers_nothi
     assert all(o.acknowledged for o in offers)
     replies = Counter(platforms.replies(o) for o in offers)
     assert replies == {1: len(offers)}, f"replies per update: {replies} (settled in {waited:.1f}s)"
+    [(status, health)] = platforms.health_during  # /healthz says why
+    assert status == 503 and health["status"] == "database unreachable", health
     assert inbox == {"done": len(offers)}, inbox
     assert outbox == {"sent": len(offers)}, outbox
     # During the outage every webhook was refused quickly, so the platforms send again.
