@@ -10,13 +10,15 @@ a typed name, without diacritics, former names included.
 `search` folds the way typed answers are compared everywhere (nlu.normalize.fold): each word
 typed must begin a word of the name or of a former name, in order; the type words (xã, phường,
 thôn, làng, thị trấn...) may be left out. The whole name as typed comes first, then the name
-without its type word, then the rest; a current name before a former one; then tree order.
+without its type word, then the rest; a current name before a former one; among equals, the one
+whose diacritics are the ones typed ("Ba Tô" before "Ba Tơ"); then tree order.
 The areas come from `content/areas.yml` (bot/content.py), built by bot/areas_build.py.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,9 @@ from nlu.normalize import fold
 if TYPE_CHECKING:
     from bot.content import Area, Content
 
+_TYPE_PREFIX_MARKED = re.compile(
+    r"^(thị trấn|đặc khu|tổ dân phố|xã|phường|huyện|thôn|làng|bản|buôn) "
+)
 _TYPE_PREFIX = re.compile(r"^(thi tran|dac khu|to dan pho|xa|phuong|huyen|thon|lang|ban|buon) ")
 
 
@@ -34,6 +39,17 @@ def words(text: str) -> list[str]:
 
 def _bare(ws: list[str]) -> str:
     return _TYPE_PREFIX.sub("", " ".join(ws), count=1)
+
+
+def _marked(text: str) -> str:
+    """Lower case, single spaces, diacritics kept (NFC)."""
+    return " ".join(unicodedata.normalize("NFC", text).lower().split())
+
+
+def _marked_forms(name: str) -> tuple[str, str]:
+    marked = _marked(name)
+    bare = _TYPE_PREFIX_MARKED.sub("", marked, count=1)
+    return marked, bare
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,7 @@ class AreaTree:
         if not q:
             return []
         qs, bare_q = " ".join(q), _bare(q)
+        typed = _marked(text)  # with its diacritics: "Ba Tô" is not "Ba Tơ"
         ranked: list[tuple[int, int, Match]] = []
         for n, (area, names) in enumerate(self._names):
             if levels and area.level not in levels:
@@ -138,8 +155,11 @@ class AreaTree:
                     rank = 4 + former  # every word typed begins a word of the name
                 else:
                     continue
+                rank *= 2
+                if rank < 8 and typed in _marked_forms(alias or area.name):
+                    rank -= 1  # the same letters, diacritics included, go first
                 if best is None or rank < best[0]:
-                    best = (rank, Match(area, alias, exact=rank < 4))
+                    best = (rank, Match(area, alias, exact=rank < 8))
             if best is not None:
                 ranked.append((best[0], n, best[1]))
         found = [m for _, _, m in sorted(ranked, key=lambda r: (r[0], r[1]))]

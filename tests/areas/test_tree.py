@@ -213,3 +213,24 @@ def test_bad_area_nodes_are_problems(tmp_path):
     problems: list = []
     load_areas(tmp_path, problems)
     assert len(problems) == 2
+
+
+@pytest.mark.parametrize(
+    ("typed", "first", "second"),
+    [
+        ("Ba Tô", "qng.ba_to_21523", "qng.ba_to_21484"),
+        ("xã Ba Tơ", "qng.ba_to_21484", "qng.ba_to_21523"),
+        ("Sơn Hạ", "qng.son_ha_21292", "qng.son_ha_21289"),
+        ("son ha", "qng.son_ha_21289", "qng.son_ha_21292"),  # without diacritics: both, in order
+    ],
+)
+def test_typed_diacritics_break_a_tie(tree, typed, first, second):
+    assert [m.area.code for m in tree.search(typed)][:2] == [first, second]
+
+
+def test_every_commune_comes_first_by_its_own_name(tree):
+    for area in tree.areas:
+        for typed in (area.name, area.name.split(" ", 1)[-1] if area.level != "village" else ""):
+            if typed:
+                assert tree.search(typed)[0].area is area, typed
+                assert tree.search(typed)[0].alias is None
