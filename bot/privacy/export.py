@@ -162,6 +162,12 @@ def readable(
             lines.append(_("Tên: {name}").format(name=user["display_name"]))
         if user.get("phone"):
             lines.append(_("Số điện thoại: {phone}").format(phone=user["phone"]))
+        if user.get("role") and user["role"] != "villager":
+            lines.append(
+                _("Vai trò: {role}; địa bàn: {area}").format(
+                    role=user["role"], area=user.get("area_code") or "-"
+                )
+            )
         lines.append(
             _("Lần đầu trò chuyện: {first}; lần gần nhất: {last}").format(
                 first=_date(user.get("created_at"), lang),

@@ -9,6 +9,7 @@ while the second person's data is all still there.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -138,3 +139,43 @@ def test_the_erasure_knows_every_zalo_key_that_carries_a_user_id():
     assert set(personal.KEYED_EVENTS) == zalo.HANDLED_EVENTS
     key = zalo.event_key({"event_name": "follow", "follower": {"id": "42"}, "timestamp": "1"})
     assert key == "follow:42:1"
+
+
+async def test_an_officers_invite_code_keeps_its_role_and_area_but_not_who_used_it(
+    pipeline, services
+):
+    from datetime import UTC, datetime, timedelta
+
+    from bot.storage.models import InviteCode
+    from tests.conftest import message
+
+    await pipeline.handle(message("/start", sender="officer-1"))
+    now = datetime.now(UTC)
+    async with services.writing() as s:
+        user = (await s.execute(select(User).where(User.external_id == "officer-1"))).scalar_one()
+        user.role, user.area_code = "officer", "qn.sonha.sonbao"
+        s.add(
+            InviteCode(
+                code_hash="h" * 64,
+                hint="AB",
+                role="officer",
+                area_code="qn.sonha.sonbao",
+                expires_at=now + timedelta(days=7),
+                used_at=now,
+                used_by=user.id,
+            )
+        )
+        await s.commit()
+    shown = await pipeline.handle(message("/dulieu", sender="officer-1", lang="vi"))
+    folder = services.settings.path(services.settings.privacy.export_dir)
+    from bot.privacy import export
+
+    data = json.loads(export.local_file(shown.replies[1].document, folder).read_text("utf-8"))
+    assert data["user"]["area_code"] == "qn.sonha.sonbao"
+    assert [i["area_code"] for i in data["invite_codes_used"]] == ["qn.sonha.sonbao"]
+    await pipeline.handle(message("/xoadulieu", sender="officer-1"))
+    await pipeline.handle(message(payload="/delete yes", sender="officer-1"))
+    async with services.sessionmaker() as s:
+        [code] = (await s.execute(select(InviteCode))).scalars().all()
+        assert (code.used_by, code.role, code.area_code) == (None, "officer", "qn.sonha.sonbao")
+        assert (await s.execute(select(User))).scalars().all() == []

@@ -25,7 +25,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import Consent, InboxEntry, OutboxEntry, Subscription, User
+from bot.storage.models import (
+    Consent,
+    InboxEntry,
+    InviteCode,
+    OutboxEntry,
+    Subscription,
+    User,
+)
 from bot.storage.repositories import inbox as inbox_repo
 from bot.storage.repositories import outbox as outbox_repo
 
@@ -152,6 +159,7 @@ async def collect(session: AsyncSession, channel: str, external_id: str) -> dict
             "display_name": user.display_name,
             "phone": user.phone,
             "role": user.role,
+            "area_code": user.area_code,
             "reachable": user.reachable,
             "dialogue_state": user.state or {},
             "created_at": _when(user.created_at),
@@ -173,6 +181,13 @@ async def collect(session: AsyncSession, channel: str, external_id: str) -> dict
         subs = await session.execute(
             select(Subscription).where(Subscription.user_id == user.id).order_by(Subscription.id)
         )
+        invites = await session.execute(
+            select(InviteCode).where(InviteCode.used_by == user.id).order_by(InviteCode.id)
+        )
+        data["invite_codes_used"] = [
+            {"role": i.role, "area_code": i.area_code, "used_at": _when(i.used_at)}
+            for i in invites.scalars()
+        ]
         data["subscriptions"] = [
             {
                 "channel": s.channel,
@@ -267,6 +282,9 @@ async def erase(session: AsyncSession, channel: str, external_id: str, key: byte
         out.subscriptions = (
             await session.execute(delete(Subscription).where(Subscription.user_id == user.id))
         ).rowcount or 0
+        await session.execute(  # the code keeps the role and area it granted, not who used it
+            update(InviteCode).where(InviteCode.used_by == user.id).values(used_by=None)
+        )
         out.users = (await session.execute(delete(User).where(User.id == user.id))).rowcount or 0
         if user in session:
             session.expunge(user)
