@@ -290,3 +290,13 @@ async def test_two_racing_redeems_of_one_code_cannot_both_win(services):
         wins = [await officers.redeem(s, u, r.invite) for u, r in zip((a, b), checked, strict=True)]
         assert wins == [True, False]
         assert (a.role, b.role) == ("officer", "villager")
+
+
+async def test_old_wrong_tries_are_purged(pipeline, services, count):
+    await join(pipeline, "p1", "/macanbo 2345-6789")
+    assert await count(InviteAttempt) == 1
+    async with services.sessionmaker() as s:
+        assert await repo.purge_wrong_tries(s, datetime.now(UTC) - officers.WRONG_TRY_WINDOW) == 0
+        assert await repo.purge_wrong_tries(s, datetime.now(UTC) + timedelta(seconds=1)) == 1
+        await s.commit()
+    assert await count(InviteAttempt) == 0

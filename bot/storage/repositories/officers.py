@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import InviteAttempt, InviteCode, User
@@ -145,5 +145,8 @@ async def add_wrong_try(session: AsyncSession, who: str, now: datetime, window: 
     session.add(InviteAttempt(who=who, at=now))
 
 
-async def count_wrong_tries(session: AsyncSession) -> int:
-    return (await session.execute(select(func.count()).select_from(InviteAttempt))).scalar_one()
+async def purge_wrong_tries(session: AsyncSession, before: datetime) -> int:
+    """Drop the wrong tries older than `before` (for the retention job: they count no more
+    after the window, and each names a person by a keyed hash). The number dropped."""
+    result = await session.execute(delete(InviteAttempt).where(InviteAttempt.at < before))
+    return result.rowcount or 0
