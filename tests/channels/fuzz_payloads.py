@@ -57,6 +57,7 @@ WRONG = {
     "str": st.one_of(
         st.integers(), st.booleans(), st.just([]), st.just({"a": 1}), st.just("x" * 20_000)
     ),
+    "label": st.one_of(st.integers(), st.booleans(), st.just([]), st.just({"a": 1})),
     "id": st.one_of(
         st.integers(-5, 5).map(str).map(lambda s: s + "\n"),  # `$` would let this through
         st.sampled_from(["", " ", "a b", "x\n", "ab\r\n", "é", "a" * 600, "../x", "a;b"]),
@@ -199,7 +200,7 @@ TG_FIELDS: dict[tuple[str, ...], str] = {
             ("voice",): "obj",
             ("voice", "file_id"): "id",
             ("voice", "file_size"): "int",
-            ("voice", "mime_type"): "str",
+            ("voice", "mime_type"): "label",
             ("document",): "obj",
             ("document", "file_id"): "id",
             ("sticker", "file_id"): "id",
