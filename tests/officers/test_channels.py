@@ -34,3 +34,25 @@ async def test_an_officer_joins_on_every_push_channel(driver: Driver) -> None:
     await driver.say(other, f"/macanbo {made.code}")  # used: another user is refused
     await driver.settle()
     assert "Mã này đã được dùng rồi" in driver.replies(other)[-1]
+
+
+async def test_an_officer_joins_over_the_web_chat(server, services) -> None:
+    from tests.channels.web_helpers import mid, post, visitor
+
+    async with services.sessionmaker() as s:
+        made = await officers.make_invite(s, services.settings, "qng.tra_bong", timedelta(days=1))
+        await s.commit()
+    async with visitor(server) as v:
+        status, notice = await post(v, server, message_id=mid(), text=f"/macanbo {made.code}")
+        assert status == 200
+        payloads = [b["payload"] for r in notice["replies"] for b in r.get("buttons", [])]
+        assert "/consent yes" in payloads
+        status, done = await post(v, server, message_id=mid(), payload="/consent yes")
+        assert status == 200
+    said = " ".join(r["text"] for r in done["replies"])
+    assert "Chào cán bộ! Bạn đã được gắn với xã Trà Bồng." in said
+    async with services.sessionmaker() as s:
+        roles = (
+            await s.execute(select(User.role, User.area_code).where(User.channel == "web"))
+        ).all()
+    assert [tuple(r) for r in roles] == [("officer", "qng.tra_bong")]
