@@ -300,3 +300,16 @@ async def test_old_wrong_tries_are_purged(pipeline, services, count):
         assert await repo.purge_wrong_tries(s, datetime.now(UTC) + timedelta(seconds=1)) == 1
         await s.commit()
     assert await count(InviteAttempt) == 0
+
+
+def test_the_context_says_role_and_area():
+    from bot.core.context import Context
+
+    def ctx(user):
+        return Context(msg=message("x"), session=None, services=None, user=user)  # type: ignore[arg-type]
+
+    officer = User(channel="web", external_id="c", role="officer", area_code="qng.ba_dong")
+    assert (ctx(officer).role, ctx(officer).area_code) == ("officer", "qng.ba_dong")
+    villager = User(channel="web", external_id="v", role="villager", area_code="qng.ba_dong")
+    assert (ctx(villager).role, ctx(villager).area_code) == ("villager", None)
+    assert (ctx(None).role, ctx(None).area_code) == ("villager", None)
