@@ -61,6 +61,7 @@ FOLLOW_UP_OVER = ("help", "out_of_scope")
 # Share of `answer_threshold` an item that covers nearly all of the question may score.
 LOOSE_ANSWER = 0.6
 LOOSE_COVERAGE = 0.7  # ... when it covers this much of what is asked
+CLOSE_MATCH = 0.6  # a grounded item within this share of the best score competes by coverage
 
 __all__ = [
     "BuiltinEngine",
@@ -199,15 +200,23 @@ class Combiner:
             if hits and hits[0].score >= self.answer_threshold:
                 return hits[0].item_id, None
             return None, None
+        chosen: tuple[float, str, float] | None = None
+        top = None
         for hit in self.retriever.rank_scores(scores, 3, (intent,)):
             if hit.score < LOOSE_ANSWER * self.answer_threshold:
                 break
+            top = top or hit.score
             ok, cov = self.grounded(norm, hit.item_id, clause)
             best_cov = cov if best_cov is None else max(best_cov, cov)
             # A weaker match is enough when the item covers nearly all that is asked (a story's
             # many other words dilute the match, not the grounding).
             if ok and (hit.score >= self.answer_threshold or cov >= LOOSE_COVERAGE):
-                return hit.item_id, cov
+                # Among close matches, the one that covers more of the question wins.
+                rank = cov if hit.score >= CLOSE_MATCH * top else -1.0
+                if chosen is None or rank > chosen[0]:
+                    chosen = (rank, hit.item_id, cov)
+        if chosen is not None:
+            return chosen[1], chosen[2]
         return None, best_cov
 
     def combine(

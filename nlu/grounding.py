@@ -136,14 +136,14 @@ class Grounder:
         idf: Mapping[str, float],
         generic: Generic,
         *,
-        protect: Callable[[Sequence[str]], list[tuple[int, int]]] | None = None,
+        protect: Callable[[Sequence[str], int | None], list[tuple[int, int]]] | None = None,
         pairs: Sequence[set[tuple[str, str]]] | None = None,
     ) -> None:
         self.vocab = vocab
         self.idf = idf
         self.default_idf = max(idf.values(), default=1.0)
         self.generic = generic
-        self.protect = protect or (lambda folded: [])
+        self.protect = protect or (lambda folded, item=None: [])
         self.pairs = pairs
         self._positions: dict[tuple[str, ...], list[int]] = {}
 
@@ -153,14 +153,16 @@ class Grounder:
         w = 0.5 + 0.5 * self.idf.get(word, self.default_idf) / self.default_idf
         return w * 0.3 if len(word) < 2 else w
 
-    def positions(self, folded: Sequence[str]) -> list[int]:
-        """Positions of the content words (cached: one parse asks several times)."""
-        key = tuple(folded)
+    def positions(self, folded: Sequence[str], item: int | None = None) -> list[int]:
+        """Positions of the content words, keywords of `item` (default: of any item) kept as
+        content (cached: one parse asks several times)."""
+        key = (tuple(folded), item)
         hit = self._positions.get(key)
         if hit is None:
             if len(self._positions) > 512:
                 self._positions.clear()
-            hit = self._positions[key] = self.generic.content_positions(key, self.protect(key))
+            hit = self.generic.content_positions(key[0], self.protect(key[0], item))
+            self._positions[key] = hit
         return hit
 
     def content(self, folded: Sequence[str]) -> tuple[str, ...]:
@@ -171,7 +173,9 @@ class Grounder:
     ) -> Coverage:
         """`item`'s coverage of the message `folded`; `clause_start`: where its question clause
         begins (`Combiner.clause_start`), None for a message of one clause."""
-        positions = self.positions(folded)
+        # Only the item's own keywords make generic words content: "xin hỗ trợ" names the
+        # how-to-apply item, not the housing one.
+        positions = self.positions(folded, item)
         words = tuple(folded[i] for i in positions)
         if not words:
             # Nothing named beyond generic words ("bao nhiêu", "bạn ở đâu"): nothing an item
