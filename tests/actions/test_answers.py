@@ -157,3 +157,16 @@ async def test_the_policy_menu_shows_what_villagers_ask_most(pipeline):
         seen |= {p for p in more if p.startswith("/answer")}
     items = pipeline.services.content.items
     assert seen == {f"/answer {i.id}" for i in items if i.intent == "ask_policy"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("goi cho toi 0905 123 456 nhe", "goi cho toi # nhe"),
+        ("sdt 090.512.3456 hoac +84905123456", "sdt # hoac #"),
+        ("mail toi la a.b@gmail.com", "mail toi la #"),
+        ("ho tro 40 trieu nam 2025", "ho tro 40 trieu nam 2025"),  # amounts and years stay
+    ],
+)
+def test_a_gaps_question_loses_phone_numbers_and_addresses(typed: str, kept: str) -> None:
+    assert gaps.scrub(typed) == kept

@@ -27,11 +27,14 @@ MAX_QUESTION_CHARS = 300
 # Runs of 6 or more digits, spaces, dots or dashes between them allowed ("0905 123 456",
 # "090.512.3456", "+84 905..."): phone numbers and id numbers, not amounts or years.
 _LONG_DIGITS_RE = re.compile(r"\+?\d(?:[\s.\-]?\d){5,}")
+_EMAIL_RE = re.compile(r"\S+@\S+")
 
 
 def scrub(text: str) -> str:
-    """The question without phone-like digit runs, spaces collapsed, cut to the column."""
-    text = _LONG_DIGITS_RE.sub("#", text or "")
+    """The question without phone-like digit runs or e-mail addresses, spaces collapsed, cut to
+    the column."""
+    text = _EMAIL_RE.sub("#", text or "")
+    text = _LONG_DIGITS_RE.sub("#", text)
     return " ".join(text.split())[:MAX_QUESTION_CHARS]
 
 
