@@ -124,7 +124,7 @@ class Chat:
 
     async def __call__(self, text: str = "", payload: str | None = None, **kw):
         self.turn = await self.pipeline.handle(
-            message(text, sender=self.sender, payload=payload, lang="vi", **kw)
+            message(text, sender=self.sender, payload=payload, **{"lang": "vi", **kw})
         )
         return self.turn
 

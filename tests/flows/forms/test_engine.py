@@ -418,3 +418,15 @@ async def test_the_shipped_forms_start_from_their_commands(services):
     await say("/phananh", sender="ship2")
     said = await say(payload="/consent yes", sender="ship2")
     assert "Bạn muốn phản ánh về việc gì?" in said and "Về trợ lý Làng Số này" in said
+
+
+async def test_other_languages_fall_back_to_vietnamese_prompts(chat):
+    from bot.flows.forms.schema import text_for
+
+    assert text_for({"vi": "Tên?", "en": "Name?"}, "hre") == "Tên?"
+    assert text_for({"vi": "Tên?", "en": "Name?"}, "en") == "Name?"
+    await chat("@form types {}", lang="hre")
+    assert "Tên của bạn?" in chat.text and "Your name?" not in chat.text
+    await chat("An", lang="hre")
+    await chat("nhiều", lang="hre")
+    assert "Nhập một số, ví dụ 12." in chat.text  # the UI catalog falls back the same way
