@@ -37,7 +37,7 @@ log = logging.getLogger("bot.availability")
 # again. The first deadline holds while the database answers nothing (it hangs); the second
 # while it answers but this process is busy (a burst): a slow 200 beats a 503 whose resend adds
 # to the load (the pool's own wait, `database.pool_timeout`, bounds the queue).
-WEBHOOK_DEADLINE = 0.8
+WEBHOOK_DEADLINE = 0.7
 WEBHOOK_BUSY_DEADLINE = 8.0
 RETRY_AFTER = "5"  # seconds: what a 503 of a guarded route suggests
 HEALTH_CACHE = 0.5  # seconds a /healthz result is reused (one probe connection at a time)
@@ -139,6 +139,7 @@ def middleware(availability: Availability) -> Any:
 async def _within_deadline(
     availability: Availability, handler: Handler, request: web.Request
 ) -> web.StreamResponse:
+    availability.tracker.silent()  # starts the heartbeat at the first webhook
     task = asyncio.ensure_future(handler(request))
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -148,8 +149,9 @@ async def _within_deadline(
         if done:
             return task.result()
         waited = loop.time() - started
-        # Statements still complete: the database is busy, not away; give the record more time.
-        if waited < WEBHOOK_BUSY_DEADLINE and availability.tracker.alive(WEBHOOK_DEADLINE / 2):
+        # Statements still complete (or the loop is too busy to tell): the database is busy, not
+        # away; give the record more time.
+        if waited < WEBHOOK_BUSY_DEADLINE and not availability.tracker.silent():
             deadline = min(started + WEBHOOK_BUSY_DEADLINE, loop.time() + 0.1)
             continue
         availability.tracker.suspect()  # no statement completed: is the database there?

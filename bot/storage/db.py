@@ -194,14 +194,17 @@ def _watch(engine: AsyncEngine, url: str, **probe_kw: Any) -> None:
     event.listen(engine.sync_engine, "do_connect", _connect_or_unreachable)
     probe = _probes[engine.sync_engine] = _Probe(engine, url, **probe_kw)
     tracker = outage.install(engine, probe)
-    clock = tracker.clock
     reads_count = engine.dialect.name != "sqlite"  # SQLite reads go on while writes are locked
 
     def answered(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if reads_count or not statement.startswith("SELECT"):
-            tracker.progress = clock()
+            tracker.answered()
+
+    def connected(*_args: Any) -> None:  # a new connection: the database answers too
+        tracker.answered()
 
     event.listen(engine.sync_engine, "after_cursor_execute", answered)
+    event.listen(engine.sync_engine, "connect", connected)
 
 
 def head_revision() -> str | None:

@@ -153,6 +153,12 @@ class Outage:
         self.outages = 0  # outages since start
         self.exhausted = 0  # pool refusals since start
         self.progress = 0.0  # when a statement last completed (`clock()`), set by the engine
+        # The event loop's heartbeat (`HEARTBEAT` s) and its count when a statement last
+        # completed: a silence is counted in beats, so a loop too busy to beat (a burst) is not
+        # taken for a database that does not answer.
+        self.beats = 0
+        self.progress_beat = 0
+        self._heart: asyncio.Task | None = None
         self._exhausted_since: float | None = None
         self._exhausted_at: float | None = None
         self._exhausted_episode = 0
@@ -182,6 +188,27 @@ class Outage:
     @property
     def down(self) -> bool:
         return self.since is not None
+
+    HEARTBEAT = 0.1
+
+    def answered(self) -> None:
+        """A statement completed, or a connection was made: the database answers."""
+        self.progress = self.clock()
+        self.progress_beat = self.beats
+
+    def silent(self, beats: int = 5) -> bool:
+        """Whether the event loop beat `beats` times since a statement last completed: the loop
+        runs, the database does not answer (it hangs). Starts the heartbeat on first use."""
+        if self._heart is None or self._heart.done():
+            self._heart = asyncio.get_running_loop().create_task(self._beat(), name="db-heartbeat")
+            self.progress_beat = self.beats
+            return False
+        return self.beats - self.progress_beat >= beats
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.HEARTBEAT)
+            self.beats += 1
 
     def alive(self, within: float) -> bool:
         """Whether a statement completed in the last `within` seconds: the database answers,
@@ -336,8 +363,8 @@ class Outage:
 
     async def close(self) -> None:
         """Stop the probe (at shutdown)."""
-        tasks = [t for t in (self._prober, self._suspecting) if t is not None]
-        self._prober = self._suspecting = None
+        tasks = [t for t in (self._prober, self._suspecting, self._heart) if t is not None]
+        self._prober = self._suspecting = self._heart = None
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
