@@ -66,6 +66,5 @@ def default_provider(name: str) -> Callable[[DefaultProvider], DefaultProvider]:
 
 @default_provider("officer_area")
 async def officer_area(ctx: Context) -> Any:
-    """The officer's area, when the user row carries one (set by the officers' part)."""
-    user = ctx.user
-    return getattr(user, "area_code", None) or getattr(user, "area", None)
+    """The officer's area (bot/officers.py): the reports of an officer default to it."""
+    return ctx.area_code  # None for a villager: no default

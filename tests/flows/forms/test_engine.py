@@ -400,11 +400,18 @@ async def test_the_shipped_forms_start_from_their_commands(services):
         )
 
     await say("/baocao")
+    communes = [a for a in services.content.areas if a.level == "commune"]
+    mine = communes[-1]  # an officer of the last commune: it comes first in the list
+    async with services.sessionmaker() as s:
+        user = (await s.execute(select(User).where(User.external_id == "ship"))).scalar_one()
+        user.role, user.area_code = "officer", mine.code
+        await s.commit()
     said = await say(payload="/consent yes")
     assert "Báo cáo cho dự án nào?" in said and "Dự án 10:" in said
     said = await say("1")
     assert "Hộ được hỗ trợ làm nhà ở" in said and "Người được đào tạo nghề" not in said
-    assert "Ở địa bàn nào?" in await say("1")
+    said = await say("1")
+    assert "Ở địa bàn nào?" in said and f"1. {mine.name}" in said
     assert "Báo cáo cho kỳ nào?" in await say("1")
     said = await say("thang 11")
     assert "Đạt được bao nhiêu?" in said and "(đơn vị: hộ)" in said
@@ -414,6 +421,7 @@ async def test_the_shipped_forms_start_from_their_commands(services):
     assert "Kiểm tra lại Báo cáo nhanh tiến độ:" in said
     assert "- Dự án: Dự án 1:" in said and "- Số lượng: 12 hộ" in said
     assert "- Kỳ báo cáo: tháng 11/" in said
+    assert f"- Địa bàn: {mine.name}" in said
 
     await say("/phananh", sender="ship2")
     said = await say(payload="/consent yes", sender="ship2")
