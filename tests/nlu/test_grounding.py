@@ -7,6 +7,7 @@ The sentences are written for these tests (not from ../shared/eval/dev.yml or be
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,38 @@ def test_typo_copies_scale_down_smoothly() -> None:
     for n in (1999, 2000, 2001, 2500, 5000):
         assert abs(typo_copies(n + 1) * (n + 1) - typo_copies(n) * n) <= 2
     assert typo_copies(10_000) > 0
+
+
+def test_a_question_is_not_taken_for_a_complaint(real: BuiltinEngine) -> None:
+    # Feedback examples share the words ("bị", "lũ", "mất"): in question form, with a policy
+    # reading close enough, it is a policy question no item covers, not the feedback form.
+    asked = real.parse_sync("bi lu cuon mat lua thi dc boi thuong ko")
+    assert (asked.intent, asked.answer_id, asked.gap) == ("ask_policy", None, True)
+    told = real.parse_sync("bon nuoc cua thon bi vo roi")
+    assert told.intent == "feedback"
+
+
+class _Unsure:
+    """A classifier torn between out of scope and a policy question."""
+
+    def __init__(self, model) -> None:
+        self.model, self.normalizer = model, model.normalizer
+
+    def predict_norm(self, norm):
+        pred = self.model.predict_norm(norm)
+        ranking = (("out_of_scope", 0.35), ("ask_policy", 0.3), ("feedback", 0.2))
+        rest = tuple((n, 0.15 / 12) for n, _ in pred.ranking if n not in dict(ranking))
+        return dataclasses.replace(
+            pred, intent="out_of_scope", confidence=0.35, ranking=ranking + rest
+        )
+
+
+def test_an_unsure_question_gets_no_information_rather_than_not_understood(
+    real: BuiltinEngine,
+) -> None:
+    unsure = BuiltinEngine(_Unsure(real.model), real.retriever)  # type: ignore[arg-type]
+    asked = unsure.parse_sync("trợ cấp cho người khiếm thị lãnh ở đâu")
+    assert (asked.intent, asked.answer_id, asked.gap) == ("ask_policy", None, True)
+    # Not in question form: still "not understood".
+    said = unsure.parse_sync("trợ cấp cho người khiếm thị")
+    assert said.low_confidence and not said.gap
