@@ -515,6 +515,8 @@ class Run:
         await self.ask(f, lead=error.render(self._))
 
     async def answer_question(self, text: str) -> bool:
+        if not text.strip():
+            return False
         result = await understand(self.ctx, text)
         if result.low_confidence or result.intent not in QUESTION_INTENTS:
             return False
@@ -523,9 +525,12 @@ class Run:
 
     async def take_value(self, f: FormField, text: str) -> None:
         """Typed text as the answer to `f`."""
-        msg = self.ctx.msg
         if f.type in ("photo", "audio", "location"):
             await self.take_media(f, text)
+            return
+        if not text.strip():  # a photo or a location where a typed answer is asked for
+            await self.ask(f, lead=self._("Tôi cần câu trả lời bằng chữ cho câu này."))
+            self.save(f.name)
             return
         if f.type in CHOICE_TYPES:
             await self.take_choice_text(f, text)
@@ -536,10 +541,6 @@ class Run:
                 await self.invalid(f, FormInputError(N_('Trả lời "có" hoặc "không".')), text)
                 return
             await self.accept(f, yes)
-            return
-        if not text:
-            await self.ask(f, lead=self._("Tôi cần câu trả lời bằng chữ cho câu này."))
-            self.save(f.name)
             return
         try:
             if f.type == "number":
@@ -571,7 +572,6 @@ class Run:
         except FormInputError as exc:
             await self.invalid(f, exc, text)
             return
-        del msg
         await self.accept(f, value)
 
     async def take_media(self, f: FormField, text: str) -> None:

@@ -438,3 +438,12 @@ async def test_other_languages_fall_back_to_vietnamese_prompts(chat):
     await chat("An", lang="hre")
     await chat("nhiều", lang="hre")
     assert "Nhập một số, ví dụ 12." in chat.text  # the UI catalog falls back the same way
+
+
+async def test_a_photo_where_text_is_asked_for_says_so(chat):
+    await chat.start("types", name="An", households=1, amount=1)
+    await chat(media=(PHOTO,))
+    assert "Tôi cần câu trả lời bằng chữ cho câu này." in chat.text
+    assert "Loại hỗ trợ nước?" in chat.text
+    await chat(location=Location(15.0, 108.0))
+    assert (await state_of(chat.pipeline.services, chat.sender))["step"] == "water"
