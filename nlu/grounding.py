@@ -44,6 +44,8 @@ class Generic:
 
     words: frozenset[str]
     phrases: tuple[tuple[str, ...], ...]  # longest first
+    # Phrases that name a thing though their words are generic ("vệ sinh", "bảo hiểm").
+    keep: tuple[tuple[str, ...], ...] = ()
 
     @property
     def _phrase_set(self) -> frozenset[tuple[str, ...]]:
@@ -71,15 +73,21 @@ class Generic:
                 data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             if not isinstance(data, dict):
                 raise ValueError(f"{path}: expected `words:` and `phrases:` lists")
-            _CACHE[stamp] = cls.of(data.get("words") or (), data.get("phrases") or ())
+            _CACHE[stamp] = cls.of(
+                data.get("words") or (), data.get("phrases") or (), data.get("content") or ()
+            )
         return _CACHE[stamp]
 
     @classmethod
-    def of(cls, words: Iterable[str], phrases: Iterable[str] = ()) -> Generic:
+    def of(
+        cls, words: Iterable[str], phrases: Iterable[str] = (), keep: Iterable[str] = ()
+    ) -> Generic:
         ps = {tuple(fold(str(p)).lower().split()) for p in phrases}
+        ks = {tuple(fold(str(p)).lower().split()) for p in keep}
         return cls(
             frozenset(fold(str(w)).lower() for w in words),
             tuple(sorted((p for p in ps if p), key=len, reverse=True)),
+            tuple(k for k in ks if k),
         )
 
     def content_positions(
@@ -90,6 +98,11 @@ class Generic:
         are content all the same, unless the keyword is one of the generic phrases ("cán bộ")."""
         n = len(folded)
         keep: set[int] = set()
+        for phrase in self.keep:
+            k = len(phrase)
+            for i in range(n - k + 1):
+                if tuple(folded[i : i + k]) == phrase:
+                    keep.update(range(i, i + k))
         for a, b in keywords:
             span = tuple(folded[a:b])
             if span not in self._phrase_set:
