@@ -41,6 +41,11 @@
       });
       div.appendChild(box);
     }
+    // Scroll once everything is in (buttons, a picture when it loads), not only the text.
+    log.scrollTop = log.scrollHeight;
+    div.querySelectorAll("img").forEach(function (img) {
+      img.addEventListener("load", function () { log.scrollTop = log.scrollHeight; });
+    });
   }
 
   function post(body, shown) {
