@@ -120,7 +120,13 @@ def busy_not_down(exc: BaseException, tracker: Outage) -> bool:
     """A connection (or the probe's answer) not had in time while statements still complete:
     this process is too busy (its event loop, its pool); the database is not away. A refused
     connection is never that."""
-    return classify(exc) == UNREACHABLE and _timed_out(exc) and tracker.alive(2.0)
+    if classify(exc) != UNREACHABLE or not _timed_out(exc):
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return tracker.alive(2.0)
+    return tracker.alive(2.0) and not tracker.silent()
 
 
 def is_outage(exc: BaseException) -> bool:
