@@ -201,17 +201,17 @@ class Run:
 
     # --- asking -------------------------------------------------------------------------------
 
-    async def advance(self) -> None:
+    async def advance(self, lead: str = "") -> None:
         """Ask the next field, or show the summary when nothing is left."""
         f = self.next_field()
         self.page, self.query, self.picked = 0, "", []
         if f is None:
             self.editing = False
             self.save(SUMMARY)
-            self.show_summary()
+            self.show_summary(lead)
             return
         self.save(f.name)
-        await self.ask(f)
+        await self.ask(f, lead)
 
     def controls(self, f: FormField) -> list[Button]:
         out = []
@@ -396,7 +396,7 @@ class Run:
 
     # --- answering ----------------------------------------------------------------------------
 
-    async def accept(self, f: FormField, value: Any) -> None:
+    async def accept(self, f: FormField, value: Any, lead: str = "") -> None:
         """Check the constraint, store the answer, go on."""
         if f.constraint is not None:
             try:
@@ -412,23 +412,23 @@ class Run:
         if f.name in self.skipped:
             self.skipped.remove(f.name)
         self._visited(f)
-        await self.after_answer()
+        await self.after_answer(lead)
 
     def _visited(self, f: FormField) -> None:
         if f.name in self.history:
             self.history.remove(f.name)
         self.history.append(f.name)
 
-    async def after_answer(self) -> None:
+    async def after_answer(self, lead: str = "") -> None:
         if self.editing:
             f = self.next_field()
             if f is None:
                 self.editing = False
                 self.page, self.query, self.picked = 0, "", []
                 self.save(SUMMARY)
-                self.show_summary()
+                self.show_summary(lead)
                 return
-        await self.advance()
+        await self.advance(lead)
 
     async def skip(self, f: FormField) -> None:
         if f.required:
@@ -640,7 +640,7 @@ class Run:
             return
         hits = opts.search(options, text)
         if len(hits) == 1:
-            await self.pick(f, hits[0][0])
+            await self.pick(f, *hits[0])
             return
         if hits:
             self.query, self.page = text.strip()[:60], 0
@@ -662,7 +662,7 @@ class Run:
         self.save(f.name)
         await self.ask(f, lead=error.render(self._))
 
-    async def pick(self, f: FormField, o: Option) -> None:
+    async def pick(self, f: FormField, o: Option, alias: str | None = None) -> None:
         if f.type == "multi_choice":
             if any(str(p) == str(o.value) for p in self.picked):
                 self.picked = [p for p in self.picked if str(p) != str(o.value)]
@@ -671,7 +671,12 @@ class Run:
             self.save(f.name)
             await self.ask(f)
             return
-        await self.accept(f, o.value)
+        lead = ""
+        if alias is not None:  # found by a former name: say what it is now
+            lead = self._("Đã chọn {alias} cũ, nay là {name}.").format(
+                alias=alias, name=o.label_for(self.ctx.lang)
+            )
+        await self.accept(f, o.value, lead)
 
 
 @REGISTRY.flow

@@ -304,6 +304,7 @@ async def test_a_long_list_is_paged_and_searched_without_diacritics_and_by_forme
     assert 'Kết quả tìm "ba":' in chat.text
     assert {"/form v qng.ba_dong", "/form v qng.ba_to", "/form v qng.ba_vi"} <= set(chat.payloads)
     await chat("xa ba thanh")  # the former name: one match, chosen
+    assert "Đã chọn xã Ba Thành cũ, nay là xã Ba Động." in chat.text
     assert "- Địa bàn: xã Ba Động" in chat.text
 
 
@@ -422,6 +423,12 @@ async def test_the_shipped_forms_start_from_their_commands(services):
     assert "- Dự án: Dự án 1:" in said and "- Số lượng: 12 hộ" in said
     assert "- Kỳ báo cáo: tháng 11/" in said
     assert f"- Địa bàn: {mine.name}" in said
+    # The shipped area tree: a former commune's name finds the commune it is part of now.
+    await say(payload="/form edit")
+    await say(payload="/form f area")
+    said = await say("ba thanh")
+    assert "Đã chọn xã Ba Thành cũ, nay là xã Ba Động." in said
+    assert "- Địa bàn: xã Ba Động" in said
 
     await say("/phananh", sender="ship2")
     said = await say(payload="/consent yes", sender="ship2")
