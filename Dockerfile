@@ -38,7 +38,7 @@ COPY --from=assets /app/var/nlu var/nlu
 COPY --from=assets /app/var/locales var/locales
 RUN pip install -c constraints.txt . \
  && useradd --system --user-group --home-dir /app --shell /usr/sbin/nologin langso \
- && mkdir -p var/exports \
+ && mkdir -p var/exports var/media \
  && chown -R langso:langso var
 
 USER langso

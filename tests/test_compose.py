@@ -441,15 +441,22 @@ def test_containers_are_locked_down(services):
         assert logging.get("options", {}).get("max-size"), f"{name}: bounded logs"
 
 
-def test_exports_are_shared_by_every_bot_process(compose, services):
-    """A /dulieu file written by one web process is downloaded from, or sent by, another."""
+def test_exports_and_media_are_shared_by_every_bot_process(compose, services):
+    """A /dulieu file written by one web process is downloaded from, or sent by, another; a
+    photo stored by one is erased by another (and the root file system is read-only)."""
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     for name in BOT_SERVICES:
         assert "exports:/app/var/exports" in services[name]["volumes"], name
+        assert config["privacy"]["export_dir"] == "var/exports"
+        media = config.get("media", {}).get("dir")
+        if media:  # ${MEDIA_DIR:-var/media}
+            assert re.fullmatch(r"\$\{MEDIA_DIR:-var/media\}|var/media", media), media
+            assert "media:/app/var/media" in services[name]["volumes"], name
 
 
 def test_volumes_declared_and_used(compose, services):
     declared = set(compose.get("volumes") or {})
-    assert {"pgdata", "rasa_models", "exports", "caddy_data", "caddy_config"} <= declared
+    assert {"pgdata", "rasa_models", "exports", "media", "caddy_data", "caddy_config"} <= declared
     assert "pgdata:/var/lib/postgresql/data" in services["db"]["volumes"]
     for name in RASA_SERVICES:
         assert any(str(v).startswith("rasa_models:/app/models") for v in services[name]["volumes"])
@@ -575,7 +582,7 @@ def test_dockerfile():
     )
     # The exports volume is created from the image's directory, owned by the bot's user.
     assert config["privacy"]["export_dir"] == "var/exports"
-    assert re.search(r"mkdir -p var/exports .*chown -R langso:langso var", joined)
+    assert re.search(r"mkdir -p var/exports var/media .*chown -R langso:langso var", joined)
     health = next(ln for ln in instructions if ln.startswith("HEALTHCHECK"))
     assert "/healthz" in health
 
