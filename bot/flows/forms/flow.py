@@ -505,7 +505,7 @@ class Run:
 
     async def invalid(self, f: FormField, error: FormInputError, text: str) -> None:
         """Not a valid answer: a question is answered; otherwise say what is right."""
-        if text and await self.answer_question(text):
+        if f.questions and await self.answer_question(text):
             await self.ask(
                 f, lead=self._("Tiếp tục {title}:").format(title=self.t(self.form.title))
             )
@@ -558,7 +558,7 @@ class Run:
             elif f.format == "phone":
                 value = parse_phone(text)
             else:
-                if looks_like_question(text) and await self.answer_question(text):
+                if f.questions and looks_like_question(text) and await self.answer_question(text):
                     await self.ask(
                         f, lead=self._("Tiếp tục {title}:").format(title=self.t(self.form.title))
                     )
@@ -651,7 +651,7 @@ class Run:
             N_('Không tìm thấy "{query}". Gõ lại, hoặc chọn trong danh sách.'),
             query=text.strip()[:60],
         )
-        if await self.answer_question(text):
+        if f.questions and await self.answer_question(text):
             self.query, self.page = "", 0
             await self.ask(
                 f, lead=self._("Tiếp tục {title}:").format(title=self.t(self.form.title))

@@ -88,6 +88,7 @@ FIELD_KEYS = {
     "max_length",
     "default",
     "page_size",
+    "questions",
 }
 FORM_KEYS = {"form", "title", "submit", "consent", "intro", "fields", "needs_review", "source"}
 DEFAULT_PAGE = 8
@@ -135,6 +136,7 @@ class FormField:
     max_length: int = MAX_TEXT
     default: str | None = None
     page_size: int = DEFAULT_PAGE
+    questions: bool = True  # a question typed here is answered (False: it is the answer)
 
 
 @dataclass(frozen=True)
@@ -483,6 +485,10 @@ def parse_field(
     if not isinstance(page_size, int) or isinstance(page_size, bool) or not 2 <= page_size <= 12:
         problems.append(Problem(file, where, "`page_size` must be a whole number 2-12"))
         page_size = DEFAULT_PAGE
+    questions = raw.get("questions", True)
+    if not isinstance(questions, bool):
+        problems.append(Problem(file, where, "`questions` must be true or false"))
+        questions = True
     default = raw.get("default")
     if default is not None and not isinstance(default, (str, int)):
         problems.append(Problem(file, where, "`default` must be a value or a provider name"))
@@ -513,6 +519,7 @@ def parse_field(
         max_length=max_length,
         default=None if default is None else str(default),
         page_size=page_size,
+        questions=questions,
     )
 
 

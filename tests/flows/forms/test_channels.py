@@ -208,7 +208,7 @@ class ZaloDriver(Driver):
         return await self.text(str(n))  # Zalo shows buttons as numbered options
 
     async def photo(self) -> list[str]:
-        return await self._post(event("user_send_image", self.user))
+        return await self._post(self.fake.media_event(self.user))  # a photo the fake serves
 
     async def location(self) -> list[str]:
         return await self._post(event("user_send_location", self.user))

@@ -389,11 +389,14 @@ async def test_the_shipped_forms_start_from_their_commands(services):
     import dataclasses
 
     from tests.conftest import all_text, message
-    from tests.fakes.nlu import FakeNlu
+    from tests.fakes.nlu import FakeNlu, understood
 
     limits = dataclasses.replace(services.settings.limits, flood_messages=10_000)
     settings = dataclasses.replace(services.settings, limits=limits)
-    pipeline = build_pipeline(dataclasses.replace(services, nlu=FakeNlu(), settings=settings))
+    nlu = FakeNlu(
+        {"ho tro lam nha bao nhieu": understood("ask_policy", answer_id="support.housing")}
+    )
+    pipeline = build_pipeline(dataclasses.replace(services, nlu=nlu, settings=settings))
 
     async def say(text="", payload=None, sender="ship"):
         return all_text(
@@ -433,6 +436,10 @@ async def test_the_shipped_forms_start_from_their_commands(services):
     await say("/phananh", sender="ship2")
     said = await say(payload="/consent yes", sender="ship2")
     assert "Bạn muốn phản ánh về việc gì?" in said and "Về trợ lý Làng Số này" in said
+    await say("1", sender="ship2")
+    # The description never answers a question: a complaint is often phrased as one.
+    said = await say("ho tro lam nha bao nhieu", sender="ship2")
+    assert "Gửi một ảnh (nếu có)." in said and "40 triệu" not in said
 
 
 async def test_other_languages_fall_back_to_vietnamese_prompts(chat):
