@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram import error as tg_error
@@ -38,6 +39,7 @@ from telegram.ext import Application, ExtBot
 from bot.channels.base import Limits, Receiver, SendError, split_text
 from bot.channels.http import BadBody, read_json
 from bot.channels.schemas import (
+    MAX_ID,
     QUERY_ID_RE,
     TgCallbackQuery,
     TgFile,
@@ -68,6 +70,7 @@ CAPTION_LIMIT = 1024  # characters of a media caption
 CALLBACK_DATA_LIMIT = 64  # bytes of a button's callback data (bot.messages.Button checks it too)
 PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024  # a bigger photo goes out as a document
 FILE_UPLOAD_LIMIT = 50 * 1024 * 1024  # nothing bigger can be uploaded through the Bot API
+FILE_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile serves files up to 20 MB
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_WEBHOOK_BODY = 1024 * 1024
 # Updates we act on; everything else (edits, reactions, polls, channel posts) is never requested.
@@ -329,6 +332,7 @@ class TelegramChannel:
         self._initialized = False
         self._stopping = False
         self._uploaded: dict[tuple[str, str, float], str] = {}  # (kind, path, mtime) -> file_id
+        self._http: aiohttp.ClientSession | None = None  # incoming file downloads (fetch_media)
 
     @property
     def mode(self) -> str:
@@ -385,6 +389,9 @@ class TelegramChannel:
             with contextlib.suppress(Exception):
                 await self.application.shutdown()
             self._initialized = False
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     async def _check_webhook(self) -> None:
         try:
@@ -442,9 +449,10 @@ class TelegramChannel:
         """POST from Telegram: check the secret, record, answer 200; handled after.
 
         A forged request is 403 before the body is read. A body that is not JSON, too deep or
-        too big is 400/413 (Telegram gives up on a 4xx; it would resend a 5xx for a day). An
-        object that is not a valid update is recorded as rejected by the worker and answered
-        200, so Telegram stops sending it; only a failure to record is 503 (sent again).
+        too big, or not an object with a whole `update_id`, is 400/413 (not an update at all;
+        a 5xx would be resent for a day). An update that does not fit the schema is recorded
+        as rejected by the worker and answered 200, so Telegram stops sending it; only a
+        failure to record is 503 (sent again).
         """
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
         if not hmac.compare_digest(given, self.settings.webhook_secret.encode("utf-8")):
@@ -455,6 +463,9 @@ class TelegramChannel:
             return web.Response(status=exc.status, text=exc.message)
         if not isinstance(data, dict):
             return web.Response(status=400, text="not a Telegram update: a JSON object expected")
+        update_id = data.get("update_id")
+        if type(update_id) is not int or not 0 <= update_id <= MAX_ID:  # no bools
+            return web.Response(status=400, text="not a Telegram update: no whole update_id")
         if not finite_numbers(data):
             return web.Response(status=400, text="body has a number out of range")
         try:
@@ -603,9 +614,31 @@ class TelegramChannel:
                 self._uploaded[(kind, str(path), path.stat().st_mtime)] = obj.file_id
         return sent
 
-    async def fetch_media(self, media: Media) -> bytes:
-        """Download an incoming file (getFile, then the file URL) for forms that keep
-        attachments."""
-        await self._ensure_initialized()
-        file = await self.bot.get_file(media.ref)
-        return bytes(await file.download_as_bytearray())
+    async def fetch_media(self, media: Media, max_bytes: int = FILE_DOWNLOAD_LIMIT) -> bytes:
+        """Download an incoming file for the media step (bot.media): getFile, then the file URL
+        (`telegram.file_base_url`), streamed and cut off past `max_bytes`.
+
+        Raises bot.media DownloadFailed (retryable: a timeout, a network error, flood control,
+        a 5xx) or MediaRefused("too_large") when getFile or the download says it is bigger.
+        The file URL holds the bot token: it is never logged nor put in an exception."""
+        from bot.media.checks import MediaRefused
+        from bot.media.download import DownloadFailed, fetch_url
+
+        try:
+            await self._ensure_initialized()
+            file = await self.bot.get_file(media.ref)
+        except StartupError:
+            raise DownloadFailed("the Bot API is unreachable") from None
+        except tg_error.BadRequest as exc:
+            if "too big" in str(exc).lower():
+                raise MediaRefused("too_large", "over the Bot API's download limit") from None
+            raise DownloadFailed("getFile refused the file id", retryable=False) from None
+        except tg_error.TelegramError as exc:  # RetryAfter, TimedOut, NetworkError, 5xx
+            raise DownloadFailed(f"getFile: {type(exc).__name__}") from None
+        if file.file_size is not None and file.file_size > max_bytes:
+            raise MediaRefused("too_large", "getFile size")
+        if not file.file_path:
+            raise DownloadFailed("getFile gave no file path", retryable=False)
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession()
+        return await fetch_url(self._http, file.file_path, max_bytes)
