@@ -442,7 +442,8 @@ class Run:
         await self.after_answer()
 
     async def back(self, step: str) -> None:
-        if step == EDIT:
+        if step == EDIT or (self.editing and step != SUMMARY and self.next_field() is None):
+            self.editing = False  # out of an edit: the summary again, the answer unchanged
             self.save(SUMMARY)
             self.show_summary()
             return

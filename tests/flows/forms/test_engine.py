@@ -461,3 +461,17 @@ async def test_a_photo_where_text_is_asked_for_says_so(chat):
     assert "Loại hỗ trợ nước?" in chat.text
     await chat(location=Location(15.0, 108.0))
     assert (await state_of(chat.pipeline.services, chat.sender))["step"] == "water"
+
+
+async def test_back_while_editing_returns_to_the_summary_unchanged(chat):
+    await chat.start("types", **BEFORE)
+    await chat("bỏ qua")  # the summary
+    await chat(payload="/form edit")
+    await chat(payload="/form f households")
+    await chat("quay lại")
+    assert "Kiểm tra lại Phiếu thử:" in chat.text and "- Số hộ: 3 hộ" in chat.text
+    await chat(payload="/form edit")
+    await chat("quay lại")  # from the list of fields: the summary
+    assert "Kiểm tra lại Phiếu thử:" in chat.text
+    await chat("gửi")
+    assert chat.submitted()[0]["households"] == 3
