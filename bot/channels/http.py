@@ -3,13 +3,15 @@
 `read_json` caps the body while it streams (a chunked upload without Content-Length is cut off at
 the limit, never read whole), bounds the nesting depth before parsing (deeply nested JSON is a
 RecursionError in the parser and in anything that walks the result), and refuses text that is not
-valid Unicode (a lone surrogate from a `\\ud800` escape crashes the first `.encode()` later).
+valid Unicode (a lone surrogate from a `\\ud800` escape crashes the first `.encode()` later) and
+numbers that are not finite (NaN, Infinity, 1e999: PostgreSQL's json type refuses them).
 Each refusal is a `BadBody` with the HTTP status and a short message for the client.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -18,6 +20,21 @@ from aiohttp import web
 MAX_DEPTH = 32
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: a JSON number too big for a float
+        raise _NotFinite(text)
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _NotFinite(text)  # NaN, Infinity, -Infinity: not JSON, and PostgreSQL's json refuses them
 
 
 class BadBody(Exception):
@@ -80,7 +97,9 @@ def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     if json_depth(body) > max_depth:
         raise BadBody(400, f"JSON nested deeper than {max_depth} levels")
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_float=_finite, parse_constant=_no_constant)
+    except _NotFinite:
+        raise BadBody(400, "numbers must be finite (no NaN, Infinity or 1e999)") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadBody(400, "body is not JSON") from None
     if not valid_text(value):
