@@ -5,4 +5,12 @@ Actions register with `@action("intent")` in the one registry of actions and flo
 (bot.core.registry) when this package is imported: bot/app.py imports it once, at wiring time.
 """
 
-from actions import answers, conversation, officers, privacy, reports, subscriptions  # noqa: F401
+from actions import (  # noqa: F401
+    answers,
+    conversation,
+    feedback,
+    officers,
+    privacy,
+    reports,
+    subscriptions,
+)

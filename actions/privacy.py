@@ -13,12 +13,15 @@ from datetime import UTC, datetime
 
 from bot.core.context import Context
 from bot.core.registry import REGISTRY, action
+from bot.feedback import tracking
 from bot.flows.consent import PURPOSES
 from bot.flows.delete import DeleteFlow
 from bot.i18n import LANGUAGES, format_datetime
 from bot.messages import Button
 from bot.privacy import export, exports_dir
+from bot.storage.repositories import feedback as feedback_repo
 from bot.storage.repositories import personal, subscriptions, users
+from bot.storage.repositories import reports as reports_repo
 
 
 @action("my_data")
@@ -46,6 +49,13 @@ async def my_data(ctx: Context) -> None:
         )
     receives = _("có") if subscribed else _("không")
     lines.append(_("- Nhận thông báo: {state}").format(state=receives))
+    filed = await reports_repo.recent_for(ctx.session, u.id, limit=10_000)
+    if filed:
+        lines.append(_("- Báo cáo đã gửi: {n} (xem: /baocaocuatoi)").format(n=len(filed)))
+    sent = await feedback_repo.for_user(ctx.session, u.id)
+    if sent:
+        codes = ", ".join(tracking.show(f.code) for f in sent)
+        lines.append(_("- Phản ánh đã gửi: {codes}").format(codes=codes))
     lines.append(_("Dữ liệu này không công bố và không có trong dữ liệu mở."))
     lines.append(
         _("Tất cả dữ liệu ở hai tệp sau (tệp được xóa sau {minutes} phút).").format(

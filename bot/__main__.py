@@ -301,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_areas(sub)
     register_officers(sub)
+    from bot.reports.cli import register as register_reports
+
+    register_reports(sub)
     return p
 
 

@@ -95,6 +95,15 @@ class FormSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """Officers' quick reports (actions/reports.py): corrected or withdrawn within
+    `edit_window_hours` of being sent; periods typed ("tháng 11") read in `timezone`."""
+
+    edit_window_hours: float = 48.0
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+@dataclass(frozen=True)
 class LimitSettings:
     flood_messages: int = 12
     flood_window_seconds: float = 30.0
@@ -153,6 +162,7 @@ class Settings:
     contact: ContactSettings = field(default_factory=ContactSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     forms: FormSettings = field(default_factory=FormSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     web: WebSettings = field(default_factory=WebSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
@@ -197,6 +207,7 @@ _SECTIONS: dict[str, type] = {
     "contact": ContactSettings,
     "privacy": PrivacySettings,
     "forms": FormSettings,
+    "reports": ReportSettings,
     "limits": LimitSettings,
     "web": WebSettings,
     "telegram": TelegramSettings,

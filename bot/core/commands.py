@@ -33,6 +33,9 @@ COMMANDS = (
     Command("/unsubscribe", "unsubscribe"),
     Command("/phananh", "feedback", "Gửi phản ánh, kiến nghị", menu=True),
     Command("/baocao", "report", "Cán bộ xã gửi báo cáo", menu=True),
+    Command("/baocaocuatoi", "my_reports", "Cán bộ xem, sửa báo cáo đã gửi"),
+    # "/theodoi K7QF-9XPA": a feedback's status (the code typed alone works too).
+    Command("/theodoi", "track_feedback", "Xem tình trạng phản ánh"),
     Command("/dulieu", "my_data", "Xem dữ liệu của bạn", menu=True),
     Command("/xoadulieu", "delete_data", "Xóa dữ liệu của bạn", menu=True),
     Command("/human", "human"),

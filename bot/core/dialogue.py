@@ -15,7 +15,7 @@ import unicodedata
 from bot.core.commands import BY_NAME
 from bot.core.context import Context
 from bot.core.middlewares import MAX_TEXT_CHARS
-from bot.core.registry import REGISTRY, end_flow, understand
+from bot.core.registry import REGISTRY, end_flow, shortcut_for, understand
 from bot.storage.repositories import outbox
 
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -78,6 +78,9 @@ async def dialogue(ctx: Context) -> None:
                 )
             else:
                 ctx.say(ctx._("Tôi chỉ đọc được tin nhắn chữ. Bạn gõ câu hỏi nhé, hoặc gõ /help."))
+        elif (found := shortcut_for(ctx, text)) is not None:
+            ctx.arg = found[1]  # a tracking code, a one-line report: no NLU needed
+            await REGISTRY.run_intent(ctx, found[0])
         else:
             result = await understand(ctx, text)
             await REGISTRY.run_intent(ctx, "fallback" if result.low_confidence else result.intent)

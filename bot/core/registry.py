@@ -192,3 +192,22 @@ class Registry:
 
 REGISTRY = Registry()
 action = REGISTRY.action
+
+# Shortcuts: typed text that means a command without one (a feedback tracking code, a one-line
+# officer's report), read before the NLU. A shortcut returns (intent, argument) or None.
+Shortcut = Callable[["Context", str], "tuple[str, str] | None"]
+SHORTCUTS: list[Shortcut] = []
+
+
+def shortcut(fn: Shortcut) -> Shortcut:
+    if fn not in SHORTCUTS:
+        SHORTCUTS.append(fn)
+    return fn
+
+
+def shortcut_for(ctx: Context, text: str) -> tuple[str, str] | None:
+    for fn in SHORTCUTS:
+        found = fn(ctx, text)
+        if found is not None:
+            return found
+    return None

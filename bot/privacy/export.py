@@ -214,6 +214,20 @@ def readable(
     for r in outbox:
         if r.get("text"):
             lines.append("- " + r["text"][:500])
+    reports = data.get("reports") or []
+    if reports:
+        lines.append("")
+        kept = _("Báo cáo bạn đã gửi (hồ sơ chính thức, giữ lại khi bạn xóa dữ liệu): {n}")
+        lines.append(kept.format(n=len(reports)))
+        for r in reports:
+            value = f"{r['value']:g} {r['unit']}"
+            lines.append(f"- #{r['id']} {r['period']} {r['indicator']}: {value} ({r['status']})")
+    feedback = data.get("feedback") or []
+    if feedback:
+        lines.append("")
+        lines.append(_("Phản ánh bạn đã gửi: {n}").format(n=len(feedback)))
+        for f in feedback:
+            lines.append(f"- {f['code']} ({f['status']}): " + str(f["description"])[:200])
     lines.append("")
     lines.append(_("Dữ liệu này không công bố và không có trong dữ liệu mở."))
     lines.append(_("Xóa tất cả: gõ /xoadulieu."))

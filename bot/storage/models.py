@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -257,4 +258,112 @@ class InviteAttempt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     who: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Report(Base):
+    """An officer's quick progress report (actions/reports.py): an official record. An erasure of
+    the officer keeps it, attributed to the role and area it was filed under (`officer_id` set to
+    NULL). Corrected in place only with the old values kept in `report_history`."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        # The dashboard's filters: an area's subtree (prefix of the dotted code) and period,
+        # project / indicator / period, one officer's, by status.
+        Index(
+            "ix_reports_area_period",
+            "area_code",
+            "period",
+            postgresql_ops={"area_code": "varchar_pattern_ops"},
+        ),
+        Index("ix_reports_indicator_period", "project", "indicator", "period"),
+        Index("ix_reports_officer", "officer_id", "created_at"),
+        Index("ix_reports_status", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[int] = mapped_column(Integer)
+    indicator: Mapped[str] = mapped_column(String(64))
+    area_code: Mapped[str] = mapped_column(String(200))
+    period: Mapped[str] = mapped_column(String(16))  # "2026-11", "2026-Q3", "2026"
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    photo_ref: Mapped[str | None] = mapped_column(String(300), default=None)
+    latitude: Mapped[float | None] = mapped_column(Float, default=None)
+    longitude: Mapped[float | None] = mapped_column(Float, default=None)
+    officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    officer_role: Mapped[str] = mapped_column(String(16))
+    officer_area: Mapped[str | None] = mapped_column(String(200), default=None)
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="submitted")  # or "withdrawn"
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportHistory(Base):
+    """Every change of a report: what it was before, what it became, who (user id while they
+    exist; their role always) and when."""
+
+    __tablename__ = "report_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16))  # "corrected", "withdrawn"
+    old_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    new_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    changed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    changed_by_role: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(Base):
+    """A citizen's feedback (actions/feedback.py), found by its tracking code. An erasure of the
+    citizen keeps it for the record, anonymised: no user, phone, photo or location."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        Index("ix_feedback_status", "status", "created_at"),
+        Index("ix_feedback_category", "category", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None, index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    lang: Mapped[str] = mapped_column(String(8), default="vi")
+    category: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    photo_ref: Mapped[str | None] = mapped_column(String(300), default=None)
+    latitude: Mapped[float | None] = mapped_column(Float, default=None)
+    longitude: Mapped[float | None] = mapped_column(Float, default=None)
+    phone: Mapped[str | None] = mapped_column(String(16), default=None)
+    # submitted, received, in_progress, resolved, rejected
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedbackEvent(Base):
+    """A staff-side change of a feedback: its new status, a reply, a rejection's reason."""
+
+    __tablename__ = "feedback_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    reply: Mapped[str | None] = mapped_column(Text, default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    actor: Mapped[str] = mapped_column(String(32), default="cli")
     at: Mapped[datetime] = mapped_column(default=utcnow)

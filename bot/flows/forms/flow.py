@@ -110,14 +110,17 @@ def form_named(ctx: Context, name: str) -> Form | None:
     return forms_for(ctx.content.root).forms.get(name)
 
 
-async def start_form(ctx: Context, name: str, answers: dict[str, Any] | None = None) -> bool:
+async def start_form(
+    ctx: Context, name: str, answers: dict[str, Any] | None = None, skip: tuple[str, ...] = ()
+) -> bool:
     """Begin form `name` (answers already known, e.g. from a one-line report, are kept and not
-    asked). False, with a message, when there is no such form."""
+    asked; the optional fields named in `skip` are not asked either, and can be filled from the
+    summary). False, with a message, when there is no such form."""
     if form_named(ctx, name) is None:
         log.error("no form named %r under content/forms", name)
         ctx.say(ctx._("Xin lỗi, biểu mẫu này hiện không dùng được."))
         return False
-    await REGISTRY.start_flow(ctx, NAME, form=name, answers=answers or {})
+    await REGISTRY.start_flow(ctx, NAME, form=name, answers=answers or {}, skip=list(skip))
     return True
 
 
@@ -703,6 +706,10 @@ class FormFlow(Flow):
         for name, value in (data.get("answers") or {}).items():
             if form.field(name) is not None and value is not None:
                 run.answers[name] = value
+        for name in data.get("skip") or ():
+            f = form.field(name)
+            if f is not None and not f.required and name not in run.answers:
+                run.skipped.append(name)
         ctx.turn.intent = ctx.turn.intent or form.name
         if form.intro and not run.answers:
             ctx.say(run.t(form.intro))

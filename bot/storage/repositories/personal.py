@@ -33,8 +33,10 @@ from bot.storage.models import (
     Subscription,
     User,
 )
+from bot.storage.repositories import feedback as feedback_repo
 from bot.storage.repositories import inbox as inbox_repo
 from bot.storage.repositories import outbox as outbox_repo
+from bot.storage.repositories import reports as reports_repo
 
 ERASED_PREFIX = "erased:"
 ERASED = "erased"  # the error of an unfinished inbox row dropped by an erasure
@@ -197,6 +199,8 @@ async def collect(session: AsyncSession, channel: str, external_id: str) -> dict
             }
             for s in subs.scalars()
         ]
+        data["reports"] = await reports_repo.exported(session, user.id)
+        data["feedback"] = await feedback_repo.exported(session, user.id)
     data["inbox"] = [
         {
             "message_id": r.message_id,
@@ -230,6 +234,8 @@ class Erased:
     outbox: int = 0
     inbox_dropped: int = 0  # unfinished messages of theirs, no longer handled
     inbox_keys: int = 0  # keys that named them, hashed
+    reports_kept: int = 0  # an officer's reports, kept without who filed them
+    feedback_anonymised: int = 0  # a citizen's feedback, kept anonymised
 
     def add(self, other: Erased) -> None:
         for f in fields(self):
@@ -285,6 +291,10 @@ async def erase(session: AsyncSession, channel: str, external_id: str, key: byte
         await session.execute(  # the code keeps the role and area it granted, not who used it
             update(InviteCode).where(InviteCode.used_by == user.id).values(used_by=None)
         )
+        # Officers' reports stay as official records (role and area, not who); feedback stays
+        # for the record without what leads back to the citizen (no user, phone, photo, place).
+        out.reports_kept = await reports_repo.unlink_officer(session, user.id)
+        out.feedback_anonymised = await feedback_repo.anonymise_user(session, user.id)
         out.users = (await session.execute(delete(User).where(User.id == user.id))).rowcount or 0
         if user in session:
             session.expunge(user)

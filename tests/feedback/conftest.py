@@ -1,0 +1,1 @@
+from tests.reports.conftest import settings  # noqa: F401 - a test types faster than people
