@@ -311,9 +311,7 @@ class ReportHistory(Base):
     __tablename__ = "report_history"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(
-        ForeignKey("reports.id", ondelete="CASCADE"), index=True
-    )
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     action: Mapped[str] = mapped_column(String(16))  # "corrected", "withdrawn"
     old_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
     new_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
