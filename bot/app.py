@@ -131,6 +131,10 @@ def build_worker(
     services = pipeline.services
     sender = Sender(services.sessionmaker, policy, pseudonym=services.memory.pseudonym)
     worker = InboundWorker(pipeline, sender)
+    if isinstance(pipeline, Pipeline):  # not for a stand-in (the fuzz tests' recorder)
+        from bot.media.download import MediaStep
+
+        worker.media = MediaStep.from_settings(services.settings)
     for channel in channels:
         worker.add_channel(channel)
     return worker
@@ -187,6 +191,9 @@ def build_web_app(
     from bot.privacy import web as privacy_web
 
     privacy_web.register(app, services.settings.path(services.settings.privacy.export_dir))
+    from bot.media import web as media_web
+
+    media_web.register(app, worker)  # POST /api/uploads: web chat photos and audio
     before = {r.canonical for r in app.router.resources()}
     for channel in channels or []:
         channel.register_routes(app)

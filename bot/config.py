@@ -104,6 +104,20 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class MediaSettings:
+    """Photos and audio users send (bot/media/): stored under `dir` by content hash (personal
+    data: not under content/, never served statically), each type capped, downloads retried."""
+
+    dir: str = "var/media"
+    max_photo_bytes: int = 10 * 1024 * 1024
+    max_audio_bytes: int = 20 * 1024 * 1024
+    max_image_pixels: int = 50_000_000  # decoded size cap (a decompression bomb is refused)
+    download_attempts: int = 3
+    retry_delay_seconds: float = 0.5  # doubled after each failed attempt
+    download_timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class LimitSettings:
     flood_messages: int = 12
     flood_window_seconds: float = 30.0
@@ -163,6 +177,7 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     forms: FormSettings = field(default_factory=FormSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     web: WebSettings = field(default_factory=WebSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
@@ -208,6 +223,7 @@ _SECTIONS: dict[str, type] = {
     "privacy": PrivacySettings,
     "forms": FormSettings,
     "reports": ReportSettings,
+    "media": MediaSettings,
     "limits": LimitSettings,
     "web": WebSettings,
     "telegram": TelegramSettings,
@@ -309,6 +325,13 @@ def _validate(s: Settings, errors: list[str]) -> None:
     if s.limits.address_messages < 1 or s.limits.address_window_seconds <= 0:
         errors.append("limits: address_messages must be >= 1 and address_window_seconds > 0")
     errors.extend(_web_errors(s.web))
+    m = s.media
+    if min(m.max_photo_bytes, m.max_audio_bytes, m.max_image_pixels, m.download_attempts) < 1:
+        errors.append("media: the caps and download_attempts must be at least 1")
+    if m.retry_delay_seconds < 0 or m.download_timeout_seconds <= 0:
+        errors.append("media: retry_delay_seconds must be >= 0, download_timeout_seconds > 0")
+    if s.path(m.dir).resolve().is_relative_to(s.path(s.content_dir).resolve()):
+        errors.append("media.dir: users' photos must not be under content/ (it is served)")
     if s.telegram.webhook_url and not s.telegram.webhook_url.startswith("https://"):
         errors.append("telegram.webhook_url: Telegram only calls https:// URLs")
     if s.telegram.webhook_url and not s.telegram.webhook_secret:

@@ -18,7 +18,9 @@ class Media:
     """A file attached to a message: a platform file reference or a URL, never the bytes."""
 
     kind: MediaKind
-    ref: str  # platform file id, URL or content-relative path
+    # A platform file id or URL as received; once stored by the media step (bot.media), the
+    # stored reference `media/<2 hex>/<sha256>.<ext>` (bot.media.store.is_stored_ref).
+    ref: str
     mime_type: str | None = None
     size: int | None = None
 
@@ -58,11 +60,19 @@ class IncomingMessage:
     contact: Contact | None = None
     locale_hint: str | None = None
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Set by the media step (bot.media) when an attached photo or audio could not be stored:
+    # a short Vietnamese message (a catalog msgid, bot.media.PROBLEMS) saying to send it again.
+    media_problem: str | None = None
 
     @property
     def is_empty(self) -> bool:
         return not (
-            self.text.strip() or self.payload or self.media or self.location or self.contact
+            self.text.strip()
+            or self.payload
+            or self.media
+            or self.location
+            or self.contact
+            or self.media_problem
         )
 
 

@@ -74,7 +74,8 @@ def settings(nlu_model: Path, tmp_path: Path) -> Settings:
     loaded = load_settings(ROOT / "config.yml", env={})
     # /dulieu files go to the test's own folder, not the repository's var/exports.
     privacy = dataclasses.replace(loaded.privacy, export_dir=str(tmp_path / "exports"))
-    return dataclasses.replace(loaded, privacy=privacy)
+    media = dataclasses.replace(loaded.media, dir=str(tmp_path / "media"))  # users' photos too
+    return dataclasses.replace(loaded, privacy=privacy, media=media)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -335,6 +335,16 @@ class ZaloChannel:
     def parse(self, payload: dict[str, Any]) -> Inbound | None:
         return parse_event(payload)
 
+    async def fetch_media(self, media: Media, max_bytes: int) -> bytes:
+        """The bytes of an attachment (the URL in the signed event: Zalo's CDN), streamed and
+        cut off past `max_bytes`, for the media step (bot.media). Raises bot.media
+        DownloadFailed or MediaRefused; the URL is never logged."""
+        from bot.media.download import DownloadFailed, fetch_url
+
+        if not _is_url(media.ref):
+            raise DownloadFailed("not an http(s) attachment URL", retryable=False)
+        return await fetch_url(self._client(), media.ref, max_bytes)
+
     async def webhook(self, request: web.Request) -> web.Response:
         """POST from Zalo: verify, record, answer 200; handled after.
 

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from bot.core.context import Turn
 from bot.core.pipeline import Pipeline, TurnFailed
+from bot.media.download import MediaStep
 from bot.messages import ContactGone, Inbound, IncomingMessage
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.sender import PushChannel, Sender
@@ -107,6 +108,8 @@ class InboundWorker:
         self._recovering: asyncio.Task | None = None
         self._accepting = asyncio.Event()
         self._accepting.set()
+        # Photos and audio stored before the turn (bot.media.MediaStep; set by bot.app).
+        self.media: MediaStep | None = None
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -358,6 +361,8 @@ class InboundWorker:
                 await session.commit()
             return NOTHING
         if isinstance(event, IncomingMessage):
+            if self.media is not None and event.media:  # fetched outside any transaction
+                event = await self.media.prepare(self.channels[channel], event)
             return await self._turn(event)
         async with self.services.writing() as session:
             if not await inbox.claim(session, channel, message_id):

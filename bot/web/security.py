@@ -27,7 +27,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 from aiohttp import web
 
@@ -156,8 +156,15 @@ class ApiGuard:
         )
         self._told_scheme = False
 
-    def refuse(self, request: web.Request) -> web.Response | None:
-        """A refusal for `request`, or None when it may go on."""
+    def refuse(
+        self,
+        request: web.Request,
+        content_types: Container[str] = ("application/json",),
+        wrong_type: str = NOT_JSON,
+    ) -> web.Response | None:
+        """A refusal for `request`, or None when it may go on. `content_types`: what the route
+        takes (the uploads route, bot/media/web.py: image and audio types, which like JSON are
+        not CORS-safelisted, so a cross-site fetch needs a preflight that is never granted)."""
         if request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
             return refusal(403, CROSS_SITE)
         origin = request.headers.get("Origin")
@@ -167,8 +174,8 @@ class ApiGuard:
             if theirs is None or theirs != ours:
                 self._hint_scheme(theirs, ours)
                 return refusal(403, CROSS_SITE)
-        if request.content_type != "application/json":
-            return refusal(415, NOT_JSON)
+        if request.content_type not in content_types:
+            return refusal(415, wrong_type)
         # Counted after the cross-site checks: a page elsewhere making its visitors' browsers
         # post here must not spend their address's allowance.
         wait = self.limit.hit(client_address(request, self.web))

@@ -124,6 +124,31 @@ class StoredFile:
     url: str | None = None
 
 
+# The first page of an OGG Opus voice note, as Telegram's voice messages start.
+SAMPLE_OGG_OPUS = (
+    b"OggS\x00\x02"
+    + b"\x00" * 8
+    + b"\x01\x00\x00\x00"
+    + b"\x00" * 8
+    + b"\x01\x13"
+    + b"OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00"
+    + b"\x00" * 40
+)
+
+
+def sample_jpeg(
+    size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (30, 120, 60)
+) -> bytes:
+    """A small real JPEG (what Telegram serves for a photo: re-encoded, no EXIF)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
@@ -398,9 +423,18 @@ class FakeTelegramAPI:
             }
         }
 
-    def photo_update(self, chat_id: int, caption: str | None = None) -> dict:
+    def photo_update(
+        self,
+        chat_id: int,
+        caption: str | None = None,
+        data: bytes | None = None,
+        file_size: int | None = None,
+    ) -> dict:
+        """A photo message; the largest size holds `data` (default: a small real JPEG, as
+        Telegram serves them), its `file_size` as given (default: the data's length)."""
+        data = sample_jpeg() if data is None else data
         small = self._store(b"\xff\xd8small", "photos", "jpg")
-        big = self._store(b"\xff\xd8" + b"big" * 100, "photos", "jpg")
+        big = self._store(data, "photos", "jpg")
         sizes = [
             {
                 "file_id": small.file_id,
@@ -412,7 +446,7 @@ class FakeTelegramAPI:
             {
                 "file_id": big.file_id,
                 "file_unique_id": big.file_unique_id,
-                "file_size": 302,
+                "file_size": len(data) if file_size is None else file_size,
                 "width": 1280,
                 "height": 960,
             },
@@ -422,8 +456,19 @@ class FakeTelegramAPI:
             fields["caption"] = caption
         return self.message(chat_id, **fields)
 
+    def document_update(
+        self, chat_id: int, data: bytes, file_name: str, mime_type: str | None = None
+    ) -> dict:
+        """A file sent as a document (Telegram takes the type from the name, like the app)."""
+        f = self._store(data, "documents", file_name.rsplit(".", 1)[-1])
+        doc = {"file_id": f.file_id, "file_unique_id": f.file_unique_id, "file_name": file_name}
+        doc["file_size"] = len(data)
+        if mime_type:
+            doc["mime_type"] = mime_type
+        return self.message(chat_id, document=doc)
+
     def voice_update(self, chat_id: int) -> dict:
-        f = self._store(b"OggS" + b"\0" * 60, "voice", "oga")
+        f = self._store(SAMPLE_OGG_OPUS, "voice", "oga")
         return self.message(
             chat_id,
             voice={
@@ -431,7 +476,7 @@ class FakeTelegramAPI:
                 "file_unique_id": f.file_unique_id,
                 "duration": 3,
                 "mime_type": "audio/ogg",
-                "file_size": 64,
+                "file_size": len(SAMPLE_OGG_OPUS),
             },
         )
 
@@ -573,6 +618,19 @@ class FakeTelegramAPI:
         if request.match_info["token"] != self.token:
             return self._error(401, "Unauthorized")
         path = request.match_info["path"]
+        call = Call("download", {"path": path}, {})  # `fail("download", 500)` fails the next
+        self.calls.append(call)
+        fault = next((f for f in self._faults if f.method == "download"), None)
+        if fault is not None:
+            fault.times -= 1
+            if fault.times <= 0:
+                self._faults.remove(fault)
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status != 200:
+                await self._record(call, fault.status)
+                return self._error(fault.status, fault.description)
+        await self._record(call, 200)
         for f in self.files.values():
             if f.path == path and f.data is not None:
                 return web.Response(body=f.data, content_type="application/octet-stream")

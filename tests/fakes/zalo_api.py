@@ -52,6 +52,7 @@ UPLOAD_IMAGE = "/v2.0/oa/upload/image"
 UPLOAD_FILE = "/v2.0/oa/upload/file"
 REFRESH = "/v4/oa/access_token"
 GETOA = "/v2.0/oa/getoa"
+MEDIA = "/media"  # stands in for Zalo's CDN (photo-stal-*.zadn.vn): what users' attachments are
 TEXT_LIMIT = 2000
 
 
@@ -172,6 +173,7 @@ class FakeZaloApi:
         self.faults: dict[str, deque[Fault]] = {}
         self.calls: dict[str, int] = {}
         self.refresh_delay = 0.0
+        self.media: dict[str, bytes] = {}  # attachment files users sent, served under MEDIA
         self.clock_skew = 0.0  # seconds added to the Date header of every answer
         # Called with each accepted send's access token before it is answered (tests look at the
         # database at that moment).
@@ -189,6 +191,7 @@ class FakeZaloApi:
         app.router.add_post(UPLOAD_FILE, self._upload)
         app.router.add_post(REFRESH, self._refresh)
         app.router.add_get(GETOA, self._getoa)
+        app.router.add_get(MEDIA + "/{name}", self._media)
         app.on_response_prepare.append(self._date_header)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -242,6 +245,34 @@ class FakeZaloApi:
                 {"error": fault.error, "message": fault.message}, headers=fault.headers
             )
         return None
+
+    def add_media(self, data: bytes, ext: str = "jpg") -> str:
+        """Serve `data` as a user's attachment; its URL (`fail(MEDIA, ...)` fails the next
+        downloads)."""
+        name = f"{secrets.token_hex(8)}.{ext}"
+        self.media[name] = data
+        return f"{self.url}{MEDIA}/{name}"
+
+    def media_event(
+        self, user: str, data: bytes | None = None, kind: str = "user_send_image", ext: str = "jpg"
+    ) -> dict[str, Any]:
+        """A `user_send_image` (or `user_send_audio`) event whose attachment URL the fake serves
+        (default: a small real JPEG)."""
+        if data is None:
+            from tests.fakes.telegram_api import sample_jpeg
+
+            data = sample_jpeg()
+        ev = event(kind, user)
+        ev["message"]["attachments"][0]["payload"]["url"] = self.add_media(data, ext)
+        return ev
+
+    async def _media(self, request: web.Request) -> web.Response:
+        if (injected := await self._fault(MEDIA)) is not None:
+            return injected
+        data = self.media.get(request.match_info["name"])
+        if data is None:
+            return web.Response(status=404, text="not found")
+        return web.Response(body=data, content_type="application/octet-stream")
 
     async def _date_header(self, request: web.Request, response: web.StreamResponse) -> None:
         response.headers["Date"] = formatdate(time.time() + self.clock_skew, usegmt=True)

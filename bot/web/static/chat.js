@@ -74,6 +74,44 @@
       .then(function () { send.disabled = false; input.focus(); });
   }
 
+  // A photo or an audio file: the file itself is the body, its type the Content-Type (the
+  // server checks what it really is, removes the photo's EXIF and GPS, and answers as a turn).
+  var attach = document.getElementById("attach");
+  var picker = document.getElementById("file");
+  function upload(file) {
+    bubble("user", (file.type.indexOf("audio/") === 0 ? "\uD83C\uDFA4 " : "\uD83D\uDCF7 ") + file.name);
+    var query = "?message_id=" + randomId();
+    var lang = store("langso.lang");
+    if (lang) query += "&lang=" + encodeURIComponent(lang);
+    send.disabled = attach.disabled = true;
+    return fetch("/api/uploads" + query, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": file.type || "application/octet-stream" },
+      body: file
+    })
+      .then(function (resp) {
+        return resp.json()
+          .catch(function () { return {}; })
+          .then(function (data) { return { ok: resp.ok, data: data }; });
+      })
+      .then(function (res) {
+        if (!res.ok) { bubble("error", res.data.error || "Chưa gửi được tệp, xin thử lại."); return; }
+        if (res.data.lang) store("langso.lang", res.data.lang);
+        res.data.replies.forEach(showReply);
+      })
+      .catch(function () { bubble("error", "Mạng yếu, chưa gửi được ảnh. Xin thử lại."); })
+      .then(function () { send.disabled = attach.disabled = false; });
+  }
+  if (attach && picker) {
+    attach.addEventListener("click", function () { picker.click(); });
+    picker.addEventListener("change", function () {
+      var file = picker.files && picker.files[0];
+      picker.value = "";
+      if (file) upload(file);
+    });
+  }
+
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var text = input.value.trim();
