@@ -15,10 +15,12 @@ Interface for the form engine and whatever keeps answers:
 - Web chat uploads (bot/media/web.py, `POST /api/uploads`) are stored before the turn, so their
   message arrives with a stored reference already.
 
-Privacy: stored media are personal data. They are linked to a person only through the records
-that name them (form answers in the dialogue state, and later the report and feedback rows):
-an export lists the references found in the person's records (`store.refs_in`), an erasure
-deletes those files (`MediaStore.delete`) unless another person's record names the same hash.
+Privacy: stored media are personal data, in `media.dir` (never under content/, never served).
+They are linked to a person only through the records that name them (a form in progress in
+`users.state`, `reports.photo_ref`, `feedback.photo_ref`, report history): `/dulieu` lists the
+references of the person's reports and feedback; an erasure deletes the state and clears a kept
+feedback's `photo_ref`, and `retention.sweep_orphans` (for the daily privacy job) then deletes
+every file no record names, past the forms' expiry. Logs never name a file or a URL.
 """
 
 from bot.media.checks import MediaRefused
