@@ -206,3 +206,14 @@ async def test_an_officer_cannot_touch_another_officers_report(pipeline, service
         said, _ = await say(pipeline, "o2", payload=payload)
         assert f"Không tìm thấy báo cáo #{r.id} của bạn." in said
     assert (await reports(services))[0].status == "submitted"
+
+
+async def test_a_one_line_report_after_the_command(pipeline, services):
+    await make_officer(pipeline, services, "o1")
+    said, _ = await say(pipeline, "o1", "/baocao da1 nuoc 7 ho thang 11")
+    assert "Tôi hiểu: dự án 1; Hộ được hỗ trợ nước sinh hoạt" in said
+    assert "Kiểm tra lại Báo cáo nhanh tiến độ:" in said
+    await say(pipeline, "o1", "hủy")  # (while a form waits, what is typed is its answer)
+    said, _ = await say(pipeline, "o1", "bc da1 nuoc thon 99 7 ho thang 11")
+    assert 'Tôi không tìm thấy "thon 99" trong danh sách địa bàn' in said
+    assert "Ở địa bàn nào?" in said
