@@ -308,7 +308,8 @@ def header_of(path: Path) -> str:
 def build_header(source: Path, built: Built) -> str:
     lines = [
         "# Cây địa bàn (area tree) của Làng Số. TỆP SINH TỰ ĐỘNG: đừng sửa tay các xã.",
-        "#   Sinh lại: python -m bot areas build-from ../shared/data/quang-ngai-communes-2025.json",
+        "#   Sinh lại: python -m bot areas build-from "
+        "content/sources/quang-ngai-communes-2025.json",
         "#   Thêm thôn, làng: python -m bot areas import FILE.csv|FILE.xlsx (cột code, name,",
         "#   level, parent), theo danh sách chính thức của từng xã. Không tự đặt tên thôn, làng.",
         f"# Nguồn các xã: {source.name} (96 đơn vị cấp xã sau sắp xếp 2025, Nghị quyết",

@@ -1,7 +1,7 @@
 """`python -m bot areas build-from FILE | import FILE | list [CODE] | find TEXT`.
 
 - `build-from`: (re)generate content/areas.yml from the official commune list (the JSON of
-  ../shared/data), keeping the villages already imported;
+  content/sources, a copy of ../shared/data), keeping the villages already imported;
 - `import`: villages from a commune's list, CSV or XLSX, columns code, name, level, parent
   (dotted or official code); every bad row is reported with its line (CSV) or row (XLSX) number
   and then nothing is written; otherwise the file is replaced atomically. The bot reads the tree
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bot import areas_build as ab
 
-DEFAULT_SOURCE = "../shared/data/quang-ngai-communes-2025.json"
+DEFAULT_SOURCE = "content/sources/quang-ngai-communes-2025.json"
 
 
 def _areas_file(args: argparse.Namespace) -> Path:

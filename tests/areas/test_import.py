@@ -14,7 +14,7 @@ from bot.areas import AreaTree
 from bot.content import load_areas
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT.parent / "shared" / "data" / "quang-ngai-communes-2025.json"
+SOURCE = ROOT / "content" / "sources" / "quang-ngai-communes-2025.json"
 
 
 @pytest.fixture

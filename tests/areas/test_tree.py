@@ -14,7 +14,7 @@ from bot.areas import AreaTree, tree_of
 from bot.content import load_areas, load_content
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT.parent / "shared" / "data" / "quang-ngai-communes-2025.json"
+SOURCE = ROOT / "content" / "sources" / "quang-ngai-communes-2025.json"
 CONTENT = ROOT / "content"
 
 
