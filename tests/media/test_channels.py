@@ -158,3 +158,11 @@ async def test_a_zalo_photo_with_gps_is_fetched_and_cleaned(zalo_api, app_parts,
         assert zalo_api.calls[MEDIA] == 4  # one, then three tries
     finally:
         await bot.close()
+
+
+async def test_a_download_that_hangs_is_cut_and_tried_again(telegram, seen):
+    slept = tune(telegram.worker, download_timeout_seconds=0.3)
+    telegram.api.slow("download", delay=3.0)
+    await send(telegram, telegram.api.photo_update(CHAT, data=jpeg_with_gps()))
+    assert seen.last.media_problem is None and is_stored_ref(seen.last.media[0].ref)
+    assert len(downloads(telegram.api)) == 2 and len(slept) == 1
