@@ -273,6 +273,7 @@ def test_caddy_accepts_the_caddyfile_on_a_host():
     assert proxy["health_checks"]["passive"]["max_fails"] >= 1
     body = json.dumps(config)
     assert '"Strict-Transport-Security"' in body and '"max_size": 1000000' in body
+    assert '"max_size": 21000000' in body  # /api/uploads
 
 
 def test_caddy_with_docker_composes_upstreams():
@@ -545,6 +546,10 @@ def _check_proxy(
     big = b"x" * (1024 * 1024 + 1)
     assert _request(f"{base}/api/messages", data=big)[0] in too_big
     assert all(size < len(big) for up in upstreams for size in up.bodies), "a big body got through"
+    # ...but a web chat photo or recording of a few MB reaches the bot (which caps it itself).
+    photo = b"p" * (3 * 1024 * 1024)
+    assert _request(f"{base}/api/uploads", data=photo)[0] == 200
+    assert any(size == len(photo) for up in upstreams for size in up.bodies)
 
     upstreams[1].stop()  # one web process dies: every request still answered, by the other
     for _ in range(4):
