@@ -18,8 +18,8 @@ check FAILs (`--json` prints the same as one JSON object). The checks:
 - clock: the local clock against the `Date` header of Zalo's answer (Zalo's webhook timestamps
   are checked against it): WARN beyond a few seconds, FAIL beyond
   `zalo.timestamp_window_seconds`.
-- directories: `<content>/media` and `privacy.export_dir` (the /dulieu files) are directories
-  the bot can write.
+- directories: `media.dir` (what users send) and `privacy.export_dir` (the /dulieu files) are
+  directories the bot can write.
 
 A channel that is not configured is not checked and no network call is made for it. Nothing
 is written (the database is only read; the development token key is not generated); neither
@@ -523,11 +523,13 @@ class Doctor:
     # ---- files
 
     def media_directory(self, settings: Settings) -> None:
+        # What users send (bot/media) is written; the content's own pictures (content/media)
+        # are only read, and a container keeps the application files read-only.
         self.directory(
             "media directory",
-            settings.path(settings.content_dir) / "media",
-            WARN,
-            "needed when the content uses photos or files",
+            settings.path(settings.media.dir),
+            OK,
+            "the bot makes it for the first photo or recording a user sends",
         )
         privacy = settings.privacy
         if getattr(privacy, "export_dir", ""):

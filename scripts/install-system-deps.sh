@@ -7,6 +7,9 @@
 #               executablePath (Playwright never downloads a browser here)
 #   fonts       a font with Vietnamese glyphs for screenshots (fonts-noto-core or
 #               fonts-dejavu-core; fonts-dejavu-core is installed if neither is there)
+#   caddy, nginx-light, shellcheck
+#               tests/test_deploy.py checks the deploy/ examples with the real tools
+#               (caddy adapt, nginx -t, two web processes behind each proxy, shellcheck)
 #
 # Idempotent: when everything is present it only checks files and exits 0 in well
 # under a second, without touching apt. `apt-get update` runs only when something
@@ -48,6 +51,13 @@ pkg_installed() {
 have_vietnamese_font() { pkg_installed fonts-noto-core || pkg_installed fonts-dejavu-core; }
 
 missing=()
+for tool in caddy:caddy nginx:nginx-light shellcheck:shellcheck; do
+  if command -v "${tool%%:*}" >/dev/null 2>&1 || [[ -x "/usr/sbin/${tool%%:*}" ]]; then
+    log "${tool%%:*}: present"
+  else
+    missing+=("${tool#*:}")
+  fi
+done
 if have_postgresql; then
   log "postgresql: present ($(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1))"
 else
