@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from actions.conversation import fallback, help_menu
+from actions.conversation import fallback, help_menu, say_untranslated_once
 from bot.content import Item
 from bot.core import followup
 from bot.core.context import Context
 from bot.core.registry import action
-from bot.i18n import LANGUAGES
 from bot.messages import Button
 from nlu.intents import QUESTION_INTENTS
 
@@ -16,14 +15,7 @@ def answer_item(ctx: Context, item: Item) -> None:
     """Send an item's answer in the user's language (or Vietnamese, said once), with its source."""
     text, used = item.answer_for(ctx.lang)
     if used != ctx.lang:
-        told = list(ctx.state.get("fallback_told", []))
-        if ctx.lang not in told:
-            ctx.say(
-                ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(
-                    name=LANGUAGES[ctx.lang]
-                )
-            )
-            ctx.set_state(fallback_told=[*told, ctx.lang])
+        say_untranslated_once(ctx)
     source = ctx._("Nguồn: {source}").format(source=item.source)
     buttons: list[Button] = []
     if item.intent == "ask_training":

@@ -21,6 +21,25 @@ LANGUAGE_WORDS = {
 }
 
 
+def say_untranslated_once(ctx: Context) -> None:
+    """The "Chưa có bản tiếng Hrê..." note once per user and language: when the language is
+    chosen, or the first time a Vietnamese text stands in. Remembered in the dialogue state once
+    the language is stored on the user (after consent), in session memory before (it may tell
+    ethnicity)."""
+    assert ctx.user is not None
+    memory = ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)
+    told = {*ctx.state.get("fallback_told", []), *memory.get("fallback_told", ())}
+    if ctx.lang in told:
+        return
+    ctx.say(
+        ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(name=LANGUAGES[ctx.lang])
+    )
+    if ctx.user.locale:
+        ctx.set_state(fallback_told=sorted({*ctx.state.get("fallback_told", []), ctx.lang}))
+    else:
+        memory["fallback_told"] = sorted({*memory.get("fallback_told", ()), ctx.lang})
+
+
 def language_named(text: str) -> str | None:
     folded = fold(text).lower()
     found = [code for code, rx in LANGUAGE_WORDS.items() if rx.search(folded)]
@@ -39,9 +58,7 @@ async def set_language(ctx: Context, lang: str) -> None:
     chosen = ctx._("Đã chọn ngôn ngữ: {name}.").format(name=LANGUAGES[lang])
     ctx.say(chosen + " " + ctx._("Bạn muốn hỏi gì?"), buttons=main_menu(ctx))
     if lang != "vi" and not ctx.t.has("Bạn muốn hỏi gì?"):
-        ctx.say(
-            ctx._("Chưa có bản tiếng {name}, xin đọc bản tiếng Việt.").format(name=LANGUAGES[lang])
-        )
+        say_untranslated_once(ctx)
 
 
 @action("ask_language")

@@ -26,13 +26,54 @@ def clean_text(text: str) -> str:
     return text.strip()[:MAX_TEXT_CHARS]
 
 
+def is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 2
+
+
+async def offered_options(ctx: Context) -> list[str]:
+    """The button payloads a typed number chooses among: the last message's, or, right after
+    "choose a number from 1 to N", the ones that message was about."""
+    options = await outbox.last_options(ctx.session, ctx.msg.channel, ctx.msg.sender_id)
+    if not options:
+        memory = ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)
+        options = list(memory.get(NUMBER_HINT, ()))
+    return options
+
+
 async def numbered_choice(ctx: Context, text: str) -> str | None:
     """The option a typed number picks among the last message's buttons, if it is one."""
-    if not (text.isascii() and text.isdigit() and len(text) <= 2):
+    if not is_number(text):
         return None
-    options = await outbox.last_options(ctx.session, ctx.msg.channel, ctx.msg.sender_id)
+    options = await offered_options(ctx)
     n = int(text)
     return options[n - 1] if 1 <= n <= len(options) else None
+
+
+NUMBER_HINT = "number_hint"  # session memory: the options "from 1 to N" was said about
+
+
+async def say_valid_numbers(ctx: Context, text: str) -> bool:
+    """A number outside the offered options: say which numbers are valid (the options stand)."""
+    if not is_number(text):
+        return False
+    active = REGISTRY.active(ctx)
+    if active is not None and not getattr(active[0], "numbers_are_choices", False):
+        return False  # a form may ask for a number: the flow reads it
+    options = await offered_options(ctx)
+    if not options:
+        return False
+    ctx.turn.intent = "help"
+    n = len(options)
+    if n == 1:
+        ctx.say(ctx._("Số {number} không có trong các lựa chọn. Xin gõ số 1.").format(number=text))
+    else:
+        ctx.say(
+            ctx._("Số {number} không có trong các lựa chọn. Xin gõ một số từ 1 đến {last}.").format(
+                number=text, last=n
+            )
+        )
+    ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)[NUMBER_HINT] = options
+    return True
 
 
 async def run_command(ctx: Context, command: str) -> bool:
@@ -57,6 +98,10 @@ async def dialogue(ctx: Context) -> None:
     command = (
         msg.payload or await numbered_choice(ctx, text) or (text if text.startswith("/") else None)
     )
+    if not command and await say_valid_numbers(ctx, text):
+        return
+    # "From 1 to N" holds for the one message after it.
+    ctx.services.memory.get(msg.channel, msg.sender_id).pop(NUMBER_HINT, None)
     handled = False
     if command:
         handled = await run_command(ctx, command)

@@ -35,6 +35,8 @@ class YesNoFlow(Flow):
     a new message, unless a subclass lets some of it through first.
     """
 
+    numbers_are_choices = True  # "3" to a yes/no question: say 1 or 2 (bot.core.dialogue)
+
     def buttons(self, yes: str, no: str) -> list[Button]:
         command = self.commands[0]
         return [Button(yes, f"{command} yes"), Button(no, f"{command} no")]

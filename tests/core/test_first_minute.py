@@ -1,0 +1,67 @@
+"""A new user's first minute (issue 9): what they see in the first few messages."""
+
+from __future__ import annotations
+
+from tests.conftest import all_text, message
+
+UNTRANSLATED = "Chưa có bản tiếng Hrê"
+
+
+async def test_untranslated_is_said_once_from_choosing_the_language_on(pipeline):
+    await pipeline.handle(message("/start", sender="hre1"))
+    chosen = await pipeline.handle(message("/lang hre", sender="hre1"))
+    first = await pipeline.handle(message("ho tro nuoc sinh hoat bao nhieu tien", sender="hre1"))
+    second = await pipeline.handle(message("ho tro lam nha bao nhieu", sender="hre1"))
+    said = [all_text(t).count(UNTRANSLATED) for t in (chosen, first, second)]
+    assert sum(said) == 1, said
+    assert said[0] == 1  # where it matters: when the language is chosen
+
+
+async def test_untranslated_is_said_once_on_the_first_answer_without_a_choice(pipeline):
+    first = await pipeline.handle(message("ho tro lam nha bao nhieu", sender="hre2", lang="hre"))
+    again = await pipeline.handle(message("ho tro nuoc sinh hoat", sender="hre2", lang="hre"))
+    assert UNTRANSLATED in all_text(first)
+    assert UNTRANSLATED not in all_text(again)
+
+
+async def test_untranslated_told_before_consent_is_not_stored_on_the_user(pipeline, services):
+    """The language can tell someone's ethnicity: before consent it stays in session memory."""
+    from sqlalchemy import select
+
+    from bot.storage.models import User
+
+    await pipeline.handle(message("/lang hre", sender="hre3"))
+    await pipeline.handle(message("ho tro lam nha bao nhieu", sender="hre3"))
+    async with services.sessionmaker() as session:
+        state = (
+            await session.execute(select(User.state).where(User.external_id == "hre3"))
+        ).scalar_one()
+    assert "hre" not in repr(state)
+
+
+async def test_a_number_outside_the_options_says_which_are_valid(pipeline):
+    start = await pipeline.handle(message("/start", sender="num1"))
+    offered = sum(len(r.buttons) for r in start.replies[-1:])
+    assert offered >= 2
+    turn = await pipeline.handle(message("9", sender="num1"))
+    text = all_text(turn)
+    assert f"1 đến {offered}" in text, text
+    assert f"1 đến {offered}" in all_text(await pipeline.handle(message("9", sender="num1")))
+    # The choice still stands: a valid number now picks it.
+    again = await pipeline.handle(message("2", sender="num1"))
+    assert again.intent == "set_language"
+
+
+async def test_a_number_with_no_options_is_not_a_choice(pipeline):
+    turn = await pipeline.handle(message("/dulieu", sender="num2", lang="vi"))
+    assert not any(r.buttons for r in turn.replies[1:])  # the export files bring no buttons
+    turn = await pipeline.handle(message("99", sender="num2", lang="vi"))
+    assert "1 đến" not in all_text(turn)
+
+
+async def test_a_number_outside_a_yes_no_question_keeps_the_question(pipeline):
+    await pipeline.handle(message("/subscribe", sender="num3", lang="vi"))
+    turn = await pipeline.handle(message("3", sender="num3", lang="vi"))
+    assert "1 đến 2" in all_text(turn)
+    agreed = await pipeline.handle(message("1", sender="num3", lang="vi"))
+    assert "Đã đăng ký" in all_text(agreed), all_text(agreed)
