@@ -119,8 +119,10 @@ class MediaSettings:
 
 @dataclass(frozen=True)
 class LimitSettings:
-    flood_messages: int = 12
-    flood_window_seconds: float = 30.0
+    # Per user, a token bucket (bot/core/middlewares.py flood_limit): bursts of up to
+    # `flood_messages`, one more every `flood_refill_seconds`.
+    flood_messages: int = 10
+    flood_refill_seconds: float = 1.0
     # Web chat requests per client address (many people can share one address behind NAT).
     address_messages: int = 120
     address_window_seconds: float = 60.0
@@ -320,8 +322,8 @@ def _validate(s: Settings, errors: list[str]) -> None:
         errors.append("nlu.rasa_url: expected an http(s) URL of the Rasa server")
     if s.default_language not in LANGUAGES:
         errors.append(f"default_language: expected one of {', '.join(LANGUAGES)}")
-    if s.limits.flood_messages < 1 or s.limits.flood_window_seconds <= 0:
-        errors.append("limits: flood_messages must be >= 1 and flood_window_seconds > 0")
+    if s.limits.flood_messages < 1 or s.limits.flood_refill_seconds <= 0:
+        errors.append("limits: flood_messages must be >= 1 and flood_refill_seconds > 0")
     if s.limits.address_messages < 1 or s.limits.address_window_seconds <= 0:
         errors.append("limits: address_messages must be >= 1 and address_window_seconds > 0")
     errors.extend(_web_errors(s.web))

@@ -5,8 +5,8 @@ Each is `async def mw(ctx, next)`; it may stop the message (`ctx.stop = True` or
 
 from __future__ import annotations
 
+import math
 import time
-from collections import deque
 
 from bot.core.context import Context
 from bot.core.pipeline import Next
@@ -51,26 +51,36 @@ async def locale(ctx: Context, nxt: Next) -> None:
     await nxt(ctx)
 
 
-FLOOD_TEXT = N_("Bạn gửi nhanh quá. Xin chờ một chút rồi gửi lại.")
+FLOOD_TEXT = N_("Bạn gửi nhanh quá. Xin chờ {seconds} giây rồi gửi lại.")
+clock = time.monotonic  # the flood limit's clock (tests move it by hand)
 
 
 async def flood_limit(ctx: Context, nxt: Next) -> None:
-    """At most `limits.flood_messages` messages per user per window; tell them once, then stay
-    quiet."""
+    """A token bucket per user: bursts of up to `limits.flood_messages`, and one message back
+    every `limits.flood_refill_seconds`.
+
+    A person reading answers and typing on a phone sends well under a message a second; tapping
+    through menus or sending a few lines at once is a short burst, which the bucket's size
+    absorbs. One message a second for as long as they like never runs out; a script sending
+    faster gets a burst, then one a second. A message over the limit is not handled; the first
+    one of a run is answered with how long to wait, the rest of the run are not (a reply per
+    message would be the flood again).
+    """
     memory = ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)
-    window: deque = memory.setdefault("flood", deque())
-    now = time.monotonic()
     limits = ctx.settings.limits
-    while window and now - window[0] > limits.flood_window_seconds:
-        window.popleft()
-    if len(window) >= limits.flood_messages:
+    now = clock()
+    tokens, last = memory.get("flood", (float(limits.flood_messages), now))
+    tokens = min(float(limits.flood_messages), tokens + (now - last) / limits.flood_refill_seconds)
+    if tokens < 1.0:
+        memory["flood"] = (tokens, now)
         if not memory.get("flood_told"):
             memory["flood_told"] = True
-            ctx.say(ctx._(FLOOD_TEXT))
+            wait = max(1, math.ceil((1.0 - tokens) * limits.flood_refill_seconds))
+            ctx.say(ctx._(FLOOD_TEXT).format(seconds=wait))
         ctx.turn.intent = "flood"
         return
+    memory["flood"] = (tokens - 1.0, now)
     memory["flood_told"] = False
-    window.append(now)
     await nxt(ctx)
 
 

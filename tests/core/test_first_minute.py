@@ -65,3 +65,50 @@ async def test_a_number_outside_a_yes_no_question_keeps_the_question(pipeline):
     assert "1 đến 2" in all_text(turn)
     agreed = await pipeline.handle(message("1", sender="num3", lang="vi"))
     assert "Đã đăng ký" in all_text(agreed), all_text(agreed)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_message_a_second_for_a_minute_is_all_answered(pipeline, monkeypatch):
+    from bot.core import middlewares
+
+    clock = FakeClock()
+    monkeypatch.setattr(middlewares, "clock", clock)
+    turns = []
+    for _ in range(60):
+        turns.append(await pipeline.handle(message("cảm ơn", sender="fl1", lang="vi")))
+        clock.now += 1.0
+    assert [t.intent for t in turns] == ["thank"] * 60
+
+
+async def test_a_burst_is_throttled_told_once_with_when_to_try_again(
+    pipeline, services, monkeypatch
+):
+    from bot.core import middlewares
+
+    clock = FakeClock()
+    monkeypatch.setattr(middlewares, "clock", clock)
+    burst = services.settings.limits.flood_messages
+    turns = [
+        await pipeline.handle(message("cảm ơn", sender="fl2", lang="vi")) for _ in range(burst + 4)
+    ]
+    assert all(t.intent == "thank" for t in turns[:burst])
+    told = all_text(turns[burst])
+    assert "nhanh quá" in told and "1 giây" in told, told
+    assert all(not t.replies for t in turns[burst + 1 :])  # told once, not once a message
+    clock.now += 1.0  # one message's worth back
+    assert (await pipeline.handle(message("cảm ơn", sender="fl2", lang="vi"))).intent == "thank"
+    # A second burst is told again, with the wait it needs.
+    again = await pipeline.handle(message("cảm ơn", sender="fl2", lang="vi"))
+    assert "nhanh quá" in all_text(again)
+    clock.now += 30.0  # a pause refills the bucket: a full burst again
+    turns = [
+        await pipeline.handle(message("cảm ơn", sender="fl2", lang="vi")) for _ in range(burst)
+    ]
+    assert all(t.intent == "thank" for t in turns)

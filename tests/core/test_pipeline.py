@@ -126,7 +126,10 @@ async def test_concurrent_copies_of_one_message_are_answered_once(pipeline):
     assert sum(1 for t in turns if not t.duplicate) == 1
 
 
-async def test_flood_limit_tells_once_then_stays_quiet(pipeline, services):
+async def test_flood_limit_tells_once_then_stays_quiet(pipeline, services, monkeypatch):
+    from bot.core import middlewares
+
+    monkeypatch.setattr(middlewares, "clock", lambda: 1000.0)  # a burst: no time passes
     limit = services.settings.limits.flood_messages
     turns = [
         await pipeline.handle(message("cảm ơn", sender="f1", lang="vi")) for _ in range(limit + 3)
