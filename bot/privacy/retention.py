@@ -66,6 +66,7 @@ class Report:
     inbox_anonymised: int = 0
     content_gaps: int = 0
     exports: int = 0
+    media: int = 0  # stored photos and recordings no report, feedback or open form names
     skipped: bool = False  # another process held the lock
 
     def lines(self) -> list[str]:
@@ -262,6 +263,11 @@ async def purge(
         await s.commit()
 
     report.exports += await asyncio.to_thread(sweep_exports, settings)
+    # A photo an erased citizen sent loses its last reference when the feedback is anonymised;
+    # an abandoned form's photo when the form expires. Both files go here.
+    from bot.media.retention import sweep_orphans
+
+    report.media += await sweep_orphans(sessionmaker, settings)
     return report
 
 

@@ -74,9 +74,9 @@ CASES: list[tuple[str, Any, str | None, int]] = [
     ),
     ("/help", lambda api, c: api.text_update(c, "/help"), "Tôi có thể giúp bạn", 200),
     (
-        "/baocao asks consent first",
+        "/baocao is for officers",
         lambda api, c: api.text_update(c, "/baocao"),
-        "nhận báo cáo của cán bộ",
+        "Phần này dành cho cán bộ",
         200,
     ),
     (

@@ -51,3 +51,17 @@ async def test_orphans_are_swept_and_named_files_kept(services):
         await session.commit()
     assert await sweep_orphans(services.sessionmaker, settings) == 1
     assert store.read(in_feedback) is None and store.read(in_form) is not None
+
+
+async def test_the_retention_job_sweeps_them(services):
+    """`privacy purge` (and the daily job) deletes an orphaned photo: nothing else calls the
+    sweep, so without this an erased citizen's photo would stay on disk for good."""
+    from bot.privacy.retention import purge
+
+    settings = services.settings
+    store = MediaStore(settings.path(settings.media.dir))
+    ref = store.put(clean_image(jpeg_with_gps(color=(9, 9, 9)), 10**6).data, "jpg")
+    old = time.time() - 3 * 86400
+    os.utime(store.path(ref), (old, old))
+    report = await purge(services.sessionmaker, settings)
+    assert report.media == 1 and store.read(ref) is None
