@@ -44,7 +44,7 @@ async def my_data(ctx: Context) -> None:
         lines.append(
             _("- Đồng ý để {purpose}, ngày {when}").format(
                 purpose=_(PURPOSES.get(c.purpose, c.purpose)),
-                when=format_datetime(c.given_at, ctx.lang),
+                when=format_datetime(c.given_at, ctx.lang, tz=ctx.settings.timezone),
             )
         )
     receives = _("có") if subscribed else _("không")
@@ -67,7 +67,7 @@ async def my_data(ctx: Context) -> None:
     channel, external_id = ctx.msg.channel, ctx.msg.sender_id
     await ctx.session.flush()  # the user row as this turn leaves it
     data = await personal.collect(ctx.session, channel, external_id)
-    text = export.readable(data, _, ctx.lang, datetime.now(UTC), PURPOSES)
+    text = export.readable(data, _, ctx.lang, datetime.now(UTC), PURPOSES, tz=ctx.settings.timezone)
     files = await asyncio.to_thread(
         export.write, exports_dir(ctx.settings), channel, external_id, data, text
     )

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -174,6 +175,8 @@ class Settings:
     nlu: NluSettings = field(default_factory=NluSettings)
     content_dir: str = "content"
     default_language: str = "vi"
+    # The province's time zone: every time shown to users (bot.i18n.format_datetime).
+    timezone: str = "Asia/Ho_Chi_Minh"
     console: bool = True
     contact: ContactSettings = field(default_factory=ContactSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
@@ -322,6 +325,10 @@ def _validate(s: Settings, errors: list[str]) -> None:
         errors.append("nlu.rasa_url: expected an http(s) URL of the Rasa server")
     if s.default_language not in LANGUAGES:
         errors.append(f"default_language: expected one of {', '.join(LANGUAGES)}")
+    try:
+        ZoneInfo(s.timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        errors.append(f"timezone: expected a zone such as Asia/Ho_Chi_Minh, got {s.timezone!r}")
     if s.limits.flood_messages < 1 or s.limits.flood_refill_seconds <= 0:
         errors.append("limits: flood_messages must be >= 1 and flood_refill_seconds > 0")
     if s.limits.address_messages < 1 or s.limits.address_window_seconds <= 0:
@@ -416,7 +423,7 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
         raw = expand_env(raw, env, "", errors)
     except RecursionError:
         raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
-    known = {"database", "content", "default_language", "console", *_SECTIONS}
+    known = {"database", "content", "default_language", "timezone", "console", *_SECTIONS}
     for k in raw:
         if k not in known:
             errors.append(f"{k}: unknown section; known: {', '.join(sorted(known))}")
@@ -452,6 +459,7 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
         ),
         content_dir=str(content_dir),
         default_language=str(raw.get("default_language", "vi")),
+        timezone=str(raw.get("timezone") or "Asia/Ho_Chi_Minh"),
         console=bool(console) if console is not None else True,
         base_dir=path.resolve().parent,
         **sections,

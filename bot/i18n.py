@@ -13,8 +13,9 @@ import copy
 import gettext
 import io
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date as _babel_format_date
@@ -30,6 +31,7 @@ SOURCE_LANGUAGE = "vi"
 DOMAIN = "messages"
 PLURAL_FORMS = "nplurals=1; plural=0;"  # Vietnamese has no plural inflection
 # Where Babel lacks CLDR data, format like this locale.
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"  # Quảng Ngãi; `timezone` in config.yml
 CLDR_FALLBACK = {"hre": "vi", "cua": "vi", "sed": "vi"}
 EXTRACT_DIRS = ("bot", "actions")
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
@@ -48,8 +50,15 @@ def format_date(value: date, lang: str, fmt: str = "short") -> str:
     return _babel_format_date(value, format=fmt, locale=cldr_locale(lang))
 
 
-def format_datetime(value: datetime, lang: str, fmt: str = "short") -> str:
-    return _babel_format_datetime(value, format=fmt, locale=cldr_locale(lang))
+def format_datetime(
+    value: datetime, lang: str, fmt: str = "short", tz: str | tzinfo | None = None
+) -> str:
+    """A time as users read it: in the province's time zone (`Settings.timezone`; `tz` None:
+    DEFAULT_TIMEZONE), never the server's or UTC. A naive `value` is UTC (as stored)."""
+    zone = tz if isinstance(tz, tzinfo) else ZoneInfo(tz or DEFAULT_TIMEZONE)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return _babel_format_datetime(value, format=fmt, tzinfo=zone, locale=cldr_locale(lang))
 
 
 def format_number(value: float | int, lang: str) -> str:

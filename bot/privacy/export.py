@@ -134,19 +134,24 @@ def forget(exports_dir: Path, channel: str, external_id: str) -> int:
 # --------------------------------------------------------------------------- the readable text
 
 
-def _date(value: str | None, lang: str) -> str:
+def _date(value: str | None, lang: str, tz: str | None = None) -> str:
     if not value:
         return "-"
-    return format_datetime(datetime.fromisoformat(value), lang)
+    return format_datetime(datetime.fromisoformat(value), lang, tz=tz)
 
 
 def readable(
-    data: dict[str, Any], _: Any, lang: str, now: datetime, purposes: dict[str, str]
+    data: dict[str, Any],
+    _: Any,
+    lang: str,
+    now: datetime,
+    purposes: dict[str, str],
+    tz: str | None = None,
 ) -> str:
     """The export as a text a person can read, in their language (`_` translates; `purposes`
-    names each consent's purpose, untranslated)."""
+    names each consent's purpose, untranslated), times in the province's zone `tz`."""
     lines = [
-        _("Dữ liệu Làng Số lưu về bạn, ngày {when}").format(when=format_datetime(now, lang)),
+        _("Dữ liệu Làng Số lưu về bạn, ngày {when}").format(when=format_datetime(now, lang, tz=tz)),
         "",
         _("Kênh: {channel}; mã tài khoản: {id}").format(
             channel=data["channel"], id=data["platform_id"]
@@ -170,8 +175,8 @@ def readable(
             )
         lines.append(
             _("Lần đầu trò chuyện: {first}; lần gần nhất: {last}").format(
-                first=_date(user.get("created_at"), lang),
-                last=_date(user.get("last_seen_at"), lang),
+                first=_date(user.get("created_at"), lang, tz),
+                last=_date(user.get("last_seen_at"), lang, tz),
             )
         )
     else:
@@ -180,14 +185,14 @@ def readable(
     lines.append(_("Sự đồng ý:"))
     for c in data.get("consents") or []:
         state = (
-            _("rút lại ngày {when}").format(when=_date(c["withdrawn_at"], lang))
+            _("rút lại ngày {when}").format(when=_date(c["withdrawn_at"], lang, tz))
             if c.get("withdrawn_at")
             else _("còn hiệu lực")
         )
         lines.append(
             _("- {purpose}: ngày {when} (thông báo bản {version}), {state}").format(
                 purpose=_(purposes.get(c["purpose"], c["purpose"])),
-                when=_date(c["given_at"], lang),
+                when=_date(c["given_at"], lang, tz),
                 version=c["notice_version"],
                 state=state,
             )
