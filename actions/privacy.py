@@ -23,6 +23,20 @@ from bot.storage.repositories import feedback as feedback_repo
 from bot.storage.repositories import personal, subscriptions, users
 from bot.storage.repositories import reports as reports_repo
 
+# What handling a message needs for the moment, not data kept about the person: the message
+# itself being answered (inbox) and replies on their way (outbox).
+TRANSIENT = {"channel", "platform_id", "user", "inbox", "outbox"}
+USER_FIELDS = ("locale", "display_name", "phone", "area_code")
+
+
+def nothing_kept(data: dict) -> bool:
+    """True when the export would hold nothing but the bare account row of this very message
+    (a new user, or one who just erased everything with /xoadulieu)."""
+    user = data.get("user") or {}
+    if any(user.get(k) for k in USER_FIELDS) or user.get("role") not in (None, "villager"):
+        return False
+    return not any(v for k, v in data.items() if k not in TRANSIENT)
+
 
 @action("my_data")
 async def my_data(ctx: Context) -> None:
@@ -30,6 +44,17 @@ async def my_data(ctx: Context) -> None:
     assert ctx.user is not None
     _ = ctx._
     u = ctx.user
+    channel, external_id = ctx.msg.channel, ctx.msg.sender_id
+    await ctx.session.flush()  # the user row as this turn leaves it
+    data = await personal.collect(ctx.session, channel, external_id)
+    if nothing_kept(data):
+        ctx.say(
+            _(
+                "Hiện tôi không lưu dữ liệu nào về bạn: không có sự đồng ý, tên, số điện thoại "
+                "hay đăng ký nhận tin. Tin nhắn của bạn chỉ dùng để trả lời."
+            )
+        )
+        return
     consents = await users.active_consents(ctx.session, u.id)
     subscribed = await subscriptions.has_active(ctx.session, u.id)
     lines = [_("Dữ liệu tôi đang lưu về bạn:")]
@@ -64,9 +89,6 @@ async def my_data(ctx: Context) -> None:
     )
     ctx.say("\n".join(lines), buttons=[Button(_("Xóa dữ liệu của tôi"), "/xoadulieu")])
 
-    channel, external_id = ctx.msg.channel, ctx.msg.sender_id
-    await ctx.session.flush()  # the user row as this turn leaves it
-    data = await personal.collect(ctx.session, channel, external_id)
     text = export.readable(data, _, ctx.lang, datetime.now(UTC), PURPOSES, tz=ctx.settings.timezone)
     files = await asyncio.to_thread(
         export.write, exports_dir(ctx.settings), channel, external_id, data, text

@@ -112,3 +112,17 @@ async def test_a_burst_is_throttled_told_once_with_when_to_try_again(
         await pipeline.handle(message("cảm ơn", sender="fl2", lang="vi")) for _ in range(burst)
     ]
     assert all(t.intent == "thank" for t in turns)
+
+
+async def test_after_deleting_my_data_nothing_is_said_to_be_kept(pipeline):
+    await pipeline.handle(message("/subscribe", sender="del1", lang="vi"))
+    await pipeline.handle(message("đồng ý", sender="del1", lang="vi"))
+    kept = await pipeline.handle(message("/dulieu", sender="del1", lang="vi"))
+    assert "Mã tài khoản" in all_text(kept) and any(r.document for r in kept.replies)
+    await pipeline.handle(message("/xoadulieu", sender="del1", lang="vi"))
+    await pipeline.handle(message("có", sender="del1", lang="vi"))
+    turn = await pipeline.handle(message("/dulieu", sender="del1", lang="vi"))
+    text = all_text(turn)
+    assert "không lưu dữ liệu nào" in text, text
+    assert "Mã tài khoản" not in text and "Nhận thông báo" not in text
+    assert not any(r.document for r in turn.replies)  # no file of nothing

@@ -93,8 +93,9 @@ async def test_the_files_hold_every_row_that_names_the_person(pipeline, services
 
 
 async def test_export_files_are_deleted_after_their_time_to_live(pipeline, settings):
-    await pipeline.handle(message("/dulieu", sender="ttl1", lang="vi"))
-    await pipeline.handle(message("/dulieu", sender="ttl2", lang="vi"))
+    for sender in ("ttl1", "ttl2"):
+        await consented(pipeline, sender)  # with nothing kept there is no file
+        await pipeline.handle(message("/dulieu", sender=sender, lang="vi"))
     old, fresh = exports_of(settings)
     ttl = settings.privacy.export_ttl_minutes * 60
     past = time.time() - ttl - 5
@@ -119,6 +120,8 @@ async def test_web_chat_downloads_only_the_sessions_own_export(make_server):  # 
     server = await make_server()
     async with visitor(server) as me, visitor(server) as other:
         await post(me, server, message_id=mid(), payload="/lang vi")
+        await post(me, server, message_id=mid(), text="/subscribe", lang="vi")
+        await post(me, server, message_id=mid(), payload="/consent yes", lang="vi")
         status, body = await post(me, server, message_id=mid(), text="/dulieu", lang="vi")
         assert status == 200
         refs = [r["document"] for r in body["replies"] if r.get("document")]
@@ -148,7 +151,9 @@ async def test_console_prints_where_the_files_are(app_parts, settings):
 
     _services, _engine, pipeline = app_parts
     out = io.StringIO()
-    await run_console(build_worker(pipeline), io.StringIO("/dulieu\n"), out, lang="vi")
+    await run_console(
+        build_worker(pipeline), io.StringIO("/subscribe\nđồng ý\n/dulieu\n"), out, lang="vi"
+    )
     folder = str(settings.path(settings.privacy.export_dir))
     printed = [line for line in out.getvalue().splitlines() if "[document: " in line]
     assert len(printed) == 2 and all(folder in line for line in printed)
@@ -160,7 +165,9 @@ async def test_telegram_uploads_both_files(app_parts, settings):
         try:
             await tg.start()
             tg.channel.exports_dir = settings.path(settings.privacy.export_dir)
-            await tg.push(api.text_update(5550001, "/dulieu"))
+            for text in ("/subscribe", "đồng ý", "/dulieu"):
+                await tg.push(api.text_update(5550001, text))
+                await tg.settle()
             await tg.settle()
             docs = api.calls_of("sendDocument", ok=True)
             assert [c.files["document"].filename for c in docs] == [
@@ -189,7 +196,9 @@ async def test_zalo_sends_the_text_as_messages_and_says_the_json_cannot_go(
     bot.channel.exports_dir = settings.path(settings.privacy.export_dir)
     try:
         user = "4829301746582910374"
-        await bot.post(event("user_send_text", user, text="/dulieu"))
+        for text in ("/subscribe", "đồng ý", "/dulieu"):
+            await bot.post(event("user_send_text", user, text=text))
+            await bot.settle()
         await bot.settle()
         texts = fake.texts(user)
         assert EXPORT_NOT_SENT in texts
