@@ -41,15 +41,40 @@ def setup_logging(level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def console_logging(args: argparse.Namespace, base_dir: Path) -> None:
+    """On the console the terminal shows the conversation: logs go to var/logs/bot.log (LOG_DIR)
+    and only warnings to the terminal, unless a level was asked for (--log-level, LOG_LEVEL)."""
+    if getattr(args, "log_level", None) or os.environ.get("LOG_LEVEL"):
+        return
+    root = logging.getLogger()
+    folder = Path(os.environ.get("LOG_DIR") or base_dir / "var" / "logs")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(folder / "bot.log", encoding="utf-8")
+    except OSError as exc:
+        print(f"logs: cannot write {folder / 'bot.log'} ({exc}); warnings only", file=sys.stderr)
+    else:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(handler)
+    for h in root.handlers:
+        if type(h) is logging.StreamHandler:
+            h.setLevel(logging.WARNING)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import serve
 
     settings = _settings(args)
+    console = settings.console and sys.stdin.isatty() and not args.no_console
+    if console:
+        console_logging(args, settings.base_dir)
     _check_schema(settings)
     from bot.secrets_cli import check_stored_tokens
 
     check_stored_tokens(settings)  # every stored channel token decrypts with the keys set
-    console = settings.console and sys.stdin.isatty() and not args.no_console
     try:
         asyncio.run(serve(settings, console=console, role=args.role))
     except KeyboardInterrupt:
@@ -97,6 +122,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.channels.console import run_console
 
     settings = _settings(args)
+    console_logging(args, settings.base_dir)
     _check_schema(settings)
 
     async def main() -> None:
@@ -226,6 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config", default=os.environ.get("LANGSO_CONFIG", "config.yml"), help="configuration file"
     )
+    p.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level (default INFO, or LOG_LEVEL); on the console: also print logs there",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser(
@@ -310,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
     args = build_parser().parse_args(argv)
+    if args.log_level:
+        logging.getLogger().setLevel(args.log_level)
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
