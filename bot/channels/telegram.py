@@ -47,6 +47,7 @@ from bot.channels.schemas import (
     finite_numbers,
     telegram_update,
 )
+from bot.channels.telegram_request import AiohttpRequest
 from bot.errors import StartupError
 from bot.messages import (
     Button,
@@ -124,14 +125,19 @@ def build_application(
         .base_url(api_base_url(settings))
         .base_file_url(file_base_url(settings))
         .updater(None)
-        .connect_timeout(request_timeout)
-        .read_timeout(request_timeout)
-        .write_timeout(request_timeout)
-        .media_write_timeout(max(request_timeout, 30.0))
-        .pool_timeout(request_timeout)
         .get_updates_connect_timeout(request_timeout)
         .get_updates_read_timeout(request_timeout)  # PTB adds the long-poll timeout to this
         .get_updates_pool_timeout(poll_timeout + request_timeout)
+        .request(  # every call but getUpdates (after its settings: PTB checks the order)
+            AiohttpRequest(  # aiohttp: half httpx's CPU per send
+                connection_pool_size=256,
+                connect_timeout=request_timeout,
+                read_timeout=request_timeout,
+                write_timeout=request_timeout,
+                media_write_timeout=max(request_timeout, 30.0),
+                pool_timeout=request_timeout,
+            )
+        )
         .build()
     )
 

@@ -32,12 +32,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.core.context import Turn
 from bot.core.pipeline import Pipeline, TurnFailed
 from bot.media.download import MediaStep
 from bot.messages import ContactGone, Inbound, IncomingMessage
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.sender import PushChannel, Sender
+from bot.storage.group import GroupCommit
 from bot.storage.outage import Outage, is_outage
 from bot.storage.repositories import inbox, outbox, users
 from bot.tasks import finish, stop_task
@@ -110,6 +113,9 @@ class InboundWorker:
         self._accepting.set()
         # Photos and audio stored before the turn (bot.media.MediaStep; set by bot.app).
         self.media: MediaStep | None = None
+        # Web chat turns answered together share one transaction for their "handed over" marks
+        # (each caller waits for its own commit; an outage error reaches each, a 503).
+        self._handed_over = GroupCommit(self.services.sessionmaker, _mark_batch)
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -459,6 +465,11 @@ class InboundWorker:
             turn.replies = [reply for _id, reply in stored]
             ids = [row_id for row_id, _reply in stored]
         if ids:
-            async with self.services.writing() as session:
-                await outbox.mark_sent(session, ids)
+            await self._handed_over.submit(ids)
         return turn
+
+
+async def _mark_batch(session: AsyncSession, batch: Sequence[list[int]]) -> list[None]:
+    """Mark several web chat turns' replies handed over, in one statement."""
+    await outbox.mark_sent(session, [row_id for ids in batch for row_id in ids])
+    return [None] * len(batch)

@@ -379,8 +379,9 @@ class Sender:
 
 class _SentMarks:
     """Marks rows sent as soon as they are, several in one transaction when sends finish
-    together (a group commit): the first mark is written at once, the ones that come while it is
-    being written go in the next statement. Each `mark` returns once its row is durably sent."""
+    together (a group commit): the first mark waits `LINGER`, then for the write gate; every
+    mark queued by the time the gate is held goes in its statement, the ones that come while it
+    is being written in the next. Each `mark` returns once its row is durably sent."""
 
     # How long the first mark waits for others to join its transaction: a reply's next part or
     # the next reply is usually sent by then (measured: a Telegram send to a local server takes
@@ -413,11 +414,16 @@ class _SentMarks:
     async def _write(self) -> None:
         await asyncio.sleep(self.LINGER)
         while self._waiting:
-            batch, self._waiting = self._waiting, []
+            batch: list[tuple[int, str | None, asyncio.Future[None]]] = []
             try:
                 async with writing(self.sessionmaker) as session:
+                    # Taken once the write gate is held: the marks that came while waiting for
+                    # it (behind a turn, on SQLite) join this statement.
+                    batch, self._waiting = self._waiting, []
                     await outbox.mark_sent_many(session, [(i, ref) for i, ref, _f in batch])
             except Exception as exc:
+                if not batch:  # failed before taking them: they are this attempt's
+                    batch, self._waiting = self._waiting, []
                 if self.outage.failed(exc, "marking replies sent"):
                     # Sent, but not yet marked: keep the marks and write them when the database
                     # is back (else the row's lease lapses and it goes out twice).
@@ -430,6 +436,8 @@ class _SentMarks:
                         future.set_exception(exc)
                 continue
             except BaseException as exc:  # cancelled: each sender hears of it
+                if not batch:
+                    batch, self._waiting = self._waiting, []
                 for _i, _ref, future in batch:
                     if not future.done():
                         future.set_exception(
