@@ -126,11 +126,12 @@ async def help_menu(ctx: Context) -> None:
                     "(nhà ở, nước sinh hoạt, học nghề, bảo hiểm y tế...)"
                 ),
                 _("- Tìm hiểu sản phẩm địa phương (quế Trà Bồng, thổ cẩm, OCOP...)"),
-                _("- Nhận thông báo lớp tập huấn: gõ /subscribe, ngừng nhận: /stop"),
+                _("- Nhận thông báo lớp tập huấn: gõ /dangky, ngừng nhận: /ngung"),
                 _("- Gửi phản ánh, kiến nghị kèm ảnh hoặc vị trí: /phananh"),
                 _("- Cán bộ xã gửi báo cáo: /baocao"),
                 _("- Xem hoặc xóa dữ liệu của bạn: /dulieu"),
-                _("- Gặp cán bộ: /human. Đổi ngôn ngữ: /language"),
+                _("- Gặp cán bộ: /canbo. Đổi ngôn ngữ: /ngonngu"),
+                _("- Hủy việc đang làm (biểu mẫu): /huy"),
                 _("Bạn cứ gõ câu hỏi, có dấu hay không dấu đều được."),
             ]
         ),

@@ -17,22 +17,22 @@ async def subscribe(ctx: Context) -> None:
         ctx.say(
             ctx._(
                 "Đã đăng ký. Bạn sẽ nhận thông báo lớp tập huấn "
-                "và tin mới của chương trình. Muốn ngừng, gõ /stop."
+                "và tin mới của chương trình. Muốn ngừng, gõ /ngung."
             )
         )
     else:
-        ctx.say(ctx._("Bạn đã đăng ký nhận thông báo rồi. Muốn ngừng, gõ /stop."))
+        ctx.say(ctx._("Bạn đã đăng ký nhận thông báo rồi. Muốn ngừng, gõ /ngung."))
 
 
 @action("unsubscribe")
 async def unsubscribe(ctx: Context) -> None:
     assert ctx.user is not None
     if await subscriptions.unsubscribe(ctx.session, ctx.user.id, ctx.msg.channel):
-        ctx.say(ctx._("Đã ngừng gửi thông báo cho bạn. Muốn nhận lại, gõ /subscribe."))
+        ctx.say(ctx._("Đã ngừng gửi thông báo cho bạn. Muốn nhận lại, gõ /dangky."))
     else:
         ctx.say(
             ctx._(
                 "Bạn chưa đăng ký nhận thông báo nên sẽ không nhận tin nào. "
-                "Muốn đăng ký, gõ /subscribe."
+                "Muốn đăng ký, gõ /dangky."
             )
         )

@@ -203,5 +203,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_parser(
         "info", help="show the bot (getMe) and the webhook Telegram has (getWebhookInfo)"
     )
-    sub.add_parser("set-commands", help="fill the bot's command menu (/start, /help, /baocao ...)")
+    sub.add_parser(
+        "set-commands", help="fill the bot's command menu (/start, /trogiup, /baocao ...)"
+    )
     tg.set_defaults(func=run)

@@ -22,14 +22,17 @@ class Command:
 
 COMMANDS = (
     Command("/start", "start", "Bắt đầu, chọn ngôn ngữ", menu=True),
-    Command("/help", "help", "Tôi giúp được gì", menu=True),
+    # Shown by their Vietnamese names (menus, help, Telegram's menu); the English ones work too.
+    Command("/trogiup", "help", "Tôi giúp được gì", menu=True),
+    Command("/help", "help"),
     Command("/menu", "help"),
-    Command("/language", "set_language", "Đổi ngôn ngữ", menu=True),
-    Command("/ngonngu", "set_language"),
+    Command("/ngonngu", "set_language", "Đổi ngôn ngữ", menu=True),
+    Command("/language", "set_language"),
     Command("/lang", "set_language", ends_flow=False),  # "/lang hre": the language buttons
-    Command("/subscribe", "subscribe", "Nhận thông báo, lớp tập huấn", menu=True),
-    Command("/dangky", "subscribe"),
-    Command("/stop", "unsubscribe", "Ngừng nhận thông báo", menu=True),
+    Command("/dangky", "subscribe", "Nhận thông báo, lớp tập huấn", menu=True),
+    Command("/subscribe", "subscribe"),
+    Command("/ngung", "unsubscribe", "Ngừng nhận thông báo", menu=True),
+    Command("/stop", "unsubscribe"),
     Command("/unsubscribe", "unsubscribe"),
     Command("/phananh", "feedback", "Gửi phản ánh, kiến nghị", menu=True),
     Command("/baocao", "report", "Cán bộ xã gửi báo cáo", menu=True),
@@ -38,8 +41,8 @@ COMMANDS = (
     Command("/theodoi", "track_feedback", "Xem tình trạng phản ánh"),
     Command("/dulieu", "my_data", "Xem dữ liệu của bạn", menu=True),
     Command("/xoadulieu", "delete_data", "Xóa dữ liệu của bạn", menu=True),
+    Command("/canbo", "human", "Gặp cán bộ", menu=True),
     Command("/human", "human"),
-    Command("/canbo", "human"),
     # An officer joins with the invite code an admin made: "/macanbo K7QF-9XPA" (bot/officers.py).
     Command("/macanbo", "officer_join"),
     Command("/answer", "answer", ends_flow=False),  # "/answer <item id>": a topic button

@@ -107,7 +107,7 @@ async def dialogue(ctx: Context) -> None:
         handled = await run_command(ctx, command)
         if not handled and text.startswith("/"):
             ctx.turn.intent = "help"
-            ctx.say(ctx._("Tôi không biết lệnh này. Gõ /help để xem các lệnh."))
+            ctx.say(ctx._("Tôi không biết lệnh này. Gõ /trogiup để xem các lệnh."))
             handled = True
     if not handled and (text or msg.media or msg.location) and await REGISTRY.take_text(ctx, text):
         handled = True
@@ -122,7 +122,9 @@ async def dialogue(ctx: Context) -> None:
                     )
                 )
             else:
-                ctx.say(ctx._("Tôi chỉ đọc được tin nhắn chữ. Bạn gõ câu hỏi nhé, hoặc gõ /help."))
+                ctx.say(
+                    ctx._("Tôi chỉ đọc được tin nhắn chữ. Bạn gõ câu hỏi nhé, hoặc gõ /trogiup.")
+                )
         elif (found := shortcut_for(ctx, text)) is not None:
             ctx.arg = found[1]  # a tracking code, a one-line report: no NLU needed
             await REGISTRY.run_intent(ctx, found[0])

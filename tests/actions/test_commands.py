@@ -12,14 +12,15 @@ from tests.conftest import all_text, message
 
 MENU = [
     "start",
-    "help",
-    "language",
-    "subscribe",
-    "stop",
+    "trogiup",
+    "ngonngu",
+    "dangky",
+    "ngung",
     "phananh",
     "baocao",
     "dulieu",
     "xoadulieu",
+    "canbo",
 ]
 
 
@@ -50,7 +51,7 @@ async def test_a_command_addressed_to_the_bot_in_a_group_is_understood(pipeline)
 
 async def test_an_unknown_command_says_so(pipeline):
     turn = await pipeline.handle(message("/weather"))
-    assert all_text(turn) == "Tôi không biết lệnh này. Gõ /help để xem các lệnh."
+    assert all_text(turn) == "Tôi không biết lệnh này. Gõ /trogiup để xem các lệnh."
 
 
 async def test_a_command_ends_the_flow_but_a_button_in_passing_does_not(pipeline, services):
