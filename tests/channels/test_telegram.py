@@ -317,11 +317,11 @@ async def test_polling_does_not_confirm_what_it_could_not_record(
     api, chat = telegram.api, new_chat()
     real_record, failures = inbox.record_many, []
 
-    async def flaky_record(session: Any, channel: str, items: list) -> list[bool]:
+    async def flaky_record(session: Any, channel: str, items: list, *args: Any) -> list[bool]:
         if not failures:
             failures.append(str(items[0][0]))
             raise ConnectionError("database went away")
-        return await real_record(session, channel, items)
+        return await real_record(session, channel, items, *args)
 
     monkeypatch.setattr(inbox, "record_many", flaky_record)
     update = api.enqueue(api.text_update(chat, "/help"))
