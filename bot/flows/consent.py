@@ -28,6 +28,11 @@ PURPOSES = {
 }
 
 
+NOTICE_SHOWN = "consent_notice_shown"  # session memory: purposes whose full notice was shown
+# Answered while the consent question waits (and it still waits), like questions about content.
+SMALL_TALK = ("greet", "thank", "out_of_scope")
+
+
 def privacy_notice(ctx: Context, purpose: str) -> str:
     _ = ctx._
     return "\n".join(
@@ -58,11 +63,13 @@ async def require_consent(ctx: Context, purpose: str, resume: str) -> bool:
 
 @REGISTRY.flow
 class ConsentFlow(YesNoFlow):
-    """The notice waits for "đồng ý" / "không"; questions about content are answered meanwhile.
+    """The notice waits for "đồng ý" / "không"; what is typed meanwhile is not dropped.
 
-    A villager reading the notice may first ask about the policy that made them subscribe: that
-    is answered (the registry runs its intent), the short question is asked again, and the
-    consent still waits. Anything else typed ends the flow and is a new message.
+    A villager reading the notice may first ask about the policy that made them subscribe, say
+    hello or thanks: that is answered (the registry runs its intent), the short question is asked
+    again, and the consent still waits. Text not understood is said so, and the question waits;
+    the same request again gets the short question, not the notice word for word. Another
+    request (a report, /dulieu...) ends the flow and is a new message.
     """
 
     name = "consent"
@@ -72,17 +79,48 @@ class ConsentFlow(YesNoFlow):
         return self.buttons(ctx._("Đồng ý"), ctx._("Không đồng ý"))
 
     async def start(self, ctx: Context, **data: Any) -> None:
-        self.save(ctx, "notice", purpose=data["purpose"], resume=data["resume"])
-        ctx.say(privacy_notice(ctx, data["purpose"]), buttons=self.consent_buttons(ctx))
+        purpose = data["purpose"]
+        self.save(ctx, "notice", purpose=purpose, resume=data["resume"])
+        # The full notice once a session; asked again (the same request typed twice), the short
+        # question: the notice is just above. Kept in session memory (nothing stored yet).
+        memory = ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)
+        shown = memory.setdefault(NOTICE_SHOWN, set())
+        if purpose in shown:
+            self.ask_again(ctx, purpose)
+            return
+        shown.add(purpose)
+        ctx.say(privacy_notice(ctx, purpose), buttons=self.consent_buttons(ctx))
+
+    def ask_again(self, ctx: Context, purpose: str) -> None:
+        """The short question, after something else was answered: the notice is above."""
+        ctx.say(
+            ctx._("Bạn có đồng ý cho tôi lưu thông tin để {purpose} không?").format(
+                purpose=ctx._(PURPOSES[purpose])
+            ),
+            buttons=self.consent_buttons(ctx),
+        )
 
     async def take_text(self, ctx: Context, state: FlowState, text: str) -> bool:
         if await super().take_text(ctx, state, text):
             return True
-        result = await understand(ctx, text)
-        if result.low_confidence or result.intent not in QUESTION_INTENTS:
+        purpose = state.data.get("purpose")
+        if purpose not in PURPOSES:
             return False
+        result = await understand(ctx, text)
+        if result.low_confidence:
+            # Not dropped: said not understood, and the question still waits.
+            ctx.turn.intent = "fallback"
+            ctx.say(ctx._("Tôi chưa hiểu tin nhắn này."))
+            self.ask_again(ctx, purpose)
+            return True
+        if result.intent == state.data.get("resume"):
+            ctx.turn.intent = result.intent  # asked for again: it waits for this answer
+            self.ask_again(ctx, purpose)
+            return True
+        if result.intent not in QUESTION_INTENTS and result.intent not in SMALL_TALK:
+            return False  # another request: the user moved on
         await self.registry.run_intent(ctx, result.intent)
-        ctx.say(ctx._("Bạn có đồng ý không?"), buttons=self.consent_buttons(ctx))
+        self.ask_again(ctx, purpose)
         return True
 
     async def answer(self, ctx: Context, state: FlowState | None, yes: bool) -> None:

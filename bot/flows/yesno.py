@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 # Folded, lower-cased answers; "1" and "2" are the numbered buttons typed where buttons degrade.
 YES = {"dong y", "co", "ok", "oke", "yes", "u", "uh", "dc", "duoc", "dong y a", "co a", "1"}
-NO = {"khong", "ko", "k", "no", "thoi", "khong dong y", "2"}
+YES |= {"vang", "vang a", "da", "da dong y", "dong y nhe", "ok nhe", "duoc a", "duoc roi", "co nhe"}
+NO = {"khong", "ko", "k", "no", "thoi", "khong dong y", "2", "khong a", "khong can", "thoi khong"}
 BUTTON_ANSWERS = {"yes": True, "no": False}  # the argument of "/<command> yes|no"
 
 

@@ -19,6 +19,9 @@ SCRIPT = {
     "hỗ trợ làm nhà": understood("ask_policy", answer_id="support.housing"),
     "bao giờ có lớp tập huấn": understood("ask_training", answer_id="training.schedule"),
     "cảm ơn": understood("thank"),
+    "xin chào": understood("greet"),
+    "cho tôi gặp cán bộ": understood("human"),
+    "tôi muốn đăng ký nhận thông báo": understood("subscribe"),
 }
 
 

@@ -78,7 +78,8 @@ async def test_a_question_mid_flow_is_answered_and_the_consent_still_waits(
     turn = await pipeline.handle(message("hỗ trợ làm nhà", sender="mq"))
     assert turn.intent == "ask_policy" and turn.answer_id == "support.housing"
     assert "40 triệu" in all_text(turn)
-    assert turn.replies[-1].text == NOTICE_END  # asked again, shortly, with the same buttons
+    asked = "Bạn có đồng ý cho tôi lưu thông tin để gửi thông báo, lớp tập huấn cho bạn không?"
+    assert turn.replies[-1].text == asked  # asked again, shortly, with the same buttons
     assert payloads(turn)[-2:] == ["/consent yes", "/consent no"]
     assert (await user_row("mq")).state["flow"]["name"] == "consent"
     assert await count(Consent) == 0
@@ -97,19 +98,49 @@ async def test_agreeing_after_a_question_mid_flow_resumes_the_intent(pipeline, c
     assert await count(Subscription, Subscription.active.is_(True)) == 1
 
 
-async def test_anything_else_mid_flow_leaves_it_and_is_a_new_message(
+async def test_another_request_mid_flow_leaves_it_and_is_a_new_message(
     pipeline, nlu, count, user_row
 ):
     await pipeline.handle(message("/subscribe", sender="mv"))
-    moved_on = await pipeline.handle(message("cảm ơn", sender="mv"))
-    assert moved_on.intent == "thank" and "Không có chi!" in all_text(moved_on)
-    assert nlu.parsed.count(("cảm ơn", "vi")) == 1  # one parse for the flow and the dialogue
+    asked = "cho tôi gặp cán bộ"
+    moved_on = await pipeline.handle(message(asked, sender="mv"))
+    assert moved_on.intent == "human" and "UBND xã" in all_text(moved_on)
+    assert nlu.parsed.count((asked, "vi")) == 1  # one parse for the flow and the dialogue
     assert "flow" not in (await user_row("mv")).state
     late = await pipeline.handle(message("đồng ý", sender="mv"))
     assert "chưa hiểu" in all_text(late)  # no longer an answer to anything
     old_button = await pipeline.handle(message(payload="/consent yes", sender="mv"))
     assert all_text(old_button) == "Hiện không có gì cần bạn đồng ý."
     assert await count(Consent) == 0
+
+
+@pytest.mark.parametrize("typed", ["cảm ơn", "xin chào", "qwzx plorb vnnnkk"])
+async def test_small_talk_or_a_message_not_understood_is_answered_and_the_consent_waits(
+    pipeline, count, user_row, typed
+):
+    sender = f"st-{len(typed)}"
+    await pipeline.handle(message("/subscribe", sender=sender, lang="vi"))
+    turn = await pipeline.handle(message(typed, sender=sender, lang="vi"))
+    text = all_text(turn)
+    assert len(turn.replies) >= 2, text  # the message is answered, then the question again
+    assert "Bạn có đồng ý cho tôi lưu thông tin để gửi thông báo" in text, text
+    assert "- Lưu gì:" not in text  # not the notice word for word
+    assert payloads(turn)[-2:] == ["/consent yes", "/consent no"]
+    assert (await user_row(sender)).state["flow"]["name"] == "consent"
+    agreed = await pipeline.handle(message("vâng", sender=sender, lang="vi"))
+    assert "Đã đăng ký" in all_text(agreed)
+    assert await count(Consent, Consent.purpose == "notices") == 1
+
+
+async def test_the_same_request_again_gets_the_short_question_not_the_notice(pipeline, count):
+    first = await pipeline.handle(message("/subscribe", sender="twice", lang="vi"))
+    assert "- Lưu gì:" in all_text(first)
+    for again in ("/subscribe", "tôi muốn đăng ký nhận thông báo"):
+        turn = await pipeline.handle(message(again, sender="twice", lang="vi"))
+        text = all_text(turn)
+        assert "- Lưu gì:" not in text and "Bạn có đồng ý cho tôi lưu thông tin" in text, text
+    agreed = await pipeline.handle(message("1", sender="twice", lang="vi"))
+    assert "Đã đăng ký" in all_text(agreed)
 
 
 async def test_consent_on_record_is_not_asked_again(pipeline, count):
