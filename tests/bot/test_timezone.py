@@ -34,7 +34,9 @@ def test_the_setting_defaults_to_the_province_and_is_checked(tmp_path):
     settings = load_settings(ROOT / "config.yml", env={"DATABASE_URL": "sqlite+aiosqlite:///x.db"})
     assert settings.timezone == "Asia/Ho_Chi_Minh"
     bad = tmp_path / "config.yml"
-    bad.write_text("database:\n  url: sqlite+aiosqlite:///x.db\ntimezone: Mars/Olympus\n", encoding="utf-8")
+    bad.write_text(
+        "database:\n  url: sqlite+aiosqlite:///x.db\ntimezone: Mars/Olympus\n", encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match="timezone"):
         load_settings(bad, env={})
 
