@@ -110,7 +110,12 @@ async def test_a_postgresql_outage_under_traffic_loses_nothing_and_answers_nothi
     # One traceback for the outage, one line when it ended; no line per refused request.
     assert logs.count(OUTAGE_ERROR) == 1, [ln for ln in logs.splitlines() if "ERROR" in ln][:5]
     assert logs.count(BACK) == 1
-    assert logs.count("Traceback") <= 3  # the one record: an exception and what it wrapped
+    # The one record: an exception and the chain it wrapped, whose length depends on where the
+    # outage hit (a connect timeout under a starved loop adds a CancelledError and a TimeoutError).
+    # A traceback per refused request would be more than 20 (see `refused` above).
+    assert logs.count("Traceback") <= 6, [
+        ln for ln in logs.splitlines() if not ln.startswith((" ", "Traceback"))
+    ][-40:]
     assert "cannot record" not in logs
 
 
