@@ -44,6 +44,25 @@ NO_SESSION = (
 )
 
 
+async def converse(worker: InboundWorker, msg: IncomingMessage) -> web.Response:
+    """The turn for a web chat message (typed, or an upload: bot/media/web.py) as the JSON answer
+    the page reads, or a 503 when it could not be handled or handed over."""
+    try:
+        turn = await worker.converse(msg)
+    except Exception as exc:  # TurnFailed, or the database gone between the turn and after
+        if not isinstance(exc, TurnFailed):
+            log.warning("web chat: reply not handed over error=%s", type(exc).__name__)
+        return refusal(503, "Xin lỗi, có lỗi khi xử lý. Gửi lại sau ít phút. Please try again.")
+    return web.json_response(
+        {
+            "replies": [r.as_dict() for r in turn.replies],
+            "duplicate": turn.duplicate,
+            "lang": turn.lang,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 def bad_request(message: str, status: int = 400) -> web.Response:
     return refusal(status, message)
 
@@ -124,17 +143,4 @@ class WebChat:
             payload=payload,
             locale_hint=lang,
         )
-        try:
-            turn = await self.worker.converse(msg)
-        except Exception as exc:  # TurnFailed, or the database gone between the turn and after
-            if not isinstance(exc, TurnFailed):
-                log.warning("web chat: reply not handed over error=%s", type(exc).__name__)
-            return refusal(503, "Xin lỗi, có lỗi khi xử lý. Gửi lại sau ít phút. Please try again.")
-        return web.json_response(
-            {
-                "replies": [r.as_dict() for r in turn.replies],
-                "duplicate": turn.duplicate,
-                "lang": turn.lang,
-            },
-            headers={"Cache-Control": "no-store"},
-        )
+        return await converse(self.worker, msg)

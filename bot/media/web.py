@@ -23,7 +23,7 @@ import re
 from aiohttp import web
 
 from bot.channels.http import BadBody, read_capped
-from bot.core.pipeline import TurnFailed
+from bot.channels.web import converse
 from bot.i18n import LANGUAGES
 from bot.inbound.worker import InboundWorker
 from bot.media.checks import MediaRefused
@@ -104,20 +104,7 @@ class Uploads:
             media=(Media("photo" if want == "image" else "audio", ref, mime, size),),
             locale_hint=lang,
         )
-        try:
-            turn = await self.worker.converse(msg)
-        except Exception as exc:  # TurnFailed, or the database gone between the turn and after
-            if not isinstance(exc, TurnFailed):
-                log.warning("web chat: reply not handed over error=%s", type(exc).__name__)
-            return refusal(503, "Xin lỗi, có lỗi khi xử lý. Gửi lại sau ít phút. Please try again.")
-        return web.json_response(
-            {
-                "replies": [r.as_dict() for r in turn.replies],
-                "duplicate": turn.duplicate,
-                "lang": turn.lang,
-            },
-            headers={"Cache-Control": "no-store"},
-        )
+        return await converse(self.worker, msg)
 
 
 def register(app: web.Application, worker: InboundWorker) -> Uploads:
