@@ -69,8 +69,9 @@ class Match:
         return f"{old}, nay là {self.area.name}"
 
 
-def _matches(query: list[str], name: list[str]) -> bool:
-    """Each query word begins a word of the name, in order (type words may be skipped)."""
+def prefixes_match(query: list[str], name: list[str]) -> bool:
+    """Each query word begins a word of the name, in order (words between may be skipped: "ba
+    dong" matches "xa ba dong"). Also the form engine's choice search (bot/flows/forms/options)."""
     i = 0
     for q in query:
         while i < len(name) and not name[i].startswith(q):
@@ -151,7 +152,7 @@ class AreaTree:
                     rank = 0 + former  # the whole name as typed
                 elif bare_q == bare or qs == bare:
                     rank = 2 + former  # the name without its type word
-                elif _matches(q, name):
+                elif prefixes_match(q, name):
                     rank = 4 + former  # every word typed begins a word of the name
                 else:
                     continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.areas import prefixes_match
 from bot.flows.forms.parse import folded
 from bot.flows.forms.schema import FormField, Option, forms_for
 
@@ -70,24 +71,12 @@ def search(options: list[Option], query: str) -> list[tuple[Option, str | None]]
         names += [(t, None) for lang, t in o.label.items() if lang != "vi"]
         for name, alias in names:
             words = _words(name)
-            if _matches(q, words):
+            if prefixes_match(q, words):
                 bare = " ".join(w for w in words if w not in ("xa", "thon", "lang", "phuong"))
                 target = exact if qs in (" ".join(words), bare) else found
                 target.append((o, alias))
                 break
     return exact + found
-
-
-def _matches(query: list[str], words: list[str]) -> bool:
-    """Each query word starts a word of the name, in order."""
-    i = 0
-    for q in query:
-        while i < len(words) and not words[i].startswith(q):
-            i += 1
-        if i == len(words):
-            return False
-        i += 1
-    return True
 
 
 def page(options: list, number: int, size: int) -> tuple[list, int, int]:
