@@ -17,14 +17,10 @@ from bot.storage.repositories import tokens
 
 
 async def _with_session(settings: Settings, work):
-    from bot.storage.db import create_engine, create_sessionmaker, resolve_url
+    """`work(session)` on the configured database (bot.storage.db.with_session)."""
+    from bot.storage.db import resolve_url, with_session
 
-    engine = create_engine(resolve_url(settings.database_url, settings.base_dir))
-    try:
-        async with create_sessionmaker(engine)() as session:
-            return await work(session)
-    finally:
-        await engine.dispose()
+    return await with_session(resolve_url(settings.database_url, settings.base_dir), work)
 
 
 def check_stored_tokens(settings: Settings) -> None:

@@ -29,16 +29,10 @@ def _settings(args: argparse.Namespace):
 
 
 async def _with_session(settings, work):
-    from bot.storage.db import create_engine, create_sessionmaker, resolve_url
+    """`work(session)` on the configured database (bot.storage.db.with_session)."""
+    from bot.storage.db import resolve_url, with_session
 
-    engine = create_engine(resolve_url(settings.database_url, settings.base_dir))
-    try:
-        async with create_sessionmaker(engine)() as session:
-            result = await work(session)
-            await session.commit()
-            return result
-    finally:
-        await engine.dispose()
+    return await with_session(resolve_url(settings.database_url, settings.base_dir), work)
 
 
 def _translators(settings):

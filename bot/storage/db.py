@@ -6,9 +6,10 @@ import asyncio
 import json
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool, StaticPool
 
 from bot.storage import outage
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("bot.storage")
@@ -308,6 +311,19 @@ class _Checkpoints:
                 await conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)")
         except Exception as exc:  # best effort: the next one tries again
             log.debug("wal checkpoint skipped (%s)", type(exc).__name__)
+
+
+async def with_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """For a command-line tool: `work(session)` on an engine of its own, then commit (a no-op
+    when the work wrote nothing or committed itself); the engine is disposed either way."""
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
