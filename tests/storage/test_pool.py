@@ -174,7 +174,9 @@ async def test_a_pool_too_small_for_a_burst_answers_503_never_500_and_loses_noth
         assert platforms.bot is not None
         assert await platforms.bot.terminate() == 0
     statuses = Counter(a.status for a in answers)
-    assert set(statuses) == {200, 503}, statuses  # some refused: the path is exercised
+    # Some refused (the exhausted-pool path is exercised), none a 500; on a fast machine the whole
+    # burst can land inside the lock and every first try is a 503: the resends above then answer.
+    assert set(statuses) <= {200, 503} and statuses[503] > 0, statuses
     assert replies == {1: 200}, replies
     assert failed == [(0,)]
 
