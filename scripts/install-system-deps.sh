@@ -10,6 +10,8 @@
 #   caddy, nginx-light, shellcheck
 #               tests/test_deploy.py checks the deploy/ examples with the real tools
 #               (caddy adapt, nginx -t, two web processes behind each proxy, shellcheck)
+#   ffmpeg      translators' voice recordings converted to what each channel plays
+#               (OGG/Opus for Telegram voice, M4A for Zalo), loudness-normalised
 #
 # Idempotent: when everything is present it only checks files and exits 0 in well
 # under a second, without touching apt. `apt-get update` runs only when something
@@ -51,7 +53,7 @@ pkg_installed() {
 have_vietnamese_font() { pkg_installed fonts-noto-core || pkg_installed fonts-dejavu-core; }
 
 missing=()
-for tool in caddy:caddy nginx:nginx-light shellcheck:shellcheck; do
+for tool in caddy:caddy nginx:nginx-light shellcheck:shellcheck ffmpeg:ffmpeg; do
   if command -v "${tool%%:*}" >/dev/null 2>&1 || [[ -x "/usr/sbin/${tool%%:*}" ]]; then
     log "${tool%%:*}: present"
   else
