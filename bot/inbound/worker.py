@@ -40,9 +40,11 @@ from bot.media.download import MediaStep
 from bot.messages import ContactGone, Inbound, IncomingMessage
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.sender import PushChannel, Sender
+from bot.privacy import hash_key
 from bot.storage.group import GroupCommit
 from bot.storage.outage import Outage, is_outage
 from bot.storage.repositories import inbox, outbox, users
+from bot.storage.repositories.personal import erased_key, key_names
 from bot.tasks import finish, stop_task
 
 log = logging.getLogger("bot.inbound")
@@ -198,14 +200,23 @@ class InboundWorker:
                 records.append((event.message_id, event.sender_id, payload))
         if not records and not rejected:
             return 0
+        erased = self._erased_keys(channel, records)
         async with self.services.writing() as session:
-            new = await inbox.record_many(session, channel, records, rejected)
+            new = await inbox.record_many(session, channel, records, rejected, erased)
         for _key, _payload, reason in rejected:  # the field's path only: no personal data
             log.warning("%s: a malformed payload was recorded as rejected (%s)", channel, reason)
         for event, (_id, _sender, payload), is_new in zip(events, records, new, strict=True):
             if is_new:
                 self._schedule(channel, event.sender_id, event.message_id, payload, event)
         return sum(new)
+
+    def _erased_keys(self, channel: str, records: Sequence[inbox.Record]) -> dict[str, str]:
+        """The records' keys that name their sender, each with the key an erasure leaves."""
+        named = [mid for mid, sender, _p in records if sender and key_names(mid, sender)]
+        if not named:
+            return {}
+        key = hash_key(self.services.settings)
+        return {mid: erased_key(key, channel, mid) for mid in named}
 
     @staticmethod
     def _parse(adapter: Channel, payload: Any, strict: bool = False) -> Inbound | None:

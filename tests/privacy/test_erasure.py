@@ -131,6 +131,31 @@ async def test_no_row_names_a_person_after_they_delete_their_data(
         assert {r.channel for r in erased} == {"zalo"}
 
 
+async def test_a_zalo_event_redelivered_after_the_erasure_is_not_handled_again(
+    both_channels, app_parts
+):
+    """Zalo resends an event it thinks was missed; a follow has no `msg_id`, so its key names the
+    person, and the erasure hashed it. The resend must find that hash: handling it again would
+    store the person anew and greet them as if they had just followed."""
+    _tg, zbot = both_channels
+    services, _engine, _pipeline = app_parts
+    follow = event("follow", ZALO_PERSON)
+    assert (await zbot.post(follow))[0] == 200
+    await zbot.settle()
+    for text in ("/xoadulieu", "có"):
+        await zbot.post(event("user_send_text", ZALO_PERSON, text=text))
+        await zbot.settle()
+    await erase.settle()
+    sent = len(zbot.fake.texts(ZALO_PERSON))
+    assert (await zbot.post(follow))[0] == 200  # the same event again, as Zalo resends it
+    await zbot.settle()
+    assert len(zbot.fake.texts(ZALO_PERSON)) == sent  # not greeted again
+    async with services.sessionmaker() as s:
+        assert (await s.execute(select(User).where(User.external_id == ZALO_PERSON))).all() == []
+        keys = (await s.execute(select(InboxEntry.message_id))).scalars().all()
+    assert not [k for k in keys if ZALO_PERSON in k]
+
+
 def test_the_erasure_knows_every_zalo_key_that_carries_a_user_id():
     from bot.channels import zalo
     from bot.storage.repositories import personal

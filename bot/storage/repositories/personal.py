@@ -101,7 +101,7 @@ def keys_naming(session: AsyncSession, channel: str, external_id: str) -> Column
     return and_(ch, names_in_key(external_id))
 
 
-def _key_names(message_id: str, external_id: str) -> bool:
+def key_names(message_id: str, external_id: str) -> bool:
     return external_id in message_id.split(":")
 
 
@@ -122,7 +122,7 @@ async def inbox_rows(session: AsyncSession, channel: str, external_id: str) -> l
     for where in (by_sender, keys_naming(session, channel, external_id)):
         rows = await session.execute(select(InboxEntry).where(where))
         for r in rows.scalars():
-            if r.sender == external_id or _key_names(r.message_id, external_id):
+            if r.sender == external_id or key_names(r.message_id, external_id):
                 found[r.id] = r
     return [found[i] for i in sorted(found)]
 
@@ -255,7 +255,7 @@ async def hash_inbox_keys(
     n = 0
     for row in rows:
         values: dict[str, Any] = {"sender": None, "payload": None}
-        named = external_id is None or _key_names(row.message_id, external_id)
+        named = external_id is None or key_names(row.message_id, external_id)
         if named and not row.message_id.startswith(ERASED_PREFIX):
             values["message_id"] = erased_key(key, row.channel, row.message_id)
             n += 1
