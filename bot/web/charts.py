@@ -17,11 +17,12 @@ number of values, the largest and the smallest), and each bar or point its own `
 exact value. The page prints a table of the same values under each chart; the chart is the
 picture, the table the record.
 
-Sizes: the `viewBox` is 360 units wide (a phone's CSS width) and the SVG is styled
-`width:100%;height:auto`, so on a 360 px screen one unit is one pixel and the 12-13 unit text is
-12-13 px; on a wide screen `max-width` keeps it from growing past twice that. With many periods
-the axis labels turn vertical and then only every k-th is printed (the bars all stay, each with
-its title), so labels never overlap.
+Sizes: the `viewBox` is 360 units wide (a phone's CSS width) and the SVG has `width="100%"`
+(an attribute, not a `style`: the Content-Security-Policy allows no inline style) and no height,
+so it keeps the viewBox's proportions; on a 360 px screen one unit is about one pixel and the
+12-13 unit text is 12-13 px. The page's CSS caps `svg.chart` with a `max-width` on wide
+screens. With many periods the axis labels turn vertical and then only every k-th is printed
+(the bars all stay, each with its title), so labels never overlap.
 
 Every label and number passes through `_esc` (XML escaping, control characters removed), so a
 commune name or a title with `<`, `&` or quotes cannot break the markup or inject any.
@@ -164,7 +165,7 @@ def _open(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {_num(height)}" '
         f'role="img" aria-label="{_esc(title)}" aria-labelledby="{cid}-t {cid}-d" '
         f'class="chart chart-{kind}" '
-        f'style="width:100%;height:auto;max-width:{WIDTH * 2}px" '
+        'width="100%" '
         f'font-family="system-ui, -apple-system, &quot;Segoe UI&quot;, Roboto, sans-serif">',
         f'<title id="{cid}-t">{_esc(title)}</title>',
         f'<desc id="{cid}-d">{_esc(desc)}</desc>',
