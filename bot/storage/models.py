@@ -17,10 +17,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -177,6 +180,22 @@ class OutboxEntry(Base):
         # order, a retried web request, options) or by state (what the dispatcher sends next).
         Index("ix_outbox_recipient", "channel", "recipient", "status"),
         Index("ix_outbox_due", "status", "due_at"),
+        # Partial (migration 0011): a reply written already taken ("sending", no notice) adds no
+        # entry to either. The queue in sending order; a notice's rows by state.
+        Index(
+            "ix_outbox_queue",
+            text("priority DESC"),
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+        Index(
+            "ix_outbox_notice",
+            "notice_id",
+            "status",
+            postgresql_where=text("notice_id IS NOT NULL"),
+            sqlite_where=text("notice_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -198,6 +217,14 @@ class OutboxEntry(Base):
     platform_ref: Mapped[str | None] = mapped_column(String(128), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Notices (migration 0011): sent before lower priorities (an urgent warning first); the notice
+    # the row belongs to (FK notices.id where that table exists); a Zalo row outside the reply
+    # window may spend the month's proactive quota; why it failed, in a word staff count by
+    # (bot.storage.repositories.outbox.REASONS).
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    notice_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    use_quota: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reason: Mapped[str | None] = mapped_column(String(40), default=None)
 
 
 class ContentGap(Base):
@@ -365,3 +392,25 @@ class FeedbackEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     actor: Mapped[str] = mapped_column(String(32), default="cli")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SendBudget(Base):
+    """A channel's shared send budget (bot.outbox.budget): the next free send slot, in seconds
+    since the epoch. Every dispatcher reserves slots here with one atomic UPDATE, so several
+    processes together keep the channel's rate."""
+
+    __tablename__ = "send_budget"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class ProactiveQuota(Base):
+    """Proactive messages (outside a user's reply window) spent per channel and month
+    ("2026-12"): Zalo OA's monthly quota, taken one at a time under its limit."""
+
+    __tablename__ = "proactive_quota"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)

@@ -476,3 +476,100 @@ async def unfinished_count(session: AsyncSession, channels: Sequence[str] | None
     if channels is not None:
         query = query.where(OutboxEntry.channel.in_(list(channels)))
     return (await session.execute(query)).scalar_one()
+
+
+# ---------------------------------------------------------------------------- notices (fan-out)
+
+# Why a row failed, as staff count it (`reason`); `error` keeps the platform's own words.
+OUTSIDE_WINDOW = "outside_window"  # Zalo: not within the user's reply window, no quota to use
+QUOTA_SPENT = "quota_spent"  # Zalo: outside the window, and the month's proactive quota is spent
+BLOCKED = "blocked"  # the user blocked the bot / unfollowed the OA
+CANCELLED = "cancelled"  # the notice was cancelled before this row went
+RETRIES_EXHAUSTED = "retries_exhausted"  # transient failures, every attempt used
+REFUSED = "refused"  # the platform refused this message for good (a permanent error)
+UNRENDERABLE = "unrenderable"  # the channel cannot render the message
+REASONS = (
+    OUTSIDE_WINDOW,
+    QUOTA_SPENT,
+    BLOCKED,
+    CANCELLED,
+    RETRIES_EXHAUSTED,
+    REFUSED,
+    UNRENDERABLE,
+)
+
+CHUNK = 1000  # rows per INSERT statement of `add_many`
+
+
+async def add_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Queue many rows at once (a notice's fan-out: one row per recipient), in chunks of
+    `CHUNK` rows per executemany; how many. Does not commit: the caller writes the notice in the
+    same transaction.
+
+    Each row: `channel`, `recipient`, `reply` (a bot.messages.Reply), and optionally `user_id`,
+    `source` ("notice"), `notice_id`, `priority` (higher goes first), `use_quota` (a Zalo row
+    outside the reply window may spend the month's proactive quota), `due_at` (scheduled)."""
+    at = now()
+    payloads: dict[int, tuple[dict[str, Any], list[str] | None]] = {}  # one per Reply object
+    chunk: list[dict[str, Any]] = []
+    count = 0
+    for row in rows:
+        reply: Reply = row["reply"]
+        rendered = payloads.get(id(reply))
+        if rendered is None:
+            rendered = payloads[id(reply)] = (
+                reply.as_dict(),
+                [b.payload for b in reply.buttons] if reply.buttons else None,
+            )
+        chunk.append(
+            {
+                "channel": row["channel"],
+                "recipient": row["recipient"],
+                "user_id": row.get("user_id"),
+                "source": row.get("source", "notice"),
+                "message_id": None,
+                "payload": rendered[0],
+                "options": rendered[1],
+                "status": QUEUED,
+                "attempts": 0,
+                "lease_until": None,
+                "parts_sent": 0,
+                "due_at": row.get("due_at") or at,
+                "created_at": at,
+                "priority": int(row.get("priority", 0)),
+                "notice_id": row.get("notice_id"),
+                "use_quota": bool(row.get("use_quota", False)),
+                "reason": None,
+            }
+        )
+        if len(chunk) >= CHUNK:
+            await session.execute(insert(_table), chunk)
+            count += len(chunk)
+            chunk = []
+    if chunk:
+        await session.execute(insert(_table), chunk)
+        count += len(chunk)
+    return count
+
+
+async def cancel_notice(session: AsyncSession, notice_id: int) -> int:
+    """A notice cancelled: its queued rows fail with reason "cancelled" (rows being sent
+    finish); how many. Does not commit."""
+    result = await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.notice_id == notice_id, OutboxEntry.status == QUEUED)
+        .values(status=FAILED, payload=None, lease_until=None, error=CANCELLED, reason=CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+async def notice_states(session: AsyncSession, notice_id: int) -> dict[tuple[str, str | None], int]:
+    """A notice's rows counted by (status, reason): queued, sending, sent, delivered, read, and
+    failed by reason (None for a row failed before reasons were kept)."""
+    rows = await session.execute(
+        select(OutboxEntry.status, OutboxEntry.reason, func.count())
+        .where(OutboxEntry.notice_id == notice_id)
+        .group_by(OutboxEntry.status, OutboxEntry.reason)
+    )
+    return {(r[0], r[1]): r[2] for r in rows}
