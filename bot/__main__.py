@@ -336,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.reports.cli import register as register_reports
 
     register_reports(sub)
+    from bot.notices.cli import register as register_notices
+
+    register_notices(sub)
     return p
 
 

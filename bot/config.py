@@ -96,6 +96,21 @@ class FormSettings:
 
 
 @dataclass(frozen=True)
+class NoticeSettings:
+    """Notices (bot/notices/): the channels they reach (comma-separated: the push channels),
+    the reminder to those who said yes `remind_hours_before` the training starts, and how often
+    the reminder job looks."""
+
+    channels_list: str = "telegram,zalo"
+    remind_hours_before: float = 24.0
+    check_interval_seconds: float = 60.0
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.channels_list.split(",") if c.strip())
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     """Officers' quick reports (actions/reports.py): corrected or withdrawn within
     `edit_window_hours` of being sent; periods typed ("tháng 11") read in `timezone`."""
@@ -181,6 +196,7 @@ class Settings:
     contact: ContactSettings = field(default_factory=ContactSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     forms: FormSettings = field(default_factory=FormSettings)
+    notices: NoticeSettings = field(default_factory=NoticeSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
@@ -227,6 +243,7 @@ _SECTIONS: dict[str, type] = {
     "contact": ContactSettings,
     "privacy": PrivacySettings,
     "forms": FormSettings,
+    "notices": NoticeSettings,
     "reports": ReportSettings,
     "media": MediaSettings,
     "limits": LimitSettings,
@@ -368,6 +385,10 @@ def _validate(s: Settings, errors: list[str]) -> None:
             "forms: remind_after_minutes and check_interval_seconds must be positive, and "
             "expire_after_hours later than the reminder"
         )
+    if not (s.notices.remind_hours_before > 0 and s.notices.check_interval_seconds > 0):
+        errors.append("notices: remind_hours_before and check_interval_seconds must be positive")
+    if not s.notices.channels:
+        errors.append("notices.channels_list: name at least one channel (telegram,zalo)")
     if s.privacy.token_encryption_keys:
         from bot.crypto import TokenKeyError, parse_keys
 

@@ -110,6 +110,10 @@ class Subscription(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where the subscriber lives (a dotted code of the area tree; None: not said) and the topics
+    # they chose (",tap_huan,hop," of content/topics.yml; None: every topic). bot/notices.
+    area_code: Mapped[str | None] = mapped_column(String(200), default=None)
+    topics: Mapped[str | None] = mapped_column(String(400), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -414,3 +418,60 @@ class ProactiveQuota(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Notice(Base):
+    """A notice staff send to subscribers (bot/notices): its text per language, its targets,
+    when it goes, and its state. Composing writes one outbox row per recipient (`outbox.notice_id`)
+    in the same transaction; what was sent is counted from those rows.
+
+    `title`, `body`: {lang: text}, Vietnamese always present; `audio`: {lang: media ref};
+    `details`: the training's date, time, place, online link, contact (text as staff typed it);
+    `event_at`: when it takes place (for the reminder). Targets (JSON lists, empty = everyone):
+    `topics`, `areas` (dotted codes: a commune includes its villages), `langs`, `roles`.
+    `status`: scheduled (waits for `send_at`), sending, done, cancelled."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_status", "status", "send_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    audio: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    photo: Mapped[str | None] = mapped_column(String(300), default=None)
+    document: Mapped[str | None] = mapped_column(String(300), default=None)
+    details: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    event_at: Mapped[datetime | None] = mapped_column(default=None)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+    langs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rsvp: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    use_quota: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="sending")
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(64), default="cli")
+    send_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class NoticeRsvp(Base):
+    """A recipient's answer to a notice with RSVP ("yes" or "no", the latest counts), and when
+    the reminder went to them (once). Deleted with the user (delete-my-data)."""
+
+    __tablename__ = "notice_rsvps"
+    __table_args__ = (
+        UniqueConstraint("notice_id", "user_id", name="uq_notice_rsvps_notice_user"),
+        Index("ix_notice_rsvps_answer", "notice_id", "answer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    answer: Mapped[str] = mapped_column(String(8))
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reminded_at: Mapped[datetime | None] = mapped_column(default=None)
