@@ -339,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.notices.cli import register as register_notices
 
     register_notices(sub)
+    from bot.staff.cli import register as register_admin
+
+    register_admin(sub)
     return p
 
 

@@ -175,7 +175,10 @@ def build_web_app(
     engine: AsyncEngine,
     worker: InboundWorker,
     channels: list[Channel] | None = None,
+    dashboard: bool | None = None,
 ) -> web.Application:
+    """`dashboard`: mount /staff/ and /open-data/ here (default: unless `staff.port` gives them
+    a site of their own, `build_dashboard_app`)."""
     from bot.channels.web import WebChat
     from bot.web.security import install as install_web_security
 
@@ -194,6 +197,10 @@ def build_web_app(
     from bot.media import web as media_web
 
     media_web.register(app, worker)  # POST /api/uploads: web chat photos and audio
+    if dashboard is None:
+        dashboard = not services.settings.staff.port
+    if dashboard:
+        mount_dashboard(app, services)
     before = {r.canonical for r in app.router.resources()}
     for channel in channels or []:
         channel.register_routes(app)
@@ -204,6 +211,33 @@ def build_web_app(
         await engine.dispose()
 
     app.on_cleanup.append(close_engine)
+    return app
+
+
+def mount_dashboard(app: web.Application, services: Services) -> None:
+    """The staff dashboard's sub-app at /staff/ (bot/staff/web.py) and the open data's at
+    /open-data/, on the web chat's app or on their own (`build_dashboard_app`)."""
+    from bot.staff import web as staff_web
+
+    staff_web.mount(app, services)
+    # open data: app.add_subapp("/open-data/", bot.opendata.web.build_open_data_app(services))
+
+
+def build_dashboard_app(
+    services: Services, engine: AsyncEngine, availability: Availability | None = None
+) -> web.Application:
+    """/staff/ and /open-data/ on a site of their own (`staff.host`, `staff.port`), with the
+    web app's security headers, session cookie, availability and /healthz."""
+    from bot.web.security import install as install_web_security
+
+    app = web.Application(client_max_size=1024 * 1024)
+    install_web_security(app, services.settings)
+    app[SERVICES_KEY] = services
+    app[ENGINE_KEY] = engine
+    availability = app[AVAILABILITY_KEY] = availability or Availability(Outage.of(engine))
+    app.middlewares.append(availability_middleware(availability))
+    app.router.add_get("/healthz", healthz)
+    mount_dashboard(app, services)
     return app
 
 
@@ -269,6 +303,25 @@ async def serve(settings: Settings, console: bool = False, role: str = "all") ->
         raise StartupError(
             f"server: cannot listen on {host}:{port} ({exc.strerror}); set {env} to a free port"
         ) from None
+    dashboard_runner = None
+    if receiving and settings.staff.port:  # /staff/ and /open-data/ on their own address
+        dashboard_runner = web.AppRunner(
+            build_dashboard_app(services, engine, app[AVAILABILITY_KEY]),
+            access_log=None,
+            shutdown_timeout=min(1.0, grace / 4),
+        )
+        await dashboard_runner.setup()
+        staff_host = settings.staff.host or host
+        try:
+            await web.TCPSite(dashboard_runner, staff_host, settings.staff.port).start()
+        except OSError as exc:
+            await dashboard_runner.cleanup()
+            await runner.cleanup()
+            raise StartupError(
+                f"staff: cannot listen on {staff_host}:{settings.staff.port} ({exc.strerror}); "
+                "set STAFF_PORT to a free port"
+            ) from None
+        log.info("staff dashboard on http://%s:%s/staff/", staff_host, settings.staff.port)
     if receiving:
         log.info("web chat on http://%s:%s/ (role %s)", host, port, role)
         print(f"Làng Số is running: web chat on http://{host}:{port}/ (Ctrl+C stops)", flush=True)
@@ -323,6 +376,8 @@ async def serve(settings: Settings, console: bool = False, role: str = "all") ->
         for channel in channels:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(channel.stop(), left())
+        if dashboard_runner is not None:
+            await dashboard_runner.cleanup()
         await runner.cleanup()
         close = getattr(services.nlu, "close", None)
         if close is not None:

@@ -181,6 +181,47 @@ class ZaloSettings:
 
 
 @dataclass(frozen=True)
+class StaffSettings:
+    """The staff dashboard (bot/staff/): where it listens, sessions, lockout, password hashing.
+
+    `port` 0 serves /staff/ and /open-data/ on the web chat's server; another port (and `host`,
+    empty: server.host) serves them there instead, and not on the web chat's."""
+
+    host: str = ""
+    port: int = 0
+    idle_minutes: float = 30.0  # a session unused this long ends
+    absolute_hours: float = 12.0  # and any session this long after its login
+    lockout_failures: int = 5  # wrong logins per account name within lockout_minutes
+    lockout_address_failures: int = 20  # wrong logins per client address within lockout_minutes
+    lockout_minutes: float = 15.0
+    password_min_length: int = 12
+    # argon2id (argon2-cffi's defaults); a hash made with other parameters is redone at login.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """Sending (bot/outbox/): a dispatcher leases rows for `lease_seconds` (a dead process's rows
+    are taken over after that), at most `batch` at a time per channel, `concurrency` sends at
+    once; channels with a rate limit share it through the database, sending at `rate_headroom`
+    of the platform's rate (headroom for timing jitter). Zalo OA: replies are free for
+    `zalo_window_messages` messages within `zalo_window_hours` of the user's last message;
+    anything else spends the month's proactive quota (`zalo_monthly_quota`), and only for a
+    notice marked to use it."""
+
+    lease_seconds: float = 30.0
+    batch: int = 200
+    concurrency: int = 64
+    rate_headroom: float = 0.97
+    max_attempts: int = 8
+    zalo_window_hours: float = 48.0
+    zalo_window_messages: int = 8
+    zalo_monthly_quota: int = 1000
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     # Message transactions at once; None: from the database (1 on SQLite, 4 on PostgreSQL).
@@ -203,6 +244,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     zalo: ZaloSettings = field(default_factory=ZaloSettings)
+    staff: StaffSettings = field(default_factory=StaffSettings)
     base_dir: Path = field(default_factory=Path.cwd)
 
     def path(self, rel: str) -> Path:
@@ -250,6 +292,7 @@ _SECTIONS: dict[str, type] = {
     "web": WebSettings,
     "telegram": TelegramSettings,
     "zalo": ZaloSettings,
+    "staff": StaffSettings,
 }
 
 
@@ -351,6 +394,7 @@ def _validate(s: Settings, errors: list[str]) -> None:
     if s.limits.address_messages < 1 or s.limits.address_window_seconds <= 0:
         errors.append("limits: address_messages must be >= 1 and address_window_seconds > 0")
     errors.extend(_web_errors(s.web))
+    errors.extend(_staff_errors(s.staff))
     m = s.media
     if min(m.max_photo_bytes, m.max_audio_bytes, m.max_image_pixels, m.download_attempts) < 1:
         errors.append("media: the caps and download_attempts must be at least 1")
@@ -418,6 +462,36 @@ def _web_errors(w: WebSettings) -> list[str]:
         errors.append("web.session_cookie: use 1-64 characters of A-Z a-z 0-9 _ -")
     if w.session_days < 1:
         errors.append(f"web.session_days: expected at least 1, got {w.session_days}")
+    return errors
+
+
+def _staff_errors(st: StaffSettings) -> list[str]:
+    errors = []
+    if not 0 <= st.port <= 65535:
+        errors.append(f"staff.port: expected 0 (the web chat's server) or a port, got {st.port}")
+    if min(st.idle_minutes, st.absolute_hours, st.lockout_minutes) <= 0:
+        errors.append("staff: idle_minutes, absolute_hours and lockout_minutes must be > 0")
+    if min(st.lockout_failures, st.lockout_address_failures) < 1:
+        errors.append("staff: lockout_failures and lockout_address_failures must be >= 1")
+    if st.password_min_length < 8:
+        errors.append("staff.password_min_length: expected at least 8")
+    if st.argon2_time_cost < 1 or st.argon2_parallelism < 1 or st.argon2_memory_kib < 8:
+        errors.append("staff: argon2 time_cost and parallelism >= 1, memory_kib >= 8")
+    return errors
+
+
+def _open_data_errors(od: OpenDataSettings) -> list[str]:
+    from bot.opendata.licences import LICENCES
+
+    errors = []
+    if od.min_cell_reports < 1:
+        errors.append(f"open_data.min_cell_reports: expected at least 1, got {od.min_cell_reports}")
+    if od.licence not in LICENCES:
+        errors.append(
+            f"open_data.licence: expected one of {', '.join(LICENCES)}, got {od.licence!r}"
+        )
+    if od.max_age_seconds < 0:
+        errors.append("open_data.max_age_seconds: expected 0 or more")
     return errors
 
 
