@@ -220,7 +220,9 @@ def mount_dashboard(app: web.Application, services: Services) -> None:
     from bot.staff import web as staff_web
 
     staff_web.mount(app, services)
-    # open data: app.add_subapp("/open-data/", bot.opendata.web.build_open_data_app(services))
+    from bot.opendata.web import build_open_data_app
+
+    app.add_subapp("/open-data/", build_open_data_app(services))  # public, no login
 
 
 def build_dashboard_app(

@@ -120,6 +120,19 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class OpenDataSettings:
+    """The public indicator tables at /open-data/ (bot/opendata/): a cell (indicator, area,
+    period) summed from fewer than `min_cell_reports` reports is published as suppressed; the
+    data package's `licence` (an SPDX id of an open licence) and `publisher`; how long clients
+    and proxies may keep a response (`max_age_seconds`)."""
+
+    min_cell_reports: int = 3
+    licence: str = "CC-BY-4.0"
+    publisher: str = "Làng Số, Chương trình MTQG 1719 tỉnh Quảng Ngãi"
+    max_age_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class MediaSettings:
     """Photos and audio users send (bot/media/): stored under `dir` by content hash (personal
     data: not under content/, never served statically), each type capped, downloads retried."""
@@ -239,6 +252,7 @@ class Settings:
     forms: FormSettings = field(default_factory=FormSettings)
     notices: NoticeSettings = field(default_factory=NoticeSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    open_data: OpenDataSettings = field(default_factory=OpenDataSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -287,6 +301,7 @@ _SECTIONS: dict[str, type] = {
     "forms": FormSettings,
     "notices": NoticeSettings,
     "reports": ReportSettings,
+    "open_data": OpenDataSettings,
     "media": MediaSettings,
     "limits": LimitSettings,
     "web": WebSettings,
@@ -394,6 +409,7 @@ def _validate(s: Settings, errors: list[str]) -> None:
     if s.limits.address_messages < 1 or s.limits.address_window_seconds <= 0:
         errors.append("limits: address_messages must be >= 1 and address_window_seconds > 0")
     errors.extend(_web_errors(s.web))
+    errors.extend(_open_data_errors(s.open_data))
     errors.extend(_staff_errors(s.staff))
     m = s.media
     if min(m.max_photo_bytes, m.max_audio_bytes, m.max_image_pixels, m.download_attempts) < 1:
