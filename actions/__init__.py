@@ -9,6 +9,7 @@ from actions import (  # noqa: F401
     answers,
     conversation,
     feedback,
+    notices,
     officers,
     privacy,
     reports,

@@ -336,6 +336,9 @@ async def serve(settings: Settings, console: bool = False, role: str = "all") ->
     from bot.flows.forms.reminders import FormJobs
 
     form_jobs = FormJobs(services)  # abandoned forms: reminded once, then expired
+    from bot.notices.reminders import NoticeJobs
+
+    notice_jobs = NoticeJobs(services)  # the reminder before a training, to those who said yes
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -350,6 +353,7 @@ async def serve(settings: Settings, console: bool = False, role: str = "all") ->
         if role != "web":
             privacy_jobs.start()  # exports past their time to live; the retention purge, daily
             form_jobs.start()
+            notice_jobs.start()
         if console and receiving:
             from bot.channels.console import run_console
 
@@ -371,6 +375,7 @@ async def serve(settings: Settings, console: bool = False, role: str = "all") ->
         worker.stop_accepting()  # pollers fetch no more
         await privacy_jobs.stop()
         await form_jobs.stop()
+        await notice_jobs.stop()
         # The turns and sends under way finish, and their marks are written; the rest stay
         # recorded for the next start.
         await worker.stop(grace=max(0.1, left() - 1.5))  # the rest: channels, HTTP, engine

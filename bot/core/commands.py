@@ -46,6 +46,8 @@ COMMANDS = (
     # An officer joins with the invite code an admin made: "/macanbo K7QF-9XPA" (bot/officers.py).
     Command("/macanbo", "officer_join"),
     Command("/answer", "answer", ends_flow=False),  # "/answer <item id>": a topic button
+    # "/rsvp 12 yes|no": the buttons of a notice with RSVP (bot/notices, actions/notices.py).
+    Command("/rsvp", "rsvp", ends_flow=False),
     Command("/topic", "topic_menu", ends_flow=False),  # "/topic ask_policy": the main menu
 )
 BY_NAME = {c.name: c for c in COMMANDS}

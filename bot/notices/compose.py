@@ -297,7 +297,7 @@ async def compose(
             counts[key] = counts.get(key, 0) + 1
         await outbox.add_many(session, rows)
     notice.recipients = sum(counts.values())
-    if notice.recipients == 0:
+    if notice.recipients == 0 and notice.status == repo.SENDING:
         notice.status, notice.finished_at = repo.DONE, now
     await session.flush()
     return Composed(notice=notice, counts=counts)

@@ -11,7 +11,8 @@ async def test_subscribe_stop_and_subscribe_again_keep_one_row(pipeline, count):
     first = await pipeline.handle(message(payload="/consent yes", sender="s1", lang="vi"))
     assert "Đã đăng ký. Bạn sẽ nhận thông báo" in all_text(first)
     again = await pipeline.handle(message("/dangky", sender="s1", lang="vi"))
-    assert all_text(again) == "Bạn đã đăng ký nhận thông báo rồi. Muốn ngừng, gõ /ngung."
+    assert all_text(again).startswith("Bạn đã đăng ký nhận thông báo rồi. Muốn ngừng, gõ /ngung.")
+    assert "1. Đổi địa bàn\n2. Đổi chủ đề\n3. Đổi ngôn ngữ\n4. Ngừng nhận" in all_text(again)
     stop = await pipeline.handle(message("/stop", sender="s1", lang="vi"))
     assert all_text(stop) == "Đã ngừng gửi thông báo cho bạn. Muốn nhận lại, gõ /dangky."
     assert await count(Subscription, Subscription.active.is_(True)) == 0

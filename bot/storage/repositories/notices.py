@@ -239,6 +239,14 @@ async def drop_user_rows(
 # ---- RSVP
 
 
+async def was_sent(session: AsyncSession, user_id: int, notice_id: int) -> bool:
+    """Whether the notice was addressed to the user (they have its outbox row)."""
+    found = await session.execute(
+        select(exists().where(OutboxEntry.user_id == user_id, OutboxEntry.notice_id == notice_id))
+    )
+    return bool(found.scalar())
+
+
 async def answer(session: AsyncSession, notice_id: int, user_id: int, channel: str, yes: bool):
     """Record (or change) the user's answer; True when it changed."""
     at = datetime.now(UTC)

@@ -79,3 +79,34 @@ async def has_active(session: AsyncSession, user_id: int) -> bool:
             )
         ).scalar()
     )
+
+
+async def set_area(
+    session: AsyncSession, user_id: int, channel: str, area_code: str | None
+) -> bool:
+    """Where the subscriber lives (a dotted area code; None: not said); False: no subscription."""
+    sub = await get(session, user_id, channel)
+    if sub is None:
+        return False
+    sub.area_code, sub.updated_at = area_code, datetime.now(UTC)
+    return True
+
+
+async def set_topics(
+    session: AsyncSession, user_id: int, channel: str, topics: list[str] | None
+) -> bool:
+    """The topics the subscriber takes (None: every topic); False: no subscription."""
+    from bot.storage.repositories.notices import encode_topics
+
+    sub = await get(session, user_id, channel)
+    if sub is None:
+        return False
+    sub.topics, sub.updated_at = encode_topics(topics), datetime.now(UTC)
+    return True
+
+
+def topics_of(sub: Subscription) -> list[str] | None:
+    """The subscriber's topics (None: every topic)."""
+    from bot.storage.repositories.notices import decode_topics
+
+    return decode_topics(sub.topics)
