@@ -277,6 +277,8 @@ class InviteCode(Base):
         ForeignKey("users.id", ondelete="SET NULL"), default=None, index=True
     )
     deactivated_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A translator's invite: the language it grants (role "translator", bot/voice/).
+    lang: Mapped[str | None] = mapped_column(String(8), default=None)
 
 
 class InviteAttempt(Base):
@@ -546,3 +548,74 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200), default=None)
     detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     address: Mapped[str | None] = mapped_column(String(100), default=None)
+
+class Translator(Base):
+    """A person who records and writes answers in one minority language (bot/voice/), joined by
+    an invite code bound to that language (bot/officers.py, role "translator"). `label` is
+    what exports and pages show of them ("hre-3": the language and this row's number), never a
+    chat id. Deleted with the user (delete-my-data): their approved recordings stay, attributed
+    to the label (bot/voice/recordings.py)."""
+
+    __tablename__ = "translators"
+    __table_args__ = (UniqueConstraint("user_id", "lang", name="uq_translators_user_lang"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    lang: Mapped[str] = mapped_column(String(8))
+    label: Mapped[str] = mapped_column(String(40))
+    invite_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Recording(Base):
+    """A translator's recording and/or text of one content item or UI phrase in one language.
+
+    `kind` item | phrase, `key` the item id or the phrase's key (bot/voice/phrases.py). `audio`
+    the SHA-256 of the original file; the stored files are `<audio>.<ext>` (the original),
+    `<audio>.ogg` (Opus, Telegram voice) and `<audio>.m4a` (AAC: web chat, Zalo link) under
+    `voice.dir` (bot/voice/store.py). status: draft -> approved | sent_back (with `comment`);
+    an approved one is `replaced` when a newer one of the same key and language is approved.
+    Only approved rows reach villagers. Who made and reviewed it: a user id (SET NULL on
+    erasure) and a label ("hre-3", "staff:2") that outlives it.
+    """
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        Index("ix_recordings_lang_key", "lang", "kind", "key", "status"),
+        Index("ix_recordings_status", "status", "lang", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(String(100))
+    lang: Mapped[str] = mapped_column(String(8))
+    audio: Mapped[str | None] = mapped_column(String(64), default=None)
+    original_ext: Mapped[str | None] = mapped_column(String(8), default=None)
+    duration: Mapped[float | None] = mapped_column(Float, default=None)
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    made_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None, index=True
+    )
+    made_by_label: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    reviewed_label: Mapped[str | None] = mapped_column(String(40), default=None)
+    reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AnswerCount(Base):
+    """How often each content item was answered, per language (no user, no channel): the order
+    translators are offered items in (`/dich`, most asked first) and the coverage page's."""
+
+    __tablename__ = "answer_counts"
+
+    item_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    lang: Mapped[str] = mapped_column(String(8), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+
