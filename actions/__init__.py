@@ -14,4 +14,5 @@ from actions import (  # noqa: F401
     privacy,
     reports,
     subscriptions,
+    translate,
 )

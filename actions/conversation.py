@@ -10,6 +10,7 @@ from bot.core.registry import action
 from bot.i18n import LANGUAGES
 from bot.messages import Button
 from bot.storage.repositories import gaps
+from bot.voice import publish
 from nlu.normalize import fold
 
 # Folded words naming a language, matched as whole words.
@@ -55,9 +56,11 @@ async def set_language(ctx: Context, lang: str) -> None:
         ctx.user.locale = lang
     ctx.lang, ctx.lang_known = lang, True
     ctx.t = ctx.services.catalogs.for_lang(lang)
+    await publish.overlay(ctx)  # a translator's approved texts where the catalog has none
     chosen = ctx._("Đã chọn ngôn ngữ: {name}.").format(name=LANGUAGES[lang])
-    ctx.say(chosen + " " + ctx._("Bạn muốn hỏi gì?"), buttons=main_menu(ctx))
-    if lang != "vi" and not ctx.t.has("Bạn muốn hỏi gì?"):
+    voice = await publish.phrase_voice(ctx, "language_chosen", "what_to_ask")
+    ctx.say(chosen + " " + ctx._("Bạn muốn hỏi gì?"), buttons=main_menu(ctx), voice=voice)
+    if lang != "vi" and not ctx.t.has("Bạn muốn hỏi gì?") and voice is None:
         say_untranslated_once(ctx)
 
 
@@ -83,11 +86,13 @@ async def change_language(ctx: Context) -> None:
 @action("start")
 async def start(ctx: Context) -> None:
     """First contact (/start or a first greeting): welcome and the language choice."""
+    await publish.overlay(ctx)
     ctx.say(
         ctx._(
             "Chào bạn! Đây là Làng Số, trợ lý của tỉnh Quảng Ngãi về Chương trình MTQG 1719 "
             "cho đồng bào dân tộc thiểu số và miền núi."
-        )
+        ),
+        voice=await publish.phrase_voice(ctx, "welcome"),
     )
     await ask_language(ctx)
 
@@ -98,8 +103,11 @@ async def greet(ctx: Context) -> None:
     if not ctx.lang_known and not memory.get("lang_asked"):
         await start(ctx)
         return
+    await publish.overlay(ctx)
     ctx.say(
-        ctx._("Chào bạn! Bạn cần hỏi gì? Bạn có thể gõ câu hỏi hoặc chọn:"), buttons=main_menu(ctx)
+        ctx._("Chào bạn! Bạn cần hỏi gì? Bạn có thể gõ câu hỏi hoặc chọn:"),
+        buttons=main_menu(ctx),
+        voice=await publish.phrase_voice(ctx, "greeting"),
     )
 
 
@@ -205,6 +213,7 @@ async def fallback(ctx: Context) -> None:
     if ctx.nlu is not None and ctx.nlu.gap:
         await no_information(ctx)
         return
+    await publish.overlay(ctx)
     buttons = closest_topics(ctx)
     buttons.append(Button(ctx._("Gặp cán bộ"), "/human"))
     text = ctx._("Xin lỗi, tôi chưa hiểu ý bạn.")
@@ -212,7 +221,7 @@ async def fallback(ctx: Context) -> None:
         text += " " + ctx._("Có phải bạn muốn hỏi một trong các điều sau?")
     else:
         text += " " + ctx._("Bạn thử hỏi cách khác, hoặc gặp cán bộ.")
-    ctx.say(text, buttons=buttons)
+    ctx.say(text, buttons=buttons, voice=await publish.phrase_voice(ctx, "not_understood"))
 
 
 @action("topic_menu")

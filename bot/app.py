@@ -155,6 +155,9 @@ def build_channels(services: Services) -> list[Channel]:
         channels.append(ZaloChannel(s.zalo, services.sessionmaker, content_dir=content_dir))
     for channel in channels:  # where /dulieu files are sent from (bot.privacy.export)
         channel.exports_dir = s.path(s.privacy.export_dir)  # type: ignore[attr-defined]
+        channel.voice_dir = s.path(s.voice.dir)  # type: ignore[attr-defined]
+        channel.voice_public_url = s.voice.public_url  # type: ignore[attr-defined]
+        channel.voice_format = s.voice.web_format  # type: ignore[attr-defined]
     return channels
 
 
@@ -197,6 +200,9 @@ def build_web_app(
     from bot.media import web as media_web
 
     media_web.register(app, worker)  # POST /api/uploads: web chat photos and audio
+    from bot.voice import web as voice_web
+
+    voice_web.register(app, services)  # GET /voice/<digest>.<ext>: translators' recordings
     if dashboard is None:
         dashboard = not services.settings.staff.port
     if dashboard:

@@ -147,6 +147,37 @@ class MediaSettings:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    """Translators' recordings (bot/voice/): converted with ffmpeg (`ffmpeg`, `ffprobe`) to
+    OGG/Opus (Telegram voice) and `web_format` (m4a: AAC, or mp3: the web chat's <audio> and the
+    Zalo link), loudness-normalised to `loudness_lufs` (EBU R128), at most `max_seconds` long;
+    each ffmpeg run is stopped after `timeout_seconds`. Files under `dir`, served at /voice/ only
+    once approved. `public_url`: the bot's public address (https://host), for the link Zalo
+    users get (the OA API sends no audio); empty: Zalo gets the text only."""
+
+    dir: str = "var/voice"
+    max_seconds: float = 120.0
+    timeout_seconds: float = 60.0
+    loudness_lufs: float = -16.0
+    web_format: str = "m4a"
+    public_url: str = ""
+    ffmpeg: str = "/usr/bin/ffmpeg"
+    ffprobe: str = "/usr/bin/ffprobe"
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    """A villager talking to a person (bot/handoff/): while a handoff is open their messages go to
+    staff, acknowledged at most once every `ack_minutes`. A staff reply reaches a Zalo OA user
+    only within `zalo_window_hours` of their last message (OA consultation messages: 48 hours);
+    Telegram has no such window; the web chat shows a reply when the villager opens it again."""
+
+    ack_minutes: float = 5.0
+    zalo_window_hours: float = 48.0
+    max_reply_chars: int = 2000
+
+
+@dataclass(frozen=True)
 class LimitSettings:
     # Per user, a token bucket (bot/core/middlewares.py flood_limit): bursts of up to
     # `flood_messages`, one more every `flood_refill_seconds`.
@@ -254,6 +285,7 @@ class Settings:
     reports: ReportSettings = field(default_factory=ReportSettings)
     open_data: OpenDataSettings = field(default_factory=OpenDataSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     web: WebSettings = field(default_factory=WebSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
@@ -303,6 +335,7 @@ _SECTIONS: dict[str, type] = {
     "reports": ReportSettings,
     "open_data": OpenDataSettings,
     "media": MediaSettings,
+    "voice": VoiceSettings,
     "limits": LimitSettings,
     "web": WebSettings,
     "telegram": TelegramSettings,
@@ -411,6 +444,13 @@ def _validate(s: Settings, errors: list[str]) -> None:
     errors.extend(_web_errors(s.web))
     errors.extend(_open_data_errors(s.open_data))
     errors.extend(_staff_errors(s.staff))
+    v = s.voice
+    if not (1 <= v.max_seconds <= 600 and v.timeout_seconds > 0):
+        errors.append("voice: max_seconds must be 1-600 and timeout_seconds > 0")
+    if v.web_format not in ("m4a", "mp3"):
+        errors.append(f"voice.web_format: expected m4a or mp3, got {v.web_format!r}")
+    if v.public_url and not v.public_url.startswith(("https://", "http://")):
+        errors.append("voice.public_url: expected https://your.host (or empty)")
     m = s.media
     if min(m.max_photo_bytes, m.max_audio_bytes, m.max_image_pixels, m.download_attempts) < 1:
         errors.append("media: the caps and download_attempts must be at least 1")

@@ -50,6 +50,7 @@ LENGTH = 8
 MAX_WRONG_TRIES = 5
 WRONG_TRY_WINDOW = timedelta(hours=1)
 MAX_EXPIRY = timedelta(days=90)
+TRANSLATED_LANGUAGES = ("hre", "cua", "sed")  # a translator invite is bound to one
 _SEPARATORS = re.compile(r"[\s\-_.·–—]+")
 
 
@@ -140,10 +141,16 @@ async def make_invite(
     expires_in: timedelta,
     role: str = "officer",
     now: datetime | None = None,
+    lang: str | None = None,
 ) -> Made:
-    """A new code for `area_code` (checked by the caller against the tree). No commit."""
-    if role not in ("officer", "admin"):
-        raise ValueError(f"an invite grants officer or admin, not {role!r}")
+    """A new code for `area_code` (checked by the caller against the tree). No commit.
+    A "translator" invite is bound to a minority language `lang` instead (bot/voice/)."""
+    if role not in ("officer", "admin", "translator"):
+        raise ValueError(f"an invite grants officer, admin or translator, not {role!r}")
+    if (role == "translator") != (lang is not None):
+        raise ValueError("a translator invite needs a language (hre, cua, sed), others none")
+    if lang is not None and lang not in TRANSLATED_LANGUAGES:
+        raise ValueError(f"lang: one of {', '.join(TRANSLATED_LANGUAGES)}, not {lang!r}")
     now = now or datetime.now(UTC)
     code = new_code()
     invite = repo.add_invite(
@@ -155,6 +162,7 @@ async def make_invite(
         now + expires_in,
         now,
     )
+    invite.lang = lang
     await session.flush()
     return Made(invite.id, code, area_code, role, invite.expires_at)
 
@@ -246,6 +254,11 @@ async def redeem(session: AsyncSession, user: User, invite: InviteCode) -> bool:
     now = datetime.now(UTC)
     if not await repo.claim_invite(session, invite.id, user.id, now):
         return False
+    if invite.role == "translator":  # a language, not a role on the user (bot/voice/)
+        from bot.storage.repositories import voice
+
+        await voice.add_translator(session, user.id, invite.lang or "", invite.id)
+        return True
     repo.set_role(user, invite.role, invite.area_code)
     return True
 

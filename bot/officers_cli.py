@@ -49,6 +49,11 @@ def cmd_invite(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"--expires: {exc}", file=sys.stderr)
         return 1
+    if args.role == "translator" or args.lang:
+        return _invite_translator(args, settings, expires)
+    if not args.area:
+        print("--area: required for an officer or admin invite", file=sys.stderr)
+        return 1
     tree = _tree(settings)
     area = tree.get(args.area)
     if area is None:
@@ -70,6 +75,28 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def _invite_translator(args: argparse.Namespace, settings, expires) -> int:
+    """A translator's code: bound to a language, not an area (bot/voice/)."""
+    if args.role != "translator" or args.lang not in officers.TRANSLATED_LANGUAGES:
+        langs = ", ".join(officers.TRANSLATED_LANGUAGES)
+        print(f"a translator invite: --role translator --lang {{{langs}}}", file=sys.stderr)
+        return 1
+    made = asyncio.run(
+        _with_session(
+            settings,
+            lambda s: officers.make_invite(
+                s, settings, "", expires, role="translator", lang=args.lang
+            ),
+        )
+    )
+    print(f"invite #{made.id} for a translator of {args.lang}")
+    print(f"code: {officers.show(made.code)}")
+    print(f"expires: {made.expires_at:%Y-%m-%d %H:%M} UTC; single use")
+    print(f"the translator sends in the chat: /madich {officers.show(made.code)}")
+    print("the code is shown only now: only a keyed hash of it is stored")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     rows = asyncio.run(_with_session(settings, repo.list_invites))
@@ -79,14 +106,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     for invite, role_now in rows:
         state = officers.state_of(invite, now)
         line = (
-            f"#{invite.id}\t{invite.hint}…\t{invite.role}\t{invite.area_code}\t"
+            f"#{invite.id}\t{invite.hint}…\t{invite.role}\t{invite.area_code or invite.lang}\t"
             f"expires {invite.expires_at:%Y-%m-%d %H:%M}\t{state}"
         )
         if invite.used_at is not None:
             by = f"user {invite.used_by}" if invite.used_by is not None else "erased user"
             line += (
                 f"\tused {invite.used_at:%Y-%m-%d %H:%M} by {by} "
-                f"({invite.role} of {invite.area_code}; now {role_now or 'gone'})"
+                f"({invite.role} of {invite.area_code or invite.lang}; now {role_now or 'gone'})"
             )
         print(line)
     return 0
@@ -135,9 +162,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     o = sub.add_parser("officers", help="officer invite codes and roles")
     os_ = o.add_subparsers(dest="officers_command", required=True)
     i = os_.add_parser("invite", help="make a one-time invite code for an area")
-    i.add_argument("--area", required=True, help="area code, e.g. qng.ba_dong (or 21496)")
+    i.add_argument("--area", help="area code, e.g. qng.ba_dong (or 21496); not for translators")
     i.add_argument("--expires", default="7d", help="how long it can be used: 30m, 12h, 7d, 2w")
-    i.add_argument("--role", choices=["officer", "admin"], default="officer")
+    i.add_argument("--role", choices=["officer", "admin", "translator"], default="officer")
+    i.add_argument("--lang", choices=list(officers.TRANSLATED_LANGUAGES), help="a translator's")
     i.set_defaults(func=cmd_invite)
     ls = os_.add_parser("list", help="invites: id, area, expiry, state, who used them")
     ls.set_defaults(func=cmd_list)

@@ -311,6 +311,7 @@ class TelegramChannel:
 
     name = CHANNEL
     exports_dir: Path | None = None  # where /dulieu files are (bot.privacy.export); set by the app
+    voice_dir: Path | None = None  # translators' recordings (bot.voice.store); set by the app
 
     def __init__(
         self,
@@ -574,7 +575,16 @@ class TelegramChannel:
         if ref.startswith(("http://", "https://")):
             return ref, None
         from bot.privacy import export
+        from bot.voice import store as voice_store
 
+        digest = voice_store.digest_of(ref)
+        if digest is not None:  # a translator's recording: its OGG/Opus, as a voice message
+            folder = self.voice_dir or self.content_dir.parent / "var" / "voice"
+            found = voice_store.VoiceStore(folder).path(digest, "ogg")
+            if found is None or not found.is_file():
+                raise MediaMissing("a recording's file is gone from the voice folder")
+            cached = self._uploaded.get((kind, str(found), found.stat().st_mtime))
+            return (cached, None) if cached else (found, found)
         if export.is_ref(ref):  # a /dulieu file: uploaded from the private exports folder
             folder = self.exports_dir or self.content_dir.parent / "var" / "exports"
             found = export.local_file(ref, folder)

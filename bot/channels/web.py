@@ -55,12 +55,24 @@ async def converse(worker: InboundWorker, msg: IncomingMessage) -> web.Response:
         return refusal(503, "Xin lỗi, có lỗi khi xử lý. Gửi lại sau ít phút. Please try again.")
     return web.json_response(
         {
-            "replies": [r.as_dict() for r in turn.replies],
+            "replies": [web_reply(r, worker.services.settings) for r in turn.replies],
             "duplicate": turn.duplicate,
             "lang": turn.lang,
         },
         headers={"Cache-Control": "no-store"},
     )
+
+
+def web_reply(reply, settings) -> dict:
+    """A reply as the page reads it; a translator's recording as its URL under /voice/, in the
+    format every browser plays (`voice.web_format`), for an <audio> element."""
+    from bot.voice import store as voice_store
+
+    out = reply.as_dict()
+    digest = voice_store.digest_of(reply.voice)
+    if digest is not None:
+        out["voice"] = f"/voice/{digest}.{settings.voice.web_format}"
+    return out
 
 
 def bad_request(message: str, status: int = 400) -> web.Response:

@@ -287,6 +287,8 @@ class ZaloChannel:
 
     name = CHANNEL
     exports_dir: Path | None = None  # where /dulieu files are (bot.privacy.export); set by the app
+    voice_public_url: str = ""  # where /voice/ recordings are linked from (voice.public_url)
+    voice_format: str = "m4a"  # voice.web_format
 
     def __init__(
         self,
@@ -399,6 +401,7 @@ class ZaloChannel:
     def parts(self, reply: Reply) -> list[Outgoing]:
         from bot.privacy import export
 
+        reply = self._voice_link(reply)
         if not export.is_ref(reply.document):
             return outgoing(reply)
         # A /dulieu file: the OA API uploads only PDF/DOC/DOCX, so the readable text goes as
@@ -414,6 +417,21 @@ class ZaloChannel:
         if len(pieces) > EXPORT_MAX_MESSAGES:
             pieces = [*pieces[: EXPORT_MAX_MESSAGES - 1], EXPORT_CUT]
         return [*out, *(Outgoing("text", piece) for piece in pieces)]
+
+    def _voice_link(self, reply: Reply) -> Reply:
+        """A translator's recording (bot.voice.store ref): the OA API sends no audio (its
+        message/cs takes text, images, PDF/DOC/DOCX files), so the reply carries a link to the
+        recording served at /voice/ (`voice.public_url`); without a public URL, the text alone."""
+        import dataclasses
+
+        from bot.voice import store as voice_store
+
+        digest = voice_store.digest_of(reply.voice)
+        if digest is None:
+            return reply
+        base = (self.voice_public_url or "").rstrip("/")
+        url = f"{base}/voice/{digest}.{self.voice_format}" if base else None
+        return dataclasses.replace(reply, voice=url)
 
     async def deliver(self, recipient: str, part: Outgoing) -> str | None:
         """One API message; Zalo's message id. Raises SendError."""

@@ -45,6 +45,10 @@ COMMANDS = (
     Command("/human", "human"),
     # An officer joins with the invite code an admin made: "/macanbo K7QF-9XPA" (bot/officers.py).
     Command("/macanbo", "officer_join"),
+    # Translators (bot/voice/): join with a language's invite code, record, review.
+    Command("/madich", "translator_join"),
+    Command("/dich", "translate", "Người dịch: ghi âm câu trả lời"),
+    Command("/duyet", "review", "Người dịch: duyệt bản ghi"),
     Command("/answer", "answer", ends_flow=False),  # "/answer <item id>": a topic button
     # "/rsvp 12 yes|no": the buttons of a notice with RSVP (bot/notices, actions/notices.py).
     Command("/rsvp", "rsvp", ends_flow=False),

@@ -26,6 +26,8 @@
   function showReply(r) {
     var div = bubble("bot", r.text || "");
     if (r.photo) { var img = document.createElement("img"); img.src = "/media/" + r.photo.replace(/^media\//, ""); img.alt = ""; div.appendChild(img); }
+    // A translator's recording (served at /voice/): played in the page, the text above it.
+    if (r.voice && r.voice.indexOf("/voice/") === 0) { var au = document.createElement("audio"); au.controls = true; au.preload = "none"; au.src = r.voice; div.appendChild(document.createElement("br")); div.appendChild(au); r = Object.assign({}, r, { voice: null }); }
     ["voice", "document"].forEach(function (k) {
       if (r[k]) { var a = document.createElement("a"); a.href = r[k].indexOf("/exports/") === 0 ? r[k] : "/media/" + r[k].replace(/^media\//, ""); a.textContent = k === "voice" ? "▶ Nghe" : "Tải tệp"; div.appendChild(document.createElement("br")); div.appendChild(a); }
     });
