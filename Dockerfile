@@ -12,6 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
+# ffmpeg (Debian's): translators' recordings converted to OGG/Opus and M4A (bot/voice/audio.py).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
 # Dependencies in their own layer, rebuilt only when pyproject.toml or constraints.txt change.
 COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
@@ -38,7 +42,7 @@ COPY --from=assets /app/var/nlu var/nlu
 COPY --from=assets /app/var/locales var/locales
 RUN pip install -c constraints.txt . \
  && useradd --system --user-group --home-dir /app --shell /usr/sbin/nologin langso \
- && mkdir -p var/exports var/media \
+ && mkdir -p var/exports var/media var/voice \
  && chown -R langso:langso var
 
 USER langso
