@@ -7,6 +7,7 @@ import re
 from actions.menus import featured, language_buttons, main_menu
 from bot.core.context import Context
 from bot.core.registry import action
+from bot.handoff.chat import PURPOSE, ask_for_person
 from bot.i18n import LANGUAGES
 from bot.messages import Button
 from bot.storage.repositories import gaps
@@ -163,7 +164,14 @@ def contact_text(ctx: Context) -> str:
 
 @action("human")
 async def human(ctx: Context) -> None:
-    ctx.say(contact_text(ctx))
+    """A person: the local contact (needs no data), and a conversation with staff right here
+    (bot/handoff: after the "handoff" consent, their messages go to the dashboard's inbox)."""
+    if ctx.user is None:
+        ctx.say(contact_text(ctx))
+        return
+    if PURPOSE not in await ctx.load_consents():
+        ctx.say(contact_text(ctx))
+    await ask_for_person(ctx)
 
 
 @action("out_of_scope")

@@ -88,6 +88,9 @@ class Flow(ABC):
 
     name: ClassVar[str]
     commands: ClassVar[tuple[str, ...]] = ()  # e.g. ("/consent",) for "/consent yes|no"
+    # Commands another flow owns that this one answers while it is the active flow ("/huy", the
+    # forms' cancel, ends a handoff too).
+    also_takes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -173,6 +176,8 @@ class Registry:
         """A command a flow owns (`owns`); False when the flow does not know the argument."""
         flow = self._commands[command]
         active = self.active(ctx)
+        if active is not None and command in active[0].also_takes:
+            flow = active[0]
         state = active[1] if active is not None and active[0] is flow else None
         return await flow.take_command(ctx, state, command, arg)
 

@@ -25,6 +25,8 @@ PURPOSES = {
     "notices": N_("gửi thông báo, lớp tập huấn cho bạn"),
     "feedback": N_("nhận và trả lời phản ánh của bạn"),
     "report": N_("nhận báo cáo của cán bộ"),
+    # A villager asking for a person (bot/handoff/): their messages go to staff.
+    "handoff": N_("chuyển tin nhắn của bạn cho cán bộ và nhận câu trả lời"),
     # A translator's recordings and texts (bot/voice/): who made each, kept as theirs.
     "translate": N_("nhận bản ghi âm, bản dịch của người dịch"),
 }

@@ -233,6 +233,14 @@ def readable(
         lines.append(_("Phản ánh bạn đã gửi: {n}").format(n=len(feedback)))
         for f in feedback:
             lines.append(f"- {f['code']} ({f['status']}): " + str(f["description"])[:200])
+    handoffs = data.get("handoffs") or []
+    if handoffs:
+        lines.append("")
+        lines.append(_("Trò chuyện với cán bộ: {n}").format(n=len(handoffs)))
+        for h in handoffs:
+            for m in h.get("messages") or []:
+                who = _("Bạn") if m.get("from") == "villager" else _("Cán bộ")
+                lines.append(f"- {_date(m.get('at'), lang, tz)} {who}: " + str(m["text"])[:500])
     lines.append("")
     lines.append(_("Dữ liệu này không công bố và không có trong dữ liệu mở."))
     lines.append(_("Xóa tất cả: gõ /xoadulieu."))

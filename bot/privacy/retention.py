@@ -12,7 +12,8 @@
 and at any age: the payload of a finished outbox row (normally dropped when sent), sent rows left
 by an erasure (of no stored user), export files past `privacy.export_ttl_minutes`. Unanswered
 questions counted for the province (`content_gaps`, no user id) go when last asked before the
-cutoff.
+cutoff; so do the messages of villagers' conversations with staff (`handoff_messages`) written
+before it.
 
 Every step is an idempotent statement in short batches, so several processes may run it at once;
 on PostgreSQL a transaction-level advisory lock (`pg_try_advisory_xact_lock`) lets one do a batch
@@ -38,6 +39,7 @@ from bot.privacy import export, exports_dir, hash_key
 from bot.storage.dialect import dialect_name
 from bot.storage.gate import writing
 from bot.storage.models import ContentGap, InboxEntry, OutboxEntry, User
+from bot.storage.repositories import handoff as handoff_repo
 from bot.storage.repositories import inbox as inbox_repo
 from bot.storage.repositories import outbox as outbox_repo
 from bot.storage.repositories import personal
@@ -65,6 +67,7 @@ class Report:
     outbox_payloads: int = 0
     inbox_anonymised: int = 0
     content_gaps: int = 0
+    handoff_messages: int = 0  # villagers' conversations with staff
     exports: int = 0
     media: int = 0  # stored photos and recordings no report, feedback or open form names
     skipped: bool = False  # another process held the lock
@@ -145,6 +148,7 @@ async def purge(
             report.content_gaps = await _count(
                 s, select(ContentGap.id).where(ContentGap.last_seen < cutoff)
             )
+            report.handoff_messages = await handoff_repo.purge(s, cutoff, dry_run=True)
         report.exports = _expired_exports(folder, settings, time.time())
         return report
 
@@ -260,6 +264,7 @@ async def purge(
             return report
         gone = await s.execute(delete(ContentGap).where(ContentGap.last_seen < cutoff))
         report.content_gaps += gone.rowcount or 0
+        report.handoff_messages += await handoff_repo.purge(s, cutoff)
         await s.commit()
 
     report.exports += await asyncio.to_thread(sweep_exports, settings)

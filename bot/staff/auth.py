@@ -298,6 +298,11 @@ async def authenticate(
             repo.set_password(account, new_hash, changed=False)
         account.last_login_at = repo.now()
         await repo.clear_failures(db, repo.ACCOUNT, key)
+        # What has expired goes (no job needed: logins are rare, the deletes indexed).
+        await repo.purge_failures(db, window)
+        await repo.purge_sessions(
+            db, timedelta(minutes=st.idle_minutes), timedelta(hours=st.absolute_hours)
+        )
         row = repo.add_session(db, account.id, token_hash(token))
         await db.flush()
         await audit.record(

@@ -118,7 +118,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             return error_page(request, 503, STATUS_TEXT[503], {"Retry-After": "5"})
         log.exception("staff page %s failed", request.match_info.route.resource)
         return error_page(request, 500, "Có lỗi. Tải lại trang; nếu vẫn lỗi, báo quản trị viên.")
-    if not isinstance(response, web.FileResponse):
+    if not isinstance(response, web.FileResponse) and not response.prepared:
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -182,6 +182,7 @@ async def context(request: web.Request) -> dict[str, Any]:
         "nav": nav,
         "path": request.path,
         "csrf_token": staff.csrf if staff is not None else "",
+        "password_min": services_of(request).settings.staff.password_min_length,
     }
 
 

@@ -241,7 +241,10 @@ class ContentGap(Base):
     """
 
     __tablename__ = "content_gaps"
-    __table_args__ = (UniqueConstraint("question", "lang", "channel", name="uq_content_gaps"),)
+    __table_args__ = (
+        UniqueConstraint("question", "lang", "channel", name="uq_content_gaps"),
+        Index("ix_content_gaps_last_seen", "last_seen"),  # the gaps page's period; the purge
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     question: Mapped[str] = mapped_column(String(300))
@@ -251,6 +254,12 @@ class ContentGap(Base):
     closest: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    # An editor's mark on the group of wordings this one belongs to (migration 0009, the
+    # dashboard's content gaps page): "answered" by `resolved_item` (a content item id) or
+    # "out_of_scope"; None while open.
+    resolution: Mapped[str | None] = mapped_column(String(16), default=None)
+    resolved_item: Mapped[str | None] = mapped_column(String(100), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class InviteCode(Base):
@@ -312,6 +321,7 @@ class Report(Base):
         Index("ix_reports_indicator_period", "project", "indicator", "period"),
         Index("ix_reports_officer", "officer_id", "created_at"),
         Index("ix_reports_status", "status", "created_at"),
+        Index("ix_reports_created", "created_at"),  # the overview's reports a day (0009)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -362,6 +372,7 @@ class Feedback(Base):
     __tablename__ = "feedback"
     __table_args__ = (
         Index("ix_feedback_status", "status", "created_at"),
+        Index("ix_feedback_created", "created_at", "status"),  # the overview, a day (0009)
         Index("ix_feedback_category", "category", "created_at"),
     )
 
@@ -619,3 +630,69 @@ class AnswerCount(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+
+class Handoff(Base):
+    """A villager's conversation with a person (bot/handoff): opened when they ask for one,
+    closed when they end it (/huy, a button) or staff hand it back. Personal data: their messages
+    (`handoff_messages`) are kept under the "handoff" consent, erased with the user, and aged out
+    by the retention job. `area_code`: the user's area when known (the dashboard's commune
+    filter); `answered_at`: a person's first reply (the villager is told once)."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        Index("ix_handoffs_status_last", "status", "last_message_at"),
+        Index("ix_handoffs_user", "user_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    lang: Mapped[str] = mapped_column(String(8), default="vi")
+    area_code: Mapped[str | None] = mapped_column(String(200), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_villager_at: Mapped[datetime | None] = mapped_column(default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_by: Mapped[str | None] = mapped_column(String(16), default=None)  # villager | staff
+
+
+class HandoffMessage(Base):
+    """One message of a handoff: the villager's (text as typed) or a staff member's reply (with
+    the outbox row that carries it to the chat, or `undelivered` when the platform's reply window
+    had closed)."""
+
+    __tablename__ = "handoff_messages"
+    __table_args__ = (
+        Index("ix_handoff_messages_handoff", "handoff_id", "id"),
+        Index("ix_handoff_messages_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    sender: Mapped[str] = mapped_column(String(16))  # villager | staff
+    text: Mapped[str] = mapped_column(Text)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="SET NULL"), default=None
+    )
+    staff_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    outbox_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TurnCount(Base):
+    """Messages handled per day (in the province's time zone), channel, language and outcome
+    ("answered" by a content item, "not_answered": not understood or no item, "other": commands,
+    small talk, forms), counted in each turn (bot.storage.repositories.stats): the overview's
+    figures without reading every message. `shard` spreads concurrent turns over a few rows, so
+    PostgreSQL turns do not queue on one row's lock. No user, no text."""
+
+    __tablename__ = "turn_counts"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # "2026-12-01"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    lang: Mapped[str] = mapped_column(String(8), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    n: Mapped[int] = mapped_column(Integer, default=0)

@@ -34,6 +34,7 @@ from bot.storage.models import (
     User,
 )
 from bot.storage.repositories import feedback as feedback_repo
+from bot.storage.repositories import handoff as handoff_repo
 from bot.storage.repositories import inbox as inbox_repo
 from bot.storage.repositories import outbox as outbox_repo
 from bot.storage.repositories import reports as reports_repo
@@ -201,6 +202,7 @@ async def collect(session: AsyncSession, channel: str, external_id: str) -> dict
         ]
         data["reports"] = await reports_repo.exported(session, user.id)
         data["feedback"] = await feedback_repo.exported(session, user.id)
+        data["handoffs"] = await handoff_repo.exported(session, user.id)  # talks with staff
     data["inbox"] = [
         {
             "message_id": r.message_id,
@@ -236,6 +238,7 @@ class Erased:
     inbox_keys: int = 0  # keys that named them, hashed
     reports_kept: int = 0  # an officer's reports, kept without who filed them
     feedback_anonymised: int = 0  # a citizen's feedback, kept anonymised
+    handoffs: int = 0  # conversations with staff, deleted with their messages
 
     def add(self, other: Erased) -> None:
         for f in fields(self):
@@ -295,6 +298,7 @@ async def erase(session: AsyncSession, channel: str, external_id: str, key: byte
         # for the record without what leads back to the citizen (no user, phone, photo, place).
         out.reports_kept = await reports_repo.unlink_officer(session, user.id)
         out.feedback_anonymised = await feedback_repo.anonymise_user(session, user.id)
+        out.handoffs = await handoff_repo.erase_user(session, user.id)
         out.users = (await session.execute(delete(User).where(User.id == user.id))).rowcount or 0
         if user in session:
             session.expunge(user)
