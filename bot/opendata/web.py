@@ -349,7 +349,8 @@ def _csv_value(v: Any) -> str:
 
 
 def _json(meta: dict[str, Any], rows: list[dict[str, Any]]) -> bytes:
-    return json.dumps({**meta, "data": rows}, ensure_ascii=False, indent=1).encode("utf-8")
+    body = json.dumps({**meta, "data": rows}, ensure_ascii=False, separators=(",", ":"))
+    return body.encode("utf-8")
 
 
 def _meta(state: State, ds: Dataset, filters: dict[str, str | None]) -> dict[str, Any]:
@@ -577,6 +578,12 @@ async def page(request: web.Request) -> web.Response:
     return _respond(request, body, etag, "text/html; charset=utf-8", cors=False)
 
 
+async def to_page(request: web.Request) -> web.Response:
+    raise web.HTTPMovedPermanently(
+        "/open-data/" + (f"?{request.query_string}" if request.query_string else "")
+    )
+
+
 def build_open_data_app(services: Services) -> web.Application:
     """The sub-app `bot.app.build_web_app` mounts at /open-data/."""
     app = web.Application()
@@ -588,6 +595,7 @@ def build_open_data_app(services: Services) -> web.Application:
         undefined=jinja2.StrictUndefined,
     )
     app.router.add_get("/", page)
+    app.router.add_get("", to_page)  # /open-data -> /open-data/
     app.router.add_get("/datapackage.json", datapackage_json)
     app.router.add_get("/indicators.csv", indicators_csv)
     app.router.add_get("/indicators.json", indicators_json)
