@@ -178,6 +178,16 @@ class HandoffSettings:
 
 
 @dataclass(frozen=True)
+class HandoffSettings:
+    """A villager talking to a person (bot/handoff/): while a handoff is open their messages go to
+    staff, acknowledged at most once every `ack_minutes`; a staff reply is at most
+    `max_reply_chars` long. Zalo OA's reply window is the outbox's (`outbox.zalo_window_*`)."""
+
+    ack_minutes: float = 5.0
+    max_reply_chars: int = 2000
+
+
+@dataclass(frozen=True)
 class LimitSettings:
     # Per user, a token bucket (bot/core/middlewares.py flood_limit): bursts of up to
     # `flood_messages`, one more every `flood_refill_seconds`.
@@ -285,6 +295,7 @@ class Settings:
     reports: ReportSettings = field(default_factory=ReportSettings)
     open_data: OpenDataSettings = field(default_factory=OpenDataSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
+    handoff: HandoffSettings = field(default_factory=HandoffSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -335,6 +346,7 @@ _SECTIONS: dict[str, type] = {
     "reports": ReportSettings,
     "open_data": OpenDataSettings,
     "media": MediaSettings,
+    "handoff": HandoffSettings,
     "voice": VoiceSettings,
     "limits": LimitSettings,
     "web": WebSettings,
@@ -442,6 +454,9 @@ def _validate(s: Settings, errors: list[str]) -> None:
     if s.limits.address_messages < 1 or s.limits.address_window_seconds <= 0:
         errors.append("limits: address_messages must be >= 1 and address_window_seconds > 0")
     errors.extend(_web_errors(s.web))
+    h = s.handoff
+    if h.ack_minutes < 0 or h.max_reply_chars < 1:
+        errors.append("handoff: ack_minutes must be >= 0 and max_reply_chars >= 1")
     errors.extend(_open_data_errors(s.open_data))
     errors.extend(_staff_errors(s.staff))
     v = s.voice
