@@ -168,18 +168,6 @@ class VoiceSettings:
 @dataclass(frozen=True)
 class HandoffSettings:
     """A villager talking to a person (bot/handoff/): while a handoff is open their messages go to
-    staff, acknowledged at most once every `ack_minutes`. A staff reply reaches a Zalo OA user
-    only within `zalo_window_hours` of their last message (OA consultation messages: 48 hours);
-    Telegram has no such window; the web chat shows a reply when the villager opens it again."""
-
-    ack_minutes: float = 5.0
-    zalo_window_hours: float = 48.0
-    max_reply_chars: int = 2000
-
-
-@dataclass(frozen=True)
-class HandoffSettings:
-    """A villager talking to a person (bot/handoff/): while a handoff is open their messages go to
     staff, acknowledged at most once every `ack_minutes`; a staff reply is at most
     `max_reply_chars` long. Zalo OA's reply window is the outbox's (`outbox.zalo_window_*`)."""
 
