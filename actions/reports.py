@@ -89,7 +89,8 @@ def describe(ctx: Context, r: Report) -> str:
 
 
 def _editable(ctx: Context, r: Report) -> bool:
-    return r.status == repo.SUBMITTED and datetime.now(UTC) - r.created_at <= _window(ctx)
+    # Within the window, or at any time once staff sent it back (the dashboard).
+    return repo.editable(r, _window(ctx))
 
 
 def _answers_of(r: Report) -> dict[str, Any]:

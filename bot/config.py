@@ -120,6 +120,14 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class FeedbackSettings:
+    """Citizens' feedback on the dashboard (bot/staff/pages/feedback.py): a feedback still open
+    (not resolved or rejected) `overdue_days` after it was sent is marked overdue."""
+
+    overdue_days: float = 7.0
+
+
+@dataclass(frozen=True)
 class OpenDataSettings:
     """The public indicator tables at /open-data/ (bot/opendata/): a cell (indicator, area,
     period) summed from fewer than `min_cell_reports` reports is published as suppressed; the
@@ -281,6 +289,7 @@ class Settings:
     forms: FormSettings = field(default_factory=FormSettings)
     notices: NoticeSettings = field(default_factory=NoticeSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     open_data: OpenDataSettings = field(default_factory=OpenDataSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
@@ -332,6 +341,7 @@ _SECTIONS: dict[str, type] = {
     "forms": FormSettings,
     "notices": NoticeSettings,
     "reports": ReportSettings,
+    "feedback": FeedbackSettings,
     "open_data": OpenDataSettings,
     "media": MediaSettings,
     "handoff": HandoffSettings,
@@ -457,6 +467,8 @@ def _validate(s: Settings, errors: list[str]) -> None:
     m = s.media
     if min(m.max_photo_bytes, m.max_audio_bytes, m.max_image_pixels, m.download_attempts) < 1:
         errors.append("media: the caps and download_attempts must be at least 1")
+    if not s.feedback.overdue_days > 0:
+        errors.append("feedback: overdue_days must be > 0")
     if m.retry_delay_seconds < 0 or m.download_timeout_seconds <= 0:
         errors.append("media: retry_delay_seconds must be >= 0, download_timeout_seconds > 0")
     if s.path(m.dir).resolve().is_relative_to(s.path(s.content_dir).resolve()):

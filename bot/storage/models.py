@@ -322,6 +322,7 @@ class Report(Base):
         Index("ix_reports_officer", "officer_id", "created_at"),
         Index("ix_reports_status", "status", "created_at"),
         Index("ix_reports_created", "created_at"),  # the overview's reports a day (0009)
+        Index("ix_reports_review", "review", "created_at"),  # the reports page's status (0008)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -345,6 +346,15 @@ class Report(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Staff review (migration 0008, the dashboard's reports page): "pending" until a staff member
+    # marks it "checked" or "sent_back" (with `review_comment`, the officer told in the chat);
+    # the officer's correction of a sent-back report makes it "pending" again.
+    review: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    review_comment: Mapped[str | None] = mapped_column(Text, default=None)
+    reviewed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="SET NULL"), default=None
+    )
+    reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ReportHistory(Base):
@@ -363,6 +373,10 @@ class ReportHistory(Base):
     )
     changed_by_role: Mapped[str] = mapped_column(String(16))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A staff review ("checked", "sent_back"; changed_by_role "staff"): the account (0008).
+    changed_by_staff: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="SET NULL"), default=None
+    )
 
 
 class Feedback(Base):
@@ -374,6 +388,13 @@ class Feedback(Base):
         Index("ix_feedback_status", "status", "created_at"),
         Index("ix_feedback_created", "created_at", "status"),  # the overview, a day (0009)
         Index("ix_feedback_category", "category", "created_at"),
+        Index("ix_feedback_assigned", "assigned_to", "created_at"),  # the inbox's "mine" (0008)
+        Index(
+            "ix_feedback_area",
+            "area_code",
+            "created_at",
+            postgresql_ops={"area_code": "varchar_pattern_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -393,6 +414,13 @@ class Feedback(Base):
     status: Mapped[str] = mapped_column(String(16), default="submitted")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The dashboard's inbox (migration 0008): the staff member it is assigned to, and the area it
+    # concerns (set when it is assigned to a commune account: that commune then sees it).
+    assigned_to: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="SET NULL"), default=None
+    )
+    assigned_at: Mapped[datetime | None] = mapped_column(default=None)
+    area_code: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class FeedbackEvent(Base):
@@ -409,6 +437,10 @@ class FeedbackEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     actor: Mapped[str] = mapped_column(String(32), default="cli")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The staff account that made it on the dashboard (0008); `actor` keeps "staff:<name>".
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="SET NULL"), default=None
+    )
 
 
 class SendBudget(Base):
