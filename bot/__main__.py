@@ -236,6 +236,10 @@ def cmd_i18n(args: argparse.Namespace) -> int:
 
     root = Path(args.root)
     locales = root / "content" / "locales"
+    if args.action == "import-approved":  # translators' approved texts (bot/voice/catalog.py)
+        from bot.voice.catalog import cli_import
+
+        return cli_import(args.config, root)
     if args.action in ("extract", "update"):
         template = i18n.extract(root)
         stats = i18n.update(locales, template)
@@ -306,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=cmd_content_check)
 
     i = sub.add_parser("i18n", help="translators' workflow: extract, update, compile UI catalogs")
-    i.add_argument("action", choices=["extract", "update", "compile"])
+    i.add_argument("action", choices=["extract", "update", "compile", "import-approved"])
     i.add_argument("--root", default=".")
     i.set_defaults(func=cmd_i18n)
 

@@ -59,3 +59,33 @@ def export_approved(locales_dir: Path, rows: Iterable) -> dict[str, int]:
         i18n._write_po(path, cat, lang)
         written[lang] = n
     return written
+
+
+async def import_approved(session, locales_dir: Path) -> dict[str, int]:
+    """Every approved phrase text from the database into the catalogs under `locales_dir`."""
+    from bot.storage.repositories import voice as repo
+
+    return export_approved(locales_dir, await repo.approved_all(session, kind="phrase"))
+
+
+def cli_import(config: str, root: Path) -> int:
+    """`python -m bot i18n import-approved [--root .]`: prints what was written per language."""
+    import asyncio
+
+    from bot.config import load_settings
+    from bot.storage.db import resolve_url, with_session
+
+    settings = load_settings(config)
+    locales = Path(root) / "content" / "locales"
+    written = asyncio.run(
+        with_session(
+            resolve_url(settings.database_url, settings.base_dir),
+            lambda s: import_approved(s, locales),
+        )
+    )
+    if not written:
+        print("no approved texts of UI phrases yet (recordings alone are not written)")
+    for lang, n in written.items():
+        print(f"{lang}: {n} approved text(s) written to {i18n.po_path(locales, lang)}")
+    print("then: make i18n-compile (or restart the bot) so the catalogs are used")
+    return 0
