@@ -324,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register_telegram(sub)
+    from bot.channels.zalo_bot_cli import register as register_zalo_bot
+
+    register_zalo_bot(sub)
     from bot.doctor import register as register_doctor
     from bot.secrets_cli import register as register_secrets
 

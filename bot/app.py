@@ -153,6 +153,10 @@ def build_channels(services: Services) -> list[Channel]:
         from bot.channels.zalo import ZaloChannel
 
         channels.append(ZaloChannel(s.zalo, services.sessionmaker, content_dir=content_dir))
+    if s.zalo_bot.token:
+        from bot.channels.zalo_bot import ZaloBotChannel
+
+        channels.append(ZaloBotChannel(s.zalo_bot, content_dir=content_dir))
     for channel in channels:  # where /dulieu files are sent from (bot.privacy.export)
         channel.exports_dir = s.path(s.privacy.export_dir)  # type: ignore[attr-defined]
         channel.voice_dir = s.path(s.voice.dir)  # type: ignore[attr-defined]

@@ -231,6 +231,19 @@ class ZaloSettings:
 
 
 @dataclass(frozen=True)
+class ZaloBotSettings:
+    """A bot of the Zalo Bot Platform (bot/channels/zalo_bot.py): polling when `webhook_url` is
+    empty, else the webhook at its path, checked with `webhook_secret`."""
+
+    token: str = ""
+    api_base_url: str = "https://bot-api.zaloplatforms.com"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    rate_per_second: float = 10.0
+    rate_per_chat_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
 class StaffSettings:
     """The staff dashboard (bot/staff/): where it listens, sessions, lockout, password hashing.
 
@@ -298,6 +311,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     zalo: ZaloSettings = field(default_factory=ZaloSettings)
+    zalo_bot: ZaloBotSettings = field(default_factory=ZaloBotSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -350,6 +364,7 @@ _SECTIONS: dict[str, type] = {
     "web": WebSettings,
     "telegram": TelegramSettings,
     "zalo": ZaloSettings,
+    "zalo_bot": ZaloBotSettings,
     "staff": StaffSettings,
 }
 
@@ -484,6 +499,7 @@ def _validate(s: Settings, errors: list[str]) -> None:
         r"[A-Za-z0-9_-]{1,256}", s.telegram.webhook_secret
     ):
         errors.append("telegram.webhook_secret: use 1-256 characters of A-Z a-z 0-9 _ -")
+    errors.extend(_zalo_bot_errors(s.zalo_bot))
     if s.zalo.app_id and not s.zalo.oa_secret_key:
         errors.append(
             "zalo.oa_secret_key: required when zalo.app_id is set "
@@ -513,6 +529,26 @@ def _validate(s: Settings, errors: list[str]) -> None:
             errors.append(str(exc))
     if s.privacy.export_ttl_minutes < 1 or not s.privacy.retention_interval_hours > 0:
         errors.append("privacy: export_ttl_minutes and retention_interval_hours must be positive")
+
+
+def _zalo_bot_errors(z: ZaloBotSettings) -> list[str]:
+    errors = []
+    if z.token and not re.fullmatch(r"[0-9]+:[^\s/?#]+", z.token):
+        errors.append(
+            "zalo_bot.token: expected the Bot Token from Zalo Bot Manager, <bot id>:<secret>"
+        )
+    if z.webhook_url:
+        host = re.match(r"https?://([^/:]+)", z.webhook_url)
+        local = host is not None and host.group(1) in ("127.0.0.1", "localhost")
+        if not (z.webhook_url.startswith("https://") or local):
+            errors.append("zalo_bot.webhook_url: Zalo only calls https:// URLs")
+        if not z.webhook_secret:
+            errors.append("zalo_bot.webhook_secret: required when zalo_bot.webhook_url is set")
+    if z.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{8,256}", z.webhook_secret):
+        errors.append("zalo_bot.webhook_secret: use 8-256 characters of A-Z a-z 0-9 _ -")
+    if z.rate_per_second <= 0 or z.rate_per_chat_seconds < 0:
+        errors.append("zalo_bot: rate_per_second must be > 0, rate_per_chat_seconds >= 0")
+    return errors
 
 
 def _web_errors(w: WebSettings) -> list[str]:

@@ -279,6 +279,22 @@ def outgoing(reply: Reply) -> list[Outgoing]:
     return out
 
 
+def export_texts(document: str, folder: Path, not_sent: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """The messages a /dulieu export file (bot.privacy.export) becomes on a Zalo channel, which
+    cannot send it as a file: its readable text (at most EXPORT_MAX_MESSAGES messages), or, for
+    the JSON file, `not_sent` saying why it is not sent."""
+    from bot.privacy import export
+
+    if export.ref_kind(document) == "json":
+        return [not_sent]
+    path = export.local_file(document, folder)
+    text = path.read_text(encoding="utf-8") if path is not None else EXPORT_GONE
+    pieces = split_text(text, limit)
+    if len(pieces) > EXPORT_MAX_MESSAGES:
+        pieces = [*pieces[: EXPORT_MAX_MESSAGES - 1], EXPORT_CUT]
+    return pieces
+
+
 # --------------------------------------------------------------------------- the channel
 
 
@@ -408,14 +424,8 @@ class ZaloChannel:
         # messages, and the JSON file is not sent (the messages say so).
         assert reply.document is not None
         out = outgoing(Reply(text=reply.text, buttons=reply.buttons))
-        if export.ref_kind(reply.document) == "json":
-            return [*out, Outgoing("text", EXPORT_NOT_SENT)]
         folder = self.exports_dir or self.content_dir.parent / "var" / "exports"
-        path = export.local_file(reply.document, folder)
-        text = path.read_text(encoding="utf-8") if path is not None else EXPORT_GONE
-        pieces = split_text(text, TEXT_LIMIT)
-        if len(pieces) > EXPORT_MAX_MESSAGES:
-            pieces = [*pieces[: EXPORT_MAX_MESSAGES - 1], EXPORT_CUT]
+        pieces = export_texts(reply.document, folder, EXPORT_NOT_SENT)
         return [*out, *(Outgoing("text", piece) for piece in pieces)]
 
     def _voice_link(self, reply: Reply) -> Reply:

@@ -18,8 +18,10 @@ from bot.storage.models import InboxEntry
 from bot.storage.repositories import inbox
 from tests.channels.conftest import TelegramHarness
 from tests.channels.conftest_zalo import ZaloBot, start_bot, zalo_api  # noqa: F401
+from tests.channels.test_zalo_bot import ZaloBotHarness
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.zalo_api import SEND, FakeZaloApi, Fault, event
+from tests.fakes.zalo_bot_api import FakeZaloBotAPI
 
 HELP = "Tôi có thể giúp bạn"
 UNKNOWN = "Tôi không biết lệnh này"
@@ -113,7 +115,44 @@ class ZaloDriver(Driver):
         await self.bot.settle()
 
 
-@pytest.fixture(params=["telegram-polling", "telegram-webhook", "zalo"])
+class ZaloBotDriver(Driver):
+    """The Zalo Bot Platform (tests/channels/test_zalo_bot.py's harness), polling or webhook."""
+
+    def __init__(self, harness: ZaloBotHarness) -> None:
+        self.h, self.api, self.services = harness, harness.api, harness.services
+
+    async def start(self) -> None:
+        await self.h.start()
+
+    async def stop(self) -> None:
+        await self.h.stop()
+
+    async def say(self, user: str, text: str) -> dict:
+        update = self.api.text_update(user, text)
+        assert await self.h.push(update) in (None, 200)
+        return update
+
+    async def replay(self, payload: dict) -> None:
+        await self.h.push(payload)
+
+    def replies(self, user: str) -> list[str]:
+        return self.api.texts(user)
+
+    def fail_next_sends(self, times: int) -> None:
+        self.api.fail("sendMessage", 502, times=times)
+
+    def kill_after_recording(self) -> None:
+        assert self.h.worker is not None
+        self.h.worker._schedule = lambda *_a: False  # type: ignore[method-assign]
+
+    async def settle(self) -> None:
+        await self.h.settle()
+
+
+CHANNELS = ["telegram-polling", "telegram-webhook", "zalo", "zalo_bot-polling", "zalo_bot-webhook"]
+
+
+@pytest.fixture(params=CHANNELS)
 async def driver(
     request: pytest.FixtureRequest, app_parts: tuple, settings: Any, zalo_api: FakeZaloApi
 ) -> AsyncIterator[Driver]:
@@ -127,6 +166,16 @@ async def driver(
                 yield d
             finally:
                 await harness.close()
+        return
+    if request.param.startswith("zalo_bot"):
+        async with FakeZaloBotAPI() as bot_api:
+            bot = ZaloBotHarness(bot_api, app_parts, settings, request.param.split("-")[1])
+            d = ZaloBotDriver(bot)
+            await d.start()
+            try:
+                yield d
+            finally:
+                await bot.close()
         return
     d = ZaloDriver(zalo_api, pipeline, services)
     await d.start()
