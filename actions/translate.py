@@ -23,25 +23,18 @@ from bot import officers
 from bot.core.context import Context
 from bot.core.registry import REGISTRY, Flow, FlowState, action, end_flow
 from bot.flows.consent import require_consent
-from bot.i18n import LANGUAGES, N_
-from bot.messages import Button, Reply
-from bot.storage.models import Recording, User
-from bot.storage.repositories import outbox
+from bot.i18n import LANGUAGES
+from bot.messages import Button
+from bot.storage.models import Recording
 from bot.storage.repositories import voice as repo
-from bot.voice import audio, coverage, publish, recordings, store
+from bot.voice import audio, coverage, recordings, store
+from bot.voice import review as review_mod
 from bot.voice.phrases import BY_KEY
 from nlu.normalize import fold
 
-# What the translator is told, in their language, when a reviewer decided (formatted at send).
-APPROVED = N_("Bản tiếng {name} của bạn đã được duyệt: {title}. Cảm ơn bạn!")
-SENT_BACK = N_(
-    "Người duyệt đã trả lại bản tiếng {name} của bạn: {title}. Lời nhắn: {comment}. "
-    "Gõ /dich để ghi lại."
-)
 PENDING = "translator_invite"  # state key while consent is asked: {"hash", "at"}
 PENDING_FOR = timedelta(hours=1)
 MAX_TEXT = 2000
-MAX_COMMENT = 500
 
 SKIP = ("bo qua", "skip", "bo")
 REPLAY = ("nghe lai", "nghe")
@@ -188,14 +181,8 @@ def _choose_lang(ctx: Context, langs: list[str]) -> str:
 
 def _title(ctx: Context, kind: str, key: str, lang: str) -> tuple[str, str]:
     """(title, Vietnamese text) of an item or phrase."""
-    if kind == "phrase":
-        p = BY_KEY.get(key)
-        shown = p.shown(lang) if p else key
-        return ctx._("Câu trong hội thoại"), shown
-    item = ctx.content.by_id().get(key)
-    if item is None:
-        return key, ""
-    return item.title_for("vi"), item.answer_for("vi")[0]
+    title, text = review_mod.title_of(ctx.content, kind, key, lang)
+    return (ctx._(title) if kind == "phrase" else title), text
 
 
 def _voice_wanted(kind: str, key: str) -> bool:
@@ -587,9 +574,9 @@ class ReviewFlow(Flow):
             return True
         if _is(text, APPROVE):
             label = await label_of(ctx, rec.lang)
-            await repo.approve(ctx.session, rec, ctx.user.id, label, datetime.now(UTC))
-            publish.forget()
-            await tell_translator(ctx, rec, APPROVED)
+            await review_mod.approve(
+                ctx.session, ctx.services.catalogs, ctx.content, rec, ctx.user.id, label
+            )
             ctx.say(
                 _("Đã duyệt. Từ giờ người dân nói tiếng {name} sẽ nhận bản này.").format(
                     name=_name(rec.lang)
@@ -621,28 +608,8 @@ class ReviewFlow(Flow):
             await self.show_next(ctx, langs, skip)
             return
         label = await label_of(ctx, rec.lang)
-        repo.send_back(rec, ctx.user.id, label, comment[:MAX_COMMENT], datetime.now(UTC))
-        await tell_translator(ctx, rec, SENT_BACK)
+        await review_mod.send_back(
+            ctx.session, ctx.services.catalogs, ctx.content, rec, ctx.user.id, label, comment
+        )
         ctx.say(_("Đã trả lại cho người dịch, kèm lời nhắn."))
         await self.show_next(ctx, langs, skip)
-
-
-async def tell_translator(ctx: Context, rec: Recording, msgid: str) -> None:
-    """A chat message to the recording's translator (an outbox row in this transaction; the
-    dispatcher sends it), in their language."""
-    if rec.made_by is None or rec.made_by == ctx.user.id:
-        return
-    user = await ctx.session.get(User, rec.made_by)
-    if user is None or not user.reachable:
-        return
-    t = ctx.services.catalogs.for_lang(user.locale or "vi")
-    title, _v = _title(ctx, rec.kind, rec.key, rec.lang)
-    text = t._(msgid).format(name=_name(rec.lang), title=title, comment=rec.comment or "")
-    await outbox.add_replies(
-        ctx.session,
-        channel=user.channel,
-        recipient=user.external_id,
-        replies=[Reply(text=text)],
-        user_id=user.id,
-        source="voice",
-    )
