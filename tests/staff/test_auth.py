@@ -17,6 +17,10 @@ from bot.storage.models import AuditEntry, Report, StaffAccount, StaffSession
 from bot.storage.repositories import staff as repo
 from tests.staff.conftest import CSRF_RE, csrf_from
 
+# What does not depend on the database runs on SQLite only; sessions, lockout and the area
+# clause run on both.
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
 
 async def _rows(services, model, *where):
     async with services.sessionmaker() as s:
@@ -83,6 +87,7 @@ async def test_login_keeps_the_web_chat_user_in_the_shared_cookie(
     assert len(web_users) == 1  # one web chat user throughout: its session survived
 
 
+@SQLITE
 async def test_next_goes_back_to_the_page_and_never_elsewhere(staff_client, make_staff):
     admin = await make_staff("admin")
     r = await staff_client.get("/staff/audit?action=login", allow_redirects=False)
@@ -111,6 +116,7 @@ async def test_the_session_rotates_at_login(services, make_staff):
     assert first.token not in {r.token_hash for r in rows}  # only hashes are stored
 
 
+@SQLITE
 async def test_the_cookie_changes_at_login(staff_client, make_staff):
     admin = await make_staff("admin")
     token = await csrf_from(staff_client, "/staff/login")
@@ -144,6 +150,7 @@ async def test_sessions_expire_idle_and_absolute(staff_client, make_staff, login
     assert await _rows(services, StaffSession) == []
 
 
+@SQLITE
 async def test_a_busy_session_is_kept_alive(staff_client, make_staff, login, services):
     admin = await make_staff("admin")
     await login(staff_client, admin)
@@ -232,6 +239,7 @@ async def test_lockout_per_account_whether_or_not_it_exists(staff_client, make_s
     assert audit.count("login.failed") == 2 * limit and "login.locked" in audit
 
 
+@SQLITE
 async def test_lockout_per_address(new_client, make_staff, services, settings):
     _staff_settings(services, lockout_address_failures=3)
     admin = await make_staff("admin")
@@ -243,6 +251,7 @@ async def test_lockout_per_address(new_client, make_staff, services, settings):
     assert r.status == 429
 
 
+@SQLITE
 async def test_an_unknown_name_costs_a_hash(services, monkeypatch, make_staff):
     """Constant-time-ish: an unknown account's password is checked against a dummy hash."""
     calls = []
@@ -259,6 +268,7 @@ async def test_an_unknown_name_costs_a_hash(services, monkeypatch, make_staff):
     assert auth._verify(services.settings.staff, None, "x") == (False, False)
 
 
+@SQLITE
 async def test_a_hash_with_old_parameters_is_redone_at_login(services, make_staff):
     admin = await make_staff("admin")  # argon2 t=1, m=8 KiB
     [before] = await _rows(services, StaffAccount)
@@ -273,6 +283,7 @@ async def test_a_hash_with_old_parameters_is_redone_at_login(services, make_staf
     assert result.token  # the new hash verifies
 
 
+@SQLITE
 async def test_csrf_is_checked_on_every_post(staff_client, make_staff, login):
     admin = await make_staff("admin")
     r = await staff_client.post(
@@ -302,6 +313,7 @@ async def test_csrf_is_checked_on_every_post(staff_client, make_staff, login):
     assert r.status == 200
 
 
+@SQLITE
 async def test_another_accounts_token_does_not_do(new_client, make_staff, login):
     one, two = await new_client(), await new_client()
     await login(one, await make_staff("admin"))
@@ -344,6 +356,7 @@ def staff_routes(app) -> list[tuple[str, str]]:
     return found
 
 
+@SQLITE
 async def test_every_staff_route_is_refused_without_login(staff_client, staff_server):
     routes = staff_routes(staff_server.app)
     assert ("GET", "/staff/") in routes and ("GET", "/staff/audit") in routes
@@ -369,6 +382,7 @@ async def test_every_staff_route_is_refused_without_login(staff_client, staff_se
     assert (await staff_client.get("/staff/static/staff.css")).status == 200
 
 
+@SQLITE
 async def test_cookie_flags_over_forwarded_https(app_parts, make_staff, settings):
     """Behind a trusted HTTPS proxy: the session cookie is Secure, HttpOnly, SameSite=Lax."""
     from bot.app import build_web_app, build_worker
@@ -406,6 +420,7 @@ async def test_cookie_flags_over_forwarded_https(app_parts, make_staff, settings
         assert "secure" not in cookie.lower() and "httponly" in cookie.lower()
 
 
+@SQLITE
 async def test_pages_keep_the_security_headers(staff_client, make_staff, login):
     for path in ("/staff/login", "/staff/static/staff.css"):
         r = await staff_client.get(path)
@@ -421,6 +436,7 @@ async def test_pages_keep_the_security_headers(staff_client, make_staff, login):
     assert "http://" not in body.replace("http://127.0.0.1", "") and "https://" not in body
 
 
+@SQLITE
 async def test_a_role_not_allowed_gets_403(new_client, make_staff, login, assert_refused):
     commune = await login(await new_client(), await make_staff("commune", "qng.ba_dong"))
     await assert_refused(commune, "GET", "/staff/accounts")
@@ -478,6 +494,7 @@ async def test_area_subtree_by_prefix(services):
     assert auth.require_area(user, "qng.ba_dong.lang_1") is user
 
 
+@SQLITE
 async def test_shutting_down_refuses_staff_posts(staff_client, staff_server, make_staff, login):
     from bot.app import AVAILABILITY_KEY
 
@@ -489,6 +506,7 @@ async def test_shutting_down_refuses_staff_posts(staff_client, staff_server, mak
     assert "Traceback" not in await r.text()
 
 
+@SQLITE
 async def test_a_page_error_is_a_short_page(staff_client, make_staff, login):
     await login(staff_client, await make_staff("admin"))
     r = await staff_client.get("/staff/accounts/nobody-like-this")
@@ -499,6 +517,7 @@ async def test_a_page_error_is_a_short_page(staff_client, make_staff, login):
     assert r.status == 200
 
 
+@SQLITE
 async def test_own_site_when_a_staff_port_is_set(app_parts, settings):
     from bot.app import build_dashboard_app, build_web_app, build_worker
 
