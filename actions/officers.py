@@ -80,6 +80,11 @@ async def try_code(ctx: Context, text: str | None, code_hash: str | None = None)
         return
     invite = result.invite
     assert invite is not None
+    if invite.role == "translator":  # a translator's code typed here: joined as a translator
+        from actions.translate import join
+
+        await join(ctx, invite)
+        return
     if "report" not in await ctx.load_consents():
         ctx.set_state(**{PENDING: {"hash": invite.code_hash, "at": datetime.now(UTC).isoformat()}})
         await require_consent(ctx, "report", resume="officer_join")

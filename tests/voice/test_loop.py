@@ -5,12 +5,16 @@ approves it with /duyet, and only then a Hrê villager asking that item gets the
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
 from sqlalchemy import select
 
+from bot import officers
 from bot.storage.models import OutboxEntry, Recording, Translator
 from bot.voice.store import VoiceStore
 from tests.conftest import all_text, message
-from tests.voice.conftest import join_translator, loudness, probe, tone, voice_message
+from tests.voice.conftest import invite, join_translator, loudness, probe, tone, voice_message
 
 HOUSING = "ho tro lam nha bao nhieu tien"
 
@@ -127,3 +131,30 @@ async def test_refused_recordings_get_a_short_answer(pipeline, services, setting
     assert "Phần này dành cho người dịch" in all_text(
         await pipeline.handle(message("/dich", sender="someone"))
     )
+
+
+async def test_translator_codes_are_bound_to_a_language(pipeline, services) -> None:
+    code = await invite(services, "sed")
+    said = all_text(await pipeline.handle(message(f"/macanbo {code}", sender="t-s")))
+    assert "Bạn có đồng ý không?" in said  # typed as an officer's: still a translator's code
+    said = all_text(await pipeline.handle(message(payload="/consent yes", sender="t-s")))
+    assert "Bạn đã là người dịch tiếng Ca Dong" in said
+    (t,) = await rows(services, Translator)
+    assert t.lang == "sed"
+    async with services.sessionmaker() as s:
+        made = await officers.make_invite(s, services.settings, "qng.ba_dong", timedelta(days=1))
+        await s.commit()
+    said = all_text(await pipeline.handle(message(f"/madich {made.code}", sender="t-o")))
+    assert "Đây là mã mời cán bộ: gõ /macanbo và mã." in said
+    again = all_text(await pipeline.handle(message(f"/madich {code}", sender="t-x")))
+    assert "Mã này đã được dùng rồi" in again
+    with pytest.raises(ValueError):
+        async with services.sessionmaker() as s:
+            await officers.make_invite(
+                s, services.settings, "", timedelta(days=1), role="translator"
+            )
+    with pytest.raises(ValueError):
+        async with services.sessionmaker() as s:
+            await officers.make_invite(
+                s, services.settings, "", timedelta(days=1), role="translator", lang="vi"
+            )
