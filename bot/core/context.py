@@ -32,6 +32,7 @@ class Turn:
     lang: str | None = None  # the user's language after this message, when known
     outbox_ids: list[int] = field(default_factory=list)  # the replies' outbox rows, in order
     claimed: list[outbox.Claimed] = field(default_factory=list)  # taken for the fast path
+    actions: list[str] = field(default_factory=list)  # the intents whose actions ran, in order
 
 
 @dataclass

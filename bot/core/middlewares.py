@@ -1,4 +1,5 @@
-"""The pipeline's middlewares, in order: inbox de-duplication, user, consent, locale, flood limit.
+"""The pipeline's middlewares, in order: inbox de-duplication, the overview's count, user,
+consent, locale, flood limit.
 
 Each is `async def mw(ctx, next)`; it may stop the message (`ctx.stop = True` or not calling next).
 """
@@ -7,11 +8,12 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import UTC, datetime
 
 from bot.core.context import Context
 from bot.core.pipeline import Next
 from bot.i18n import LANGUAGES, N_
-from bot.storage.repositories import inbox, users
+from bot.storage.repositories import inbox, stats, users
 
 MAX_TEXT_CHARS = 2000  # longer texts are cut: nobody types more on a phone, and it bounds NLU cost
 
@@ -84,4 +86,29 @@ async def flood_limit(ctx: Context, nxt: Next) -> None:
     await nxt(ctx)
 
 
-DEFAULT_MIDDLEWARES = [dedup, user, consent, locale, flood_limit]
+async def count(ctx: Context, nxt: Next) -> None:
+    """Count the handled message for the staff overview (bot.storage.repositories.stats): its
+    day, channel, language and outcome (answered by an item, not answered: the fallback ran,
+    other). One upsert after the dialogue, so on PostgreSQL its row is locked only until the
+    commit; nothing about the person."""
+    await nxt(ctx)
+    if ctx.turn.duplicate or ctx.turn.intent == "flood":
+        return
+    if ctx.turn.answer_id:
+        outcome = stats.ANSWERED
+    elif "fallback" in ctx.turn.actions:
+        outcome = stats.NOT_ANSWERED
+    else:
+        outcome = stats.OTHER
+    await stats.count_turn(
+        ctx.session,
+        datetime.now(UTC),
+        ctx.settings.timezone,
+        ctx.msg.channel,
+        ctx.lang,
+        outcome,
+        ctx.msg.sender_id,
+    )
+
+
+DEFAULT_MIDDLEWARES = [dedup, count, user, consent, locale, flood_limit]

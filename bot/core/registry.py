@@ -152,6 +152,7 @@ class Registry:
     async def run_intent(self, ctx: Context, intent: str) -> None:
         """Run the intent's action; the turn keeps the first intent it was given."""
         ctx.turn.intent = ctx.turn.intent or intent
+        ctx.turn.actions.append(intent)
         await self.actions[intent](ctx)
 
     async def start_flow(self, ctx: Context, name: str, **data: Any) -> None:

@@ -36,10 +36,11 @@ def end_button(ctx: Context) -> Button:
     return Button(ctx._("Kết thúc trò chuyện với cán bộ"), f"{COMMAND} end")
 
 
-def area_of(ctx: Context) -> str | None:
-    """The user's area when known: an officer's own area (villagers' areas come with their
-    notice subscription, when they gave one)."""
-    return ctx.area_code
+async def area_of(ctx: Context) -> str | None:
+    """The user's area when known: an officer's own, else the one a villager gave with their
+    notice subscription (bot/notices); None otherwise."""
+    assert ctx.user is not None
+    return ctx.area_code or await repo.known_area(ctx.session, ctx.user.id)
 
 
 async def ask_for_person(ctx: Context) -> None:
@@ -47,7 +48,7 @@ async def ask_for_person(ctx: Context) -> None:
     assert ctx.user is not None
     if not await require_consent(ctx, PURPOSE, resume=INTENT):
         return
-    h, created = await repo.start(ctx.session, ctx.user, ctx.lang, area_of(ctx))
+    h, created = await repo.start(ctx.session, ctx.user, ctx.lang, await area_of(ctx))
     # The words that asked ("cho tôi hỏi cán bộ về đất rừng") tell staff what it is about; a
     # button, a command or the "đồng ý" that resumed this after consent do not.
     nlu = ctx.nlu

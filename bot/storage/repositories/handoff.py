@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import Handoff, HandoffMessage, OutboxEntry, User, utcnow
+from bot.storage.models import Handoff, HandoffMessage, OutboxEntry, Subscription, User, utcnow
 
 OPEN, CLOSED = "open", "closed"
 VILLAGER, STAFF = "villager", "staff"
@@ -92,6 +92,18 @@ async def start(
     session.add(h)
     await session.flush()
     return h, True
+
+
+async def known_area(session: AsyncSession, user_id: int) -> str | None:
+    """The area a villager gave with their notice subscription, if any."""
+    return (
+        await session.execute(
+            select(Subscription.area_code)
+            .where(Subscription.user_id == user_id, Subscription.area_code.is_not(None))
+            .order_by(Subscription.active.desc(), Subscription.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
 
 
 async def add_message(

@@ -1,0 +1,266 @@
+"""The overview's figures: counts per day, channel, language and area, by aggregate queries.
+
+Messages are counted as they are handled (`count_turn`, one upsert per turn into `turn_counts`:
+day in the province's time zone, channel, language, outcome, and a shard that spreads concurrent
+turns over a few rows), so the overview never reads the inbox. Reports, feedback and
+subscriptions are counted from their own tables by day (`created_at`, on an index: migration
+0009) with GROUP BY, so 100,000 rows are summed by the database, not loaded. Nothing here names a
+person: counts only.
+
+Days are the province's (`timezone`): on PostgreSQL `timezone(zone, created_at)`; on SQLite,
+which stores UTC wall times, the zone's UTC offset at the period's start is added
+(`strftime(..., '+N minutes')`; exact for Asia/Ho_Chi_Minh, which has no summer time).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.dialect import dialect_insert, dialect_name
+from bot.storage.models import Feedback, Report, Subscription, TurnCount, User
+
+ANSWERED, NOT_ANSWERED, OTHER = "answered", "not_answered", "other"
+OUTCOMES = (ANSWERED, NOT_ANSWERED, OTHER)
+SHARDS = 8
+
+
+def shard_of(sender: str) -> int:
+    return zlib.crc32(sender.encode("utf-8", "surrogatepass")) % SHARDS
+
+
+async def count_turn(
+    session: AsyncSession,
+    at: datetime,
+    timezone: str,
+    channel: str,
+    lang: str,
+    outcome: str,
+    sender: str,
+) -> None:
+    """One handled message, in the turn's transaction (no commit)."""
+    day = at.astimezone(ZoneInfo(timezone)).date().isoformat()
+    insert = dialect_insert(session, TurnCount)
+    stmt = insert.values(
+        day=day,
+        channel=channel[:16],
+        lang=(lang or "?")[:8],
+        outcome=outcome,
+        shard=shard_of(sender),
+        n=1,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["day", "channel", "lang", "outcome", "shard"],
+        set_={"n": TurnCount.n + 1},
+    )
+    await session.execute(stmt)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days `start` to `end` inclusive, in the province's time zone."""
+
+    start: date
+    end: date
+    timezone: str
+
+    @property
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """[from, to) as UTC datetimes."""
+        zone = ZoneInfo(self.timezone)
+        begin = datetime(self.start.year, self.start.month, self.start.day, tzinfo=zone)
+        stop = datetime(self.end.year, self.end.month, self.end.day, tzinfo=zone)
+        return begin.astimezone(UTC), (stop + timedelta(days=1)).astimezone(UTC)
+
+
+def _day(session: AsyncSession, column: Any, period: Period) -> Any:
+    """The province's day of a stored UTC time, as 'YYYY-MM-DD'."""
+    if dialect_name(session) == "postgresql":
+        return func.to_char(func.timezone(period.timezone, column), "YYYY-MM-DD")
+    begin, _ = period.bounds()
+    offset = ZoneInfo(period.timezone).utcoffset(begin.replace(tzinfo=None)) or timedelta()
+    minutes = int(offset.total_seconds() // 60)
+    return func.strftime("%Y-%m-%d", column, f"{minutes:+d} minutes")
+
+
+@dataclass
+class Series:
+    """Counts by day and by one other key (an outcome, a status): `rows[key][day] = n`."""
+
+    days: list[str]
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, key: str, day: str, n: int) -> None:
+        self.rows.setdefault(key, {})
+        self.rows[key][day] = self.rows[key].get(day, 0) + int(n)
+
+    def total(self, key: str | None = None) -> int:
+        keys = [key] if key is not None else list(self.rows)
+        return sum(sum(self.rows.get(k, {}).values()) for k in keys)
+
+    def per_day(self, key: str) -> list[int]:
+        got = self.rows.get(key, {})
+        return [got.get(d, 0) for d in self.days]
+
+
+@dataclass
+class Overview:
+    period: Period
+    messages: Series  # by outcome
+    messages_by_channel: dict[str, int]
+    messages_by_lang: dict[str, int]
+    reports: Series  # by "reports"
+    reports_by_area: dict[str, int]  # area code (as stored) -> count
+    feedback: Series  # by status
+    subscribers: Series  # new subscriptions a day, by "new"
+    subscribers_by_lang: dict[str, int]
+    subscribers_by_area: dict[str, int]
+    active_subscribers: int
+
+
+async def _turns(session: AsyncSession, period: Period) -> tuple[Series, dict, dict]:
+    days = [d.isoformat() for d in period.days]
+    series = Series(days)
+    where = (TurnCount.day >= days[0], TurnCount.day <= days[-1])
+    rows = await session.execute(
+        select(TurnCount.day, TurnCount.outcome, func.sum(TurnCount.n))
+        .where(*where)
+        .group_by(TurnCount.day, TurnCount.outcome)
+    )
+    for day, outcome, n in rows:
+        series.add(outcome, day, n)
+    by_channel = dict(
+        (
+            await session.execute(
+                select(TurnCount.channel, func.sum(TurnCount.n))
+                .where(*where)
+                .group_by(TurnCount.channel)
+            )
+        ).all()
+    )
+    by_lang = dict(
+        (
+            await session.execute(
+                select(TurnCount.lang, func.sum(TurnCount.n)).where(*where).group_by(TurnCount.lang)
+            )
+        ).all()
+    )
+    return (
+        series,
+        {k: int(v) for k, v in by_channel.items()},
+        {k: int(v) for k, v in by_lang.items()},
+    )
+
+
+async def overview(
+    session: AsyncSession,
+    period: Period,
+    *,
+    report_area: ColumnElement[bool] | None = None,
+    feedback_area: ColumnElement[bool] | None = None,
+    subscription_area: ColumnElement[bool] | None = None,
+) -> Overview:
+    """Every figure of the overview for `period`; the `*_area` clauses (a commune account's
+    subtree) narrow reports, feedback and subscriptions to an area (messages have none)."""
+    begin, stop = period.bounds()
+    days = [d.isoformat() for d in period.days]
+    messages, by_channel, by_lang = await _turns(session, period)
+
+    reports = Series(days)
+    rday = _day(session, Report.created_at, period)
+    rwhere = [Report.created_at >= begin, Report.created_at < stop, report_area or true()]
+    for day, n in await session.execute(select(rday, func.count()).where(*rwhere).group_by(rday)):
+        reports.add("reports", day, n)
+    reports_by_area = {
+        code: int(n)
+        for code, n in await session.execute(
+            select(Report.area_code, func.count()).where(*rwhere).group_by(Report.area_code)
+        )
+    }
+
+    feedback = Series(days)
+    fday = _day(session, Feedback.created_at, period)
+    fwhere = [Feedback.created_at >= begin, Feedback.created_at < stop, feedback_area or true()]
+    for day, status, n in await session.execute(
+        select(fday, Feedback.status, func.count()).where(*fwhere).group_by(fday, Feedback.status)
+    ):
+        feedback.add(status, day, n)
+
+    subscribers = Series(days)
+    sday = _day(session, Subscription.created_at, period)
+    swhere = [subscription_area if subscription_area is not None else true()]
+    for day, n in await session.execute(
+        select(sday, func.count())
+        .where(Subscription.created_at >= begin, Subscription.created_at < stop, *swhere)
+        .group_by(sday)
+    ):
+        subscribers.add("new", day, n)
+    active = [Subscription.active.is_(True), *swhere]
+    active_total = (
+        await session.execute(select(func.count()).select_from(Subscription).where(*active))
+    ).scalar_one()
+    sub_lang = {
+        (lang or "?"): int(n)
+        for lang, n in await session.execute(
+            select(User.locale, func.count())
+            .select_from(Subscription)
+            .join(User, User.id == Subscription.user_id)
+            .where(*active)
+            .group_by(User.locale)
+        )
+    }
+    sub_area = {
+        (code or ""): int(n)
+        for code, n in await session.execute(
+            select(Subscription.area_code, func.count())
+            .where(*active)
+            .group_by(Subscription.area_code)
+        )
+    }
+    return Overview(
+        period=period,
+        messages=messages,
+        messages_by_channel=by_channel,
+        messages_by_lang=by_lang,
+        reports=reports,
+        reports_by_area=reports_by_area,
+        feedback=feedback,
+        subscribers=subscribers,
+        subscribers_by_lang=sub_lang,
+        subscribers_by_area=sub_area,
+        active_subscribers=int(active_total),
+    )
+
+
+def roll_up(counts: dict[str, int], depth: int = 2) -> dict[str, int]:
+    """Counts by dotted area code summed to codes of `depth` parts ("qng.ba_dong": a commune)."""
+    out: dict[str, int] = defaultdict(int)
+    for code, n in counts.items():
+        parts = (code or "").split(".")
+        out[".".join(parts[:depth]) if code else ""] += n
+    return dict(out)
+
+
+def top(counts: dict[str, int], n: int = 10) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def outcome_share(messages: Series) -> tuple[int, int]:
+    """(answered, not answered) over the period."""
+    return messages.total(ANSWERED), messages.total(NOT_ANSWERED)
+
+
+def keys_sorted(series: Series, order: Sequence[str] = ()) -> list[str]:
+    first = [k for k in order if k in series.rows]
+    return first + sorted(k for k in series.rows if k not in first)
