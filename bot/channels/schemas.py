@@ -548,65 +548,6 @@ def zalo_bot_update(payload: Any) -> ZbUpdate:
         return ZbUpdate(name)
     chat = obj(m.get("chat"), "message.chat")
     sender = opt_obj(m.get("from"), "message.from") or {}
-    text = opt_text(m.get("text"), "message.text") or opt_text(m.get("caption"), "message.caption")
-    photo = _zb_url(m.get("photo_url"), "message.photo_url")
-    if photo is None and isinstance(m.get("photo"), str):
-        photo = _zb_url(m["photo"], "message.photo")
-    return ZbUpdate(
-        event_name=name,
-        message_id=ident(m.get("message_id"), "message.message_id", ZB_MSG_ID_RE),
-        chat_id=ident(chat.get("id"), "message.chat.id", ZB_ID_RE),
-        chat_type=opt_ident(chat.get("chat_type"), "message.chat.chat_type", ZB_CHAT_TYPE_RE) or "",
-        from_id=opt_ident(sender.get("id"), "message.from.id", ZB_ID_RE),
-        is_bot=boolean(sender.get("is_bot"), "message.from.is_bot"),
-        text=text or "",
-        photo_url=photo,
-        voice_url=_zb_url(m.get("voice_url"), "message.voice_url"),
-    )
-
-
-# --------------------------------------------------------------------------- Zalo Bot Platform
-
-ZB_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # chat and user ids: "e4ea2cd5189df1c3a88c"
-ZB_MSG_ID_RE = re.compile(r"[\w.:-]{1,128}", re.ASCII)
-ZB_EVENT_RE = re.compile(r"[a-z_.]{1,64}")  # "message.text.received"
-ZB_CHAT_TYPE_RE = re.compile(r"[A-Za-z_]{1,32}")  # "PRIVATE", "GROUP"
-
-
-@dataclass(frozen=True, slots=True)
-class ZbUpdate:
-    """The fields of a Zalo Bot Platform update we act on (docs/zalo-bot.md)."""
-
-    event_name: str
-    message_id: str | None = None
-    chat_id: str | None = None
-    chat_type: str = ""
-    from_id: str | None = None
-    is_bot: bool = False
-    text: str = ""
-    photo_url: str | None = None  # http(s) only; anything else is dropped
-    voice_url: str | None = None
-
-
-def _zb_url(value: Any, field: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise Invalid(field, "not a string")
-    return value if URL_RE.fullmatch(value) else None
-
-
-def zalo_bot_update(payload: Any) -> ZbUpdate:
-    """A Zalo Bot Platform update (a getUpdates result, or the webhook's body without its
-    `{"ok", "result"}` envelope), checked. Raises Invalid. An update without a message keeps
-    only its event name."""
-    u = obj(payload, "update")
-    name = ident(u.get("event_name"), "event_name", ZB_EVENT_RE)
-    m = opt_obj(u.get("message"), "message")
-    if m is None:
-        return ZbUpdate(name)
-    chat = obj(m.get("chat"), "message.chat")
-    sender = opt_obj(m.get("from"), "message.from") or {}
     caption = opt_text(m.get("caption"), "message.caption")  # both checked, whichever is used
     text = opt_text(m.get("text"), "message.text") or caption
     photo = _zb_url(m.get("photo_url"), "message.photo_url")
