@@ -33,7 +33,9 @@ from bot.core.services import Services
 from bot.errors import StartupError
 from bot.i18n import Catalogs
 from bot.inbound.worker import InboundWorker
+from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.sender import RetryPolicy, Sender
+from bot.outbox.window import ReplyWindow, WindowGate
 from bot.storage.db import (
     PoolSettings,
     close_probe,
@@ -129,14 +131,26 @@ def build_worker(
 ) -> InboundWorker:
     """The inbound worker and the sender core for `channels`."""
     services = pipeline.services
+    sent = services.settings.outbox
+    if policy is None:
+        policy = RetryPolicy(max_attempts=sent.max_attempts, lease_seconds=sent.lease_seconds)
     sender = Sender(services.sessionmaker, policy, pseudonym=services.memory.pseudonym)
-    worker = InboundWorker(pipeline, sender)
+    dispatcher = Dispatcher(sender, concurrency=sent.concurrency, batch=sent.batch)
+    worker = InboundWorker(pipeline, sender, dispatcher=dispatcher)
     if isinstance(pipeline, Pipeline):  # not for a stand-in (the fuzz tests' recorder)
         from bot.media.download import MediaStep
 
         worker.media = MediaStep.from_settings(services.settings)
     for channel in channels:
         worker.add_channel(channel)
+    # The dispatchers' sends share each channel's rate through the database; Zalo rows are
+    # checked against the user's reply window and the monthly proactive quota first.
+    sender.use_shared_budgets(sent.rate_headroom)
+    if "zalo" in sender.channels:
+        rule = ReplyWindow(
+            sent.zalo_window_hours, sent.zalo_window_messages, sent.zalo_monthly_quota
+        )
+        dispatcher.gates["zalo"] = WindowGate(services.sessionmaker, "zalo", rule)
     return worker
 
 

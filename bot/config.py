@@ -313,6 +313,7 @@ class Settings:
     zalo: ZaloSettings = field(default_factory=ZaloSettings)
     zalo_bot: ZaloBotSettings = field(default_factory=ZaloBotSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
     base_dir: Path = field(default_factory=Path.cwd)
 
     def path(self, rel: str) -> Path:
@@ -366,6 +367,7 @@ _SECTIONS: dict[str, type] = {
     "zalo": ZaloSettings,
     "zalo_bot": ZaloBotSettings,
     "staff": StaffSettings,
+    "outbox": OutboxSettings,
 }
 
 
