@@ -132,12 +132,14 @@ class OpenDataSettings:
     """The public indicator tables at /open-data/ (bot/opendata/): a cell (indicator, area,
     period) summed from fewer than `min_cell_reports` reports is published as suppressed; the
     data package's `licence` (an SPDX id of an open licence) and `publisher`; how long clients
-    and proxies may keep a response (`max_age_seconds`)."""
+    and proxies may keep a response (`max_age_seconds`); how stale the server's own copy may
+    get (`recheck_seconds`: a new report shows within that long)."""
 
     min_cell_reports: int = 3
     licence: str = "CC-BY-4.0"
     publisher: str = "Làng Số, Chương trình MTQG 1719 tỉnh Quảng Ngãi"
     max_age_seconds: int = 300
+    recheck_seconds: float = 2.0  # the reports' fingerprint is read at most this often
 
 
 @dataclass(frozen=True)
@@ -599,8 +601,8 @@ def _open_data_errors(od: OpenDataSettings) -> list[str]:
         errors.append(
             f"open_data.licence: expected one of {', '.join(LICENCES)}, got {od.licence!r}"
         )
-    if od.max_age_seconds < 0:
-        errors.append("open_data.max_age_seconds: expected 0 or more")
+    if od.max_age_seconds < 0 or od.recheck_seconds < 0:
+        errors.append("open_data: max_age_seconds and recheck_seconds must be 0 or more")
     return errors
 
 

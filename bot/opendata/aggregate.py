@@ -114,6 +114,7 @@ class Dataset:
     communes: list[tuple[str, str]] = field(default_factory=list)  # the ones with data
     periods: list[str] = field(default_factory=list)
     online_available: bool = False  # both meeting indicators are in content/indicators.yml
+    _by_indicator: dict[str, list[Cell]] | None = field(default=None, repr=False)
 
     def select(
         self,
@@ -123,9 +124,17 @@ class Dataset:
         indicator: str | None = None,
         level: str | None = None,
     ) -> list[Cell]:
+        if indicator is not None:
+            if self._by_indicator is None:
+                self._by_indicator = {}
+                for c in self.cells:
+                    self._by_indicator.setdefault(c.indicator.code, []).append(c)
+            pool = self._by_indicator.get(indicator, [])
+        else:
+            pool = self.cells
         return [
             c
-            for c in self.cells
+            for c in pool
             if (area is None or c.area_code == area)
             and (period is None or c.period == period)
             and (indicator is None or c.indicator.code == indicator)

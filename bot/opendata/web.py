@@ -16,8 +16,9 @@ reports), `Cache-Control: public, max-age=open_data.max_age_seconds`; a matching
 (or, without one, If-Modified-Since) gets a 304. The data files and the package add
 `Access-Control-Allow-Origin: *`: public data any site may read. HEAD works on every route.
 
-The data is aggregated once per change of the reports table (a one-row fingerprint query tells),
-so repeated requests cost that query and a dictionary look-up. A bad query value gets a 400
+The data is aggregated once per change of the reports table (a one-row fingerprint query tells,
+read at most once every `open_data.recheck_seconds`), so repeated requests cost at most that
+query and a dictionary look-up. A bad query value gets a 400
 with a short message saying what is accepted.
 """
 
@@ -28,6 +29,7 @@ import hashlib
 import io
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -141,10 +143,14 @@ class State:
         self.by_indicator = {i.code: i for i in self.indicators}
         self.fingerprint: repo.Fingerprint | None = None
         self.dataset: Dataset | None = None
-        self.version = ""
+        self.checked_at = 0.0  # when the fingerprint was last read (time.monotonic)
         self.bodies: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
 
     async def current(self) -> Dataset:
+        now = time.monotonic()
+        if self.dataset is not None and now - self.checked_at < self.settings.recheck_seconds:
+            return self.dataset
+        self.checked_at = now
         async with self.services.sessionmaker() as session:
             fp = await repo.fingerprint(session)
             if self.dataset is not None and fp == self.fingerprint:
@@ -157,7 +163,6 @@ class State:
             raw, self.tree, self.indicators, self.settings.min_cell_reports, last
         )
         self.fingerprint = fp
-        self.version = hashlib.sha256(repr(fp).encode()).hexdigest()[:16]
         self.bodies.clear()
         return self.dataset
 

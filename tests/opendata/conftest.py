@@ -3,7 +3,10 @@ the public responses must never show."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
+
+import pytest
 
 from bot.storage.models import Report, User
 from tests.logscan import sensitive
@@ -36,6 +39,14 @@ PERSONAL = [
 ]
 for _value in (OFFICER_NAME, OFFICER_PHONE, NOTE):
     sensitive(_value)
+
+
+@pytest.fixture
+def settings(settings):
+    """The tests change reports and read them back at once: no recheck delay (its own test
+    sets one)."""
+    od = dataclasses.replace(settings.open_data, recheck_seconds=0.0)
+    return dataclasses.replace(settings, open_data=od)
 
 
 async def add_officer(session, n: int = 0) -> User:

@@ -8,8 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from bot.config import ConfigError, load_settings
+from bot.opendata.web import STATE_KEY
+from bot.storage.models import Report
 from tests.opendata.test_web import fetch, rows_of, seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def settings(settings):
     od = dataclasses.replace(
-        settings.open_data, min_cell_reports=1, licence="CC0-1.0", max_age_seconds=60
+        settings.open_data,
+        min_cell_reports=1,
+        licence="CC0-1.0",
+        max_age_seconds=60,
+        recheck_seconds=3600,
     )
     return dataclasses.replace(settings, open_data=od)
 
@@ -37,13 +44,41 @@ async def test_settings_apply(server, services):
     assert "CC0-1.0" in body.decode() and "ít hơn 1 báo cáo" in body.decode()
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_new_reports_show_after_recheck_seconds(server, services):
+    """Within recheck_seconds the server's copy is served without asking the database; after
+    it, the fingerprint is read again and the change shows."""
+    await seed(services)
+    path = "/open-data/indicators.csv?area=qng.ba_dinh"
+    _, _, before = await fetch(server, path)
+    async with services.sessionmaker() as s:
+        # as repositories.reports.correct does: a new version
+        await s.execute(
+            update(Report)
+            .where(Report.area_code == "qng.ba_dinh")
+            .values(value=1, version=Report.version + 1)
+        )
+        await s.commit()
+    _, _, same = await fetch(server, path)
+    assert same == before
+    state = next(
+        r._app[STATE_KEY]
+        for r in server.app.router.resources()
+        if getattr(r, "_app", None) is not None and STATE_KEY in r._app
+    )
+    state.checked_at -= 3601  # an hour later
+    _, _, after = await fetch(server, path)
+    assert rows_of(after)[0]["value"] == "2"
+
+
 @pytest.mark.parametrize(
     "section, message",
     [
         ("open_data:\n  licence: all-rights-reserved\n", "open_data.licence"),
         ("open_data:\n  min_cell_reports: 0\n", "open_data.min_cell_reports"),
         ("open_data:\n  min_cell_reports: three\n", "open_data.min_cell_reports"),
-        ("open_data:\n  max_age_seconds: -1\n", "open_data.max_age_seconds"),
+        ("open_data:\n  max_age_seconds: -1\n", "max_age_seconds"),
+        ("open_data:\n  recheck_seconds: -1\n", "recheck_seconds"),
     ],
 )
 def test_bad_settings_are_refused(tmp_path, section, message):
