@@ -107,7 +107,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        message = getattr(exc, "message", None) or STATUS_TEXT.get(exc.status) or exc.reason
+        message = getattr(exc, "message", None) or _own_text(exc)
+        message = message or STATUS_TEXT.get(exc.status) or exc.reason
         return error_page(request, exc.status, message, exc.headers)
     except Exception as exc:
         from bot.app import AVAILABILITY_KEY
@@ -121,6 +122,15 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not isinstance(response, web.FileResponse) and not response.prepared:
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _own_text(exc: web.HTTPException) -> str | None:
+    """The text a page gave its HTTP error (`web.HTTPBadRequest(text=...)`), not aiohttp's
+    default "400: Bad Request"."""
+    text = exc.text
+    if not text or text.startswith(f"{exc.status}:") or len(text) > 500:
+        return None
+    return text
 
 
 def error_page(
