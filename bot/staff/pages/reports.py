@@ -240,7 +240,7 @@ def indicator_label(services: Any, code: str) -> str:
 def project_label(services: Any, number: int) -> str:
     for o in _lists(services).projects:
         if str(o.value) == str(number):
-            return f"{number}. {o.label_for('vi')}"
+            return o.label_for("vi")
     return str(number)
 
 
