@@ -144,3 +144,53 @@ async def test_attendee_export_is_formula_safe(
     assert sorted(row[3] for row in rows[1:]) == ["'=cmd|' /C calc'!A0", "Hà Thị B"]
     r = await client.get(f"/staff/notices/{nid}/attendees?format=pdf")
     assert r.status == 400
+
+
+async def test_live_progress_on_a_phone(staff_server, make_staff, services, phone, db_url):
+    """The notice page's numbers follow the sending without a reload (notices.js polling the
+    JSON), under the app's Content-Security-Policy, nothing fetched from outside; 360 px wide."""
+    if not db_url.startswith("sqlite"):
+        return  # the browser part once is enough
+    from playwright.async_api import expect
+
+    from tests.staff.conftest import screenshot_path
+
+    await people(services)
+    admin = await make_staff("admin")
+    missing: list[str] = []
+    phone.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+    base = str(staff_server.make_url("/staff/login"))
+    await phone.goto(base)
+    await phone.fill("#name", admin.name)
+    await phone.fill("#password", admin.password)
+    await phone.click("button[type=submit]")
+    await phone.goto(str(staff_server.make_url("/staff/notices/new")))
+    await phone.fill("#title_vi", "Tập huấn trên điện thoại")
+    await phone.fill("#body_vi", "Mời bà con.")
+    await phone.select_option("#area", COMMUNE)
+    await phone.click("button[value=send]")
+    await phone.wait_for_selector("#progress")
+    assert await phone.text_content('[data-field="sent"]') == "0"
+    async with services.sessionmaker() as s:
+        await s.execute(
+            OutboxEntry.__table__.update()
+            .where(OutboxEntry.notice_id.is_not(None))
+            .values(status="sent")
+        )
+        await s.commit()
+    sent = phone.locator('[data-field="sent"]')
+    await expect(sent).to_have_text("2", timeout=10_000)  # no reload: the page polled the JSON
+    assert await phone.text_content('[data-field="remaining"]') == "0"
+    await expect(phone.locator('[data-field="status_label"]')).to_have_text(
+        "đã gửi xong", timeout=10_000
+    )
+    # finished: the page reloads itself once for the final report, and the cancel button goes
+    await expect(phone.locator("#by-state")).to_contain_text("đã gửi", timeout=10_000)
+    await expect(phone.locator("button.danger")).to_have_count(0)
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, width
+    await phone.screenshot(path=screenshot_path("staff-notice-progress.png"), full_page=True)
+    # no page resource failed; the browser's own favicon request (no icon here) may 404
+    assert all(u.endswith("/favicon.ico") for u in missing), missing
+    errors = [e for e in phone.errors if "status of 404" not in e]
+    assert errors == [] and phone.outside == []

@@ -5,6 +5,7 @@
   var box = document.getElementById("progress");
   if (!box) { return; }
   var url = box.getAttribute("data-url");
+  if (box.getAttribute("data-open") !== "yes") { return; }  // done or cancelled: nothing moves
   function set(name, value) {
     var el = document.querySelector('[data-field="' + name + '"]');
     if (el) { el.textContent = String(value); }
@@ -19,7 +20,9 @@
         set("rsvp_no", p.rsvp.no);
         var bar = document.querySelector('[data-field="bar"]');
         if (bar) { bar.max = Math.max(p.sent + p.failed + p.remaining, 1); bar.value = p.sent + p.failed; }
-        if (p.status === "sending" || p.status === "scheduled") { setTimeout(tick, 2000); }
+        if (p.status === "sending" || p.status === "scheduled") { setTimeout(tick, 2000); return; }
+        // finished while the page was open: once more, whole, for the final report by reason
+        if (box.getAttribute("data-open") === "yes") { window.location.reload(); }
       })
       .catch(function () { setTimeout(tick, 5000); });
   }
