@@ -187,3 +187,27 @@ async def test_compose_in_bulk_is_fast_and_complete(services):
     assert made.total == n
     assert len(statements) < 40, len(statements)  # bulk: never a statement per recipient
     assert took < 20, took
+
+
+async def test_a_recorded_audio_per_language(services):
+    async with services.sessionmaker() as s:
+        await person(s, lang="hre", area=COMMUNE)
+        await person(s, lang="vi", area=COMMUNE)
+        made = await composing.compose(
+            s,
+            training(langs=[], topics=[], audio={"hre": "https://example.org/hre.ogg"}),
+            settings=services.settings,
+        )
+        await s.commit()
+        rows = (
+            (await s.execute(select(OutboxEntry).where(OutboxEntry.notice_id == made.notice.id)))
+            .scalars()
+            .all()
+        )
+    voices = {("HRE" in r.payload["text"]): r.payload.get("voice") for r in rows}
+    assert voices == {True: "https://example.org/hre.ogg", False: None}
+    async with services.sessionmaker() as s:
+        bad = await composing.preview(
+            s, training(audio={"hre": "../../etc/passwd"}), settings=services.settings
+        )
+    assert any("Ghi âm (hre)" in p for p in bad.problems)

@@ -116,6 +116,7 @@ def _form_values(form: Any) -> dict[str, Any]:
     return {
         "title": {lang: one(f"title_{lang}") for lang in LANGUAGES},
         "body": {lang: one(f"body_{lang}") for lang in LANGUAGES},
+        "audio": {lang: one(f"audio_{lang}") for lang in LANGUAGES},
         "topics": many("topic"),
         "areas": list(dict.fromkeys(many("area") + codes)),
         "area_codes": one("area_codes"),
@@ -148,6 +149,7 @@ def _draft(values: dict[str, Any], staff: StaffUser, tz) -> tuple[Draft, list[st
     draft = Draft(
         title=dict(values["title"]),
         body=dict(values["body"]),
+        audio=dict(values["audio"]),
         topics=list(values["topics"]),
         areas=areas,
         langs=list(values["langs"]),
@@ -187,6 +189,7 @@ def _compose_context(request, staff, values, problems=(), preview=None) -> dict[
 EMPTY = {
     "title": {},
     "body": {},
+    "audio": {},
     "topics": [],
     "areas": [],
     "area_codes": "",
