@@ -49,6 +49,9 @@ async def test_area_typed_then_village_buttons_then_topics(pipeline, services):
     assert "4. Họp thôn, họp xã" in out and "1. ✓ Lớp tập huấn" in out
     sub = await sub_of(services)
     assert "hop" not in sub.topics and ",tap_huan," in sub.topics
+    out = await said(pipeline, "y te")  # a topic typed by part of its name
+    assert "5. Y tế, trường học" in out and "✓ Y tế" not in out
+    assert ",y_te_truong_hoc," not in (await sub_of(services)).topics
     out = await said(pipeline, "xong")
     assert "Đã lưu. Địa bàn: xã Ba Động." in out and "Họp" not in out.split("Chủ đề:")[1]
     again = await said(pipeline, "/dangky")
