@@ -23,6 +23,7 @@ lower the province's share).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -43,6 +44,7 @@ ONLINE_TARGET_SOURCE = (
 PERIOD_RE = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$")
 
 
+@functools.lru_cache(maxsize=4096)
 def period_key(period: str) -> tuple:
     """Months, quarters and years in time order; a year after its months and quarters."""
     m = PERIOD_RE.match(period)

@@ -24,11 +24,13 @@ with a short message saying what is accepted.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
 import json
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -40,6 +42,7 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from markupsafe import escape
 
 from bot.areas import areas_of
 from bot.core.services import Services
@@ -143,37 +146,49 @@ class State:
         self.by_indicator = {i.code: i for i in self.indicators}
         self.fingerprint: repo.Fingerprint | None = None
         self.dataset: Dataset | None = None
-        self.checked_at = 0.0  # when the fingerprint was last read (time.monotonic)
+        self.checked_at = -math.inf  # when the fingerprint was last read (time.monotonic)
+        self.lock = asyncio.Lock()
         self.bodies: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
 
     async def current(self) -> Dataset:
-        now = time.monotonic()
-        if self.dataset is not None and now - self.checked_at < self.settings.recheck_seconds:
+        """The dataset, rebuilt when the reports changed (one rebuild at a time; the building,
+        CPU work, in a thread so the event loop keeps serving the chat meanwhile)."""
+        if self.dataset is not None and self._fresh():
             return self.dataset
-        self.checked_at = now
-        async with self.services.sessionmaker() as session:
-            fp = await repo.fingerprint(session)
-            if self.dataset is not None and fp == self.fingerprint:
-                return self.dataset
-            raw = await repo.cells(session)
-        last = fp.last_updated
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=UTC)
-        self.dataset = aggregate.build(
-            raw, self.tree, self.indicators, self.settings.min_cell_reports, last
-        )
-        self.fingerprint = fp
-        self.bodies.clear()
-        return self.dataset
+        async with self.lock:
+            if self.dataset is not None and self._fresh():
+                return self.dataset  # another request rebuilt it while this one waited
+            self.checked_at = time.monotonic()
+            async with self.services.sessionmaker() as session:
+                fp = await repo.fingerprint(session)
+                if self.dataset is not None and fp == self.fingerprint:
+                    return self.dataset
+                raw = await repo.cells(session)
+            last = fp.last_updated
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            k = self.settings.min_cell_reports
+            dataset = await asyncio.to_thread(
+                aggregate.build, raw, self.tree, self.indicators, k, last
+            )
+            self.dataset, self.fingerprint = dataset, fp
+            self.bodies.clear()
+            return dataset
 
-    def cached(self, key: tuple, make: Callable[[], bytes]) -> tuple[bytes, str]:
+    def _fresh(self) -> bool:
+        return time.monotonic() - self.checked_at < self.settings.recheck_seconds
+
+    async def cached(self, ds: Dataset, key: tuple, make: Callable[[], bytes]) -> tuple[bytes, str]:
+        """The body `make` renders from `ds` for `key`, kept while `ds` is current."""
+        key = (id(ds), *key)
         hit = self.bodies.get(key)
         if hit is None:
-            body = make()
+            body = await asyncio.to_thread(make)
             hit = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-            self.bodies[key] = hit
-            if len(self.bodies) > CACHE_ENTRIES:
-                self.bodies.popitem(last=False)
+            if ds is self.dataset:  # not a body of data replaced meanwhile
+                self.bodies[key] = hit
+                if len(self.bodies) > CACHE_ENTRIES:
+                    self.bodies.popitem(last=False)
         else:
             self.bodies.move_to_end(key)
         return hit
@@ -225,7 +240,7 @@ def _bad(request: web.Request, message: str) -> web.Response:
             '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             "<title>Yêu cầu không hợp lệ</title></head><body><p>"
-            + jinja2.utils.markupsafe.escape(message)
+            + escape(message)
             + '</p><p><a href="/open-data/">Về trang dữ liệu mở</a></p></body></html>'
         ),
         status=400,
@@ -253,6 +268,7 @@ def _not_modified(request: web.Request, etag: str, last: datetime | None) -> boo
 
 def _respond(
     request: web.Request,
+    ds: Dataset,
     body: bytes,
     etag: str,
     content_type: str,
@@ -261,7 +277,7 @@ def _respond(
     filename: str | None = None,
 ) -> web.Response:
     state = _state(request)
-    last = state.dataset.last_updated if state.dataset else None
+    last = ds.last_updated
     headers = {
         "Cache-Control": f"public, max-age={state.settings.max_age_seconds}",
         "ETag": etag,
@@ -398,9 +414,9 @@ async def _data(request: web.Request, kind: str, fmt: str) -> web.Response:
             return _csv(fields, rows)
         return _json(_meta(state, ds, filters), rows)
 
-    body, etag = state.cached((kind, fmt, area, period, indicator), make)
+    body, etag = await state.cached(ds, (kind, fmt, area, period, indicator), make)
     ctype = "text/csv; charset=utf-8" if fmt == "csv" else "application/json; charset=utf-8"
-    return _respond(request, body, etag, ctype, cors=True, filename=f"{kind}.{fmt}")
+    return _respond(request, ds, body, etag, ctype, cors=True, filename=f"{kind}.{fmt}")
 
 
 async def indicators_csv(request: web.Request) -> web.Response:
@@ -479,9 +495,9 @@ async def datapackage_json(request: web.Request) -> web.Response:
     def make() -> bytes:
         return json.dumps(datapackage(state, ds), ensure_ascii=False, indent=1).encode("utf-8")
 
-    body, etag = state.cached(("datapackage",), make)
+    body, etag = await state.cached(ds, ("datapackage",), make)
     return _respond(
-        request, body, etag, "application/json; charset=utf-8", cors=True, filename=None
+        request, ds, body, etag, "application/json; charset=utf-8", cors=True, filename=None
     )
 
 
@@ -579,8 +595,8 @@ async def page(request: web.Request) -> web.Response:
         ctx = page_context(state, ds, area, period)
         return aiohttp_jinja2.render_string("index.html", request, ctx).encode("utf-8")
 
-    body, etag = state.cached(("page", area, period), make)
-    return _respond(request, body, etag, "text/html; charset=utf-8", cors=False)
+    body, etag = await state.cached(ds, ("page", area, period), make)
+    return _respond(request, ds, body, etag, "text/html; charset=utf-8", cors=False)
 
 
 async def to_page(request: web.Request) -> web.Response:
