@@ -534,3 +534,38 @@ async def test_own_site_when_a_staff_port_is_set(app_parts, settings):
         r = await client.get("/staff/login")
         assert r.status == 200 and "default-src 'self'" in r.headers["Content-Security-Policy"]
         assert (await client.get("/healthz")).status == 200
+
+
+@SQLITE
+async def test_a_page_that_forgets_to_ask_is_still_refused(app_parts):
+    """The guard, not each page, keeps every non-public route behind the login."""
+    import types
+
+    from aiohttp import web
+
+    from bot.staff import web as staff_web
+    from bot.web.security import install
+
+    services = app_parts[0]
+    module = types.SimpleNamespace(routes=web.RouteTableDef(), NAV=("X", "/staff/x", 50, None))
+
+    @module.routes.get("/staff/forgetful")
+    async def forgetful(request):
+        return web.Response(text="secret")
+
+    @module.routes.post("/forgetful")
+    async def forgetful_post(request):
+        return web.Response(text="done")
+
+    staff_app = staff_web.build_staff_app(services)
+    nav: list = []
+    staff_web.add_page(staff_app, module, nav)
+    assert nav == [("X", "/staff/x", 50, None)]
+    app = web.Application()
+    install(app, services.settings)
+    app.add_subapp("/staff/", staff_app)
+    async with TestClient(TestServer(app)) as client:
+        r = await client.get("/staff/forgetful", allow_redirects=False)
+        assert r.status == 302 and "secret" not in await r.text()
+        r = await client.post("/staff/forgetful", allow_redirects=False)
+        assert r.status == 403
