@@ -94,6 +94,10 @@ def _day(session: AsyncSession, column: Any, period: Period) -> Any:
     return func.strftime("%Y-%m-%d", column, f"{minutes:+d} minutes")
 
 
+def _or_true(clause: ColumnElement[bool] | None) -> ColumnElement[bool]:
+    return clause if clause is not None else true()
+
+
 @dataclass
 class Series:
     """Counts by day and by one other key (an outcome, a status): `rows[key][day] = n`."""
@@ -179,7 +183,7 @@ async def overview(
 
     reports = Series(days)
     rday = _day(session, Report.created_at, period)
-    rwhere = [Report.created_at >= begin, Report.created_at < stop, report_area or true()]
+    rwhere = [Report.created_at >= begin, Report.created_at < stop, _or_true(report_area)]
     for day, n in await session.execute(select(rday, func.count()).where(*rwhere).group_by(rday)):
         reports.add("reports", day, n)
     reports_by_area = {
@@ -191,7 +195,7 @@ async def overview(
 
     feedback = Series(days)
     fday = _day(session, Feedback.created_at, period)
-    fwhere = [Feedback.created_at >= begin, Feedback.created_at < stop, feedback_area or true()]
+    fwhere = [Feedback.created_at >= begin, Feedback.created_at < stop, _or_true(feedback_area)]
     for day, status, n in await session.execute(
         select(fday, Feedback.status, func.count()).where(*fwhere).group_by(fday, Feedback.status)
     ):
@@ -199,7 +203,7 @@ async def overview(
 
     subscribers = Series(days)
     sday = _day(session, Subscription.created_at, period)
-    swhere = [subscription_area if subscription_area is not None else true()]
+    swhere = [_or_true(subscription_area)]
     for day, n in await session.execute(
         select(sday, func.count())
         .where(Subscription.created_at >= begin, Subscription.created_at < stop, *swhere)
