@@ -569,3 +569,28 @@ async def test_a_page_that_forgets_to_ask_is_still_refused(app_parts):
         assert r.status == 302 and "secret" not in await r.text()
         r = await client.post("/staff/forgetful", allow_redirects=False)
         assert r.status == 403
+
+
+@SQLITE
+async def test_a_database_outage_is_a_503_page(staff_client, make_staff, login, monkeypatch):
+    from sqlalchemy import exc as sa_exc
+
+    await login(staff_client, await make_staff("admin"))
+
+    async def away(*_a, **_k):
+        raise sa_exc.TimeoutError("QueuePool limit of size 1 overflow 0 reached")
+
+    monkeypatch.setattr(repo, "session_by_token", away)
+    r = await staff_client.get("/staff/", allow_redirects=False)
+    assert r.status == 503 and r.headers["Retry-After"]
+    text = await r.text()
+    assert "gián đoạn" in text and "Traceback" not in text and "QueuePool" not in text
+
+    async def bug(*_a, **_k):
+        raise RuntimeError("a bug with a secret detail")
+
+    monkeypatch.setattr(repo, "session_by_token", bug)
+    r = await staff_client.get("/staff/", allow_redirects=False)
+    assert r.status == 500
+    text = await r.text()
+    assert "Traceback" not in text and "secret detail" not in text and "báo quản trị viên" in text
