@@ -577,8 +577,9 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
         Index("ix_audit_log_at", "at", "id"),
-        Index("ix_audit_log_staff", "staff_name", "at"),
-        Index("ix_audit_log_action", "action", "at"),
+        # The page pages by id, newest first, within an account or an action.
+        Index("ix_audit_log_staff", "staff_name", "id"),
+        Index("ix_audit_log_action", "action", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

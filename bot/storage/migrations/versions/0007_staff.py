@@ -66,8 +66,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at", "id"])
-    op.create_index("ix_audit_log_staff", "audit_log", ["staff_name", "at"])
-    op.create_index("ix_audit_log_action", "audit_log", ["action", "at"])
+    op.create_index("ix_audit_log_staff", "audit_log", ["staff_name", "id"])
+    op.create_index("ix_audit_log_action", "audit_log", ["action", "id"])
 
 
 def downgrade() -> None:
