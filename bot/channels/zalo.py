@@ -8,9 +8,12 @@ it. A valid event goes to the inbound worker, which records it in the inbox (uni
 `message.msg_id`) before we answer 200, and handles it after, one user's events in order.
 
 Sending. Text (split at 2000 characters), photos (a URL, or a content file uploaded once and sent
-by attachment id), documents (PDF/DOC/DOCX uploaded as files). The customer-service endpoint has no
-buttons, so buttons go out as numbered options (`render_numbered`); the dialogue keeps the options
-it offered in the user's state, so a typed "1" or "2" picks one. Zalo answers HTTP 200 with an
+by attachment id), documents (PDF/DOC/DOCX uploaded as files). Choices go out as numbered options
+in the text (`render_numbered`: the dialogue keeps the options it offered in the user's state, so
+a typed "1" or "2" picks one) and, up to MAX_BUTTONS of them, as real buttons under it: a button
+template whose `oa.query.hide` buttons send their payload back as a hidden user message, which
+`to_message` reads as the button press (QUERY_PREFIX). When the API refuses the template, the
+same text goes out without it, and later replies skip the template. Zalo answers HTTP 200 with an
 `error` code in the JSON: an invalid or expired token is refreshed once and the call repeated;
 every other failure becomes a `SendError` for the sender core (rate limits and 5xx/timeouts
 retryable, a user who unfollowed gone). Delivery and read receipts (`user_received_message`,
@@ -47,6 +50,7 @@ from bot.channels.schemas import (
 from bot.channels.zalo_tokens import TokenError, TokenRefreshUnavailable, ZaloTokens
 from bot.config import ZaloSettings
 from bot.messages import (
+    Button,
     ContactGone,
     Inbound,
     IncomingMessage,
@@ -74,6 +78,11 @@ IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 FILE_MAX_BYTES = 5 * 1024 * 1024  # upload/file: PDF, DOC or DOCX, at most 5 MB
 FILE_TYPES = {".pdf", ".doc", ".docx"}
 ATTACHMENT_TTL = 6 * 24 * 3600.0  # uploaded attachment ids expire after 7 days (error -100)
+# Buttons of a customer-service message (docs/zalo-bot.md, "Zalo OA buttons").
+MAX_BUTTONS = 5  # more options than this: numbered text only
+BUTTON_TITLE_LIMIT = 100  # characters of a button's title
+QUERY_PAYLOAD_LIMIT = 1000  # characters of an oa.query.hide payload
+QUERY_PREFIX = "#ls:"  # marks the hidden message a button sends: "#ls:" + Button.payload
 MAX_KEY = 128  # inbox.message_id column
 
 # Zalo's `error` codes (developers.zalo.me/docs/official-account/phu-luc/ma-loi).
@@ -94,6 +103,9 @@ OUTSIDE_WINDOW_ERRORS = {
     -232: "user has not interacted with the OA, or the interaction expired",
     -244: "user has restricted this message type from the OA",
 }
+# The OA's monthly proactive quota is spent (see tests/fakes/zalo_api.py `limit_window` for how
+# sure the code is): the message fails with reason "quota_spent", the subscription stays.
+QUOTA_ERRORS = {-224: "the OA's proactive message quota is spent"}
 TRANSIENT_ERRORS = {-200: "send message failed"}
 ATTACHMENT_EXPIRED = -100
 
@@ -233,6 +245,9 @@ def to_message(event: ZaloEvent | dict[str, Any], key: str) -> IncomingMessage |
         # The first attachment with coordinates; dropped when they are not numbers in range.
         location = next((a.location for a in ev.attachments if a.has_coordinates), None)
         text = ""  # Zalo may put the address here; the coordinates are what counts
+    elif name == "user_send_text" and (payload := button_press(text)) is not None:
+        # An oa.query.hide button: its payload came back as a (hidden) message from the user.
+        return IncomingMessage(channel=CHANNEL, sender_id=user, message_id=key, payload=payload)
     elif name in ("user_send_sticker", "user_send_gif"):
         # Stickers carry no words: an empty message, which the dialogue answers by saying it
         # reads text only.
@@ -240,6 +255,14 @@ def to_message(event: ZaloEvent | dict[str, Any], key: str) -> IncomingMessage |
     return IncomingMessage(
         channel=CHANNEL, sender_id=user, message_id=key, text=text, media=media, location=location
     )
+
+
+def button_press(text: str) -> str | None:
+    """The button payload a hidden query carries (`QUERY_PREFIX` + payload), else None."""
+    if not text.startswith(QUERY_PREFIX):
+        return None
+    payload = text[len(QUERY_PREFIX) :].strip()
+    return payload if 0 < len(payload.encode("utf-8")) <= 64 else None
 
 
 # -------------------------------------------------------------------------- replies -> API messages
@@ -251,15 +274,21 @@ def _is_url(ref: str) -> bool:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One API message: text, a photo (URL or content file) or a document (content file)."""
+    """One API message: text (with buttons under it), a photo (URL or content file) or a
+    document (content file)."""
 
     kind: str  # text | photo | document
     value: str
+    buttons: tuple[Button, ...] = ()
 
 
 def outgoing(reply: Reply) -> list[Outgoing]:
-    """The API messages a reply becomes, in order; buttons become numbered options in the text."""
+    """The API messages a reply becomes, in order: the text with its choices numbered, and,
+    when there are few enough, the same choices as buttons under its last piece."""
     out = [Outgoing("text", piece) for piece in split_text(render_numbered(reply), TEXT_LIMIT)]
+    buttons = tuple(b for b in reply.buttons if b.payload)
+    if out and 0 < len(buttons) <= MAX_BUTTONS:
+        out[-1] = Outgoing("text", out[-1].value, buttons)
     if reply.photo:
         out.append(Outgoing("photo", reply.photo))
     if reply.document:
@@ -328,6 +357,7 @@ class ZaloChannel:
         self.worker: Receiver | None = None
         self._http: aiohttp.ClientSession | None = None
         self._attachments: dict[tuple[str, str], tuple[str, float]] = {}
+        self.buttons_refused = False  # the API refused a button template: numbered text only
 
     # ---- lifecycle
 
@@ -473,6 +503,12 @@ class ZaloChannel:
             raise SendError(str(exc)) from None
         except TokenRefreshUnavailable as exc:
             raise SendError(str(exc), retryable=True) from None
+        if part.buttons and not self.buttons_refused and _refused(result):
+            # The template was refused (not the user, the token or a limit): the numbered text
+            # alone, now and for later replies.
+            log.warning("zalo: buttons refused (error %s); numbered text only", result["error"])
+            self.buttons_refused = True
+            return await self.deliver(recipient, Outgoing("text", part.value))
         self._classify(result, part)
         data = result.get("data")
         ref = data.get("message_id") if isinstance(data, dict) else None
@@ -487,12 +523,15 @@ class ZaloChannel:
             raise SendError(
                 f"zalo: {RATE_LIMIT_ERRORS[code]} ({code})", retry_after=self.rate_limit_pause
             )
-        if code in UNREACHABLE_ERRORS:
+        if code in UNREACHABLE_ERRORS:  # unfollowed: reason "blocked", the user unsubscribed
             raise SendError(f"zalo: {UNREACHABLE_ERRORS[code]} ({code})", gone=True)
         if code in OUTSIDE_WINDOW_ERRORS:
             raise SendError(
-                f"zalo: outside the reply window: {OUTSIDE_WINDOW_ERRORS[code]} ({code})"
+                f"zalo: outside the reply window: {OUTSIDE_WINDOW_ERRORS[code]} ({code})",
+                kind="outside_window",
             )
+        if code in QUOTA_ERRORS:
+            raise SendError(f"zalo: {QUOTA_ERRORS[code]} ({code})", kind="quota_spent")
         if code in TRANSIENT_ERRORS:
             raise SendError(f"zalo: {TRANSIENT_ERRORS[code]} ({code})", retryable=True)
         if code == ATTACHMENT_EXPIRED:
@@ -533,6 +572,8 @@ class ZaloChannel:
         return data
 
     async def _message(self, item: Outgoing, token: str) -> dict[str, Any]:
+        if item.kind == "text" and item.buttons and not self.buttons_refused:
+            return {"text": item.value, "attachment": button_template(item.buttons)}
         if item.kind == "text":
             return {"text": item.value}
         if item.kind == "photo":
@@ -600,6 +641,36 @@ class ZaloChannel:
             raise SendError(f"zalo: upload of {item.value} answered no {field}")
         self._attachments[(item.kind, item.value)] = (value, time.monotonic() + ATTACHMENT_TTL)
         return value
+
+
+def button_template(buttons: tuple[Button, ...]) -> dict[str, Any]:
+    """The attachment of a customer-service message with buttons: each an `oa.query.hide`
+    button whose payload comes back as a hidden message from the user."""
+    return {
+        "type": "template",
+        "payload": {
+            "buttons": [
+                {
+                    "title": (b.label or b.payload)[:BUTTON_TITLE_LIMIT],
+                    "type": "oa.query.hide",
+                    "payload": (QUERY_PREFIX + b.payload)[:QUERY_PAYLOAD_LIMIT],
+                }
+                for b in buttons
+            ]
+        },
+    }
+
+
+def _refused(result: dict[str, Any]) -> bool:
+    """An error that refuses the message itself: none of the token, limit, user or transient
+    codes the channel knows."""
+    code = result.get("error")
+    known = (
+        (TOKEN_ERRORS | RATE_LIMIT_ERRORS | UNREACHABLE_ERRORS | OUTSIDE_WINDOW_ERRORS).keys()
+        | TRANSIENT_ERRORS.keys()
+        | {0, ATTACHMENT_EXPIRED}
+    )
+    return code not in known
 
 
 class _TokenRejected(Exception):

@@ -386,6 +386,12 @@ def texts_are(*expected: str) -> Callable[[list, FakeZaloApi], None]:
     return check
 
 
+def numbered_and_buttons(sent: list, fake: FakeZaloApi) -> None:
+    (only,) = sent
+    assert only.text == "Chọn:\n1. Có\n2. Không"
+    assert [b["title"] for b in only.attachment["payload"]["buttons"]] == ["Có", "Không"]
+
+
 def long_text_split(sent: list, fake: FakeZaloApi) -> None:
     assert len(sent) == 3
     assert all(0 < len(s.text) <= 2000 for s in sent)
@@ -423,9 +429,9 @@ LONG = " ".join(f"Câu số {i} nói về chính sách hỗ trợ đồng bào."
 REPLY_CASES = [
     ReplyCase("text", Reply(text="Xin chào"), texts_are("Xin chào")),
     ReplyCase(
-        "buttons as numbered options",
+        "buttons as numbered options, and as buttons (tests/channels/test_zalo_buttons.py)",
         Reply(text="Chọn:", buttons=(Button("Có", "/yes"), Button("Không", "/no"))),
-        texts_are("Chọn:\n1. Có\n2. Không"),
+        numbered_and_buttons,
     ),
     ReplyCase("long text split under 2000 characters", Reply(text=LONG), long_text_split),
     ReplyCase(

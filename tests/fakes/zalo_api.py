@@ -175,6 +175,9 @@ class FakeZaloApi:
         self.refresh_delay = 0.0
         self.media: dict[str, bytes] = {}  # attachment files users sent, served under MEDIA
         self.clock_skew = 0.0  # seconds added to the Date header of every answer
+        # The OA API refuses templates with buttons (-201, as for any invalid attachment): the
+        # bot falls back to numbered text.
+        self.refuse_buttons = False
         # Called with each accepted send's access token before it is answered (tests look at the
         # database at that moment).
         self.on_send: Callable[[str], Awaitable[None]] | None = None
@@ -334,6 +337,8 @@ class FakeZaloApi:
         payload = att.get("payload") or {}
         if att.get("type") == "file":
             return any(u.get("token") == payload.get("token") for u in self.uploads)
+        if att.get("type") == "template" and "buttons" in payload and not self.refuse_buttons:
+            return _buttons_ok(payload)
         if att.get("type") != "template" or payload.get("template_type") != "media":
             return False
         elements = payload.get("elements") or []
@@ -419,6 +424,33 @@ class FakeZaloApi:
                 "expires_in": str(self.access_ttl),
             }
         )
+
+
+BUTTON_TYPES = {"oa.query.hide", "oa.query.show", "oa.open.url", "oa.open.sms", "oa.open.phone"}
+MAX_BUTTONS = 5  # bot/channels/zalo.py MAX_BUTTONS (docs/zalo-bot.md: the OA's button limits)
+
+
+def _buttons_ok(payload: dict[str, Any]) -> bool:
+    """A customer-service message's button template: 1-5 buttons, each a title of 1-100
+    characters, a known type and, for the query types, a payload of at most 1000 characters."""
+    buttons = payload.get("buttons")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= MAX_BUTTONS:
+        return False
+    for b in buttons:
+        title, kind, value = b.get("title"), b.get("type"), b.get("payload")
+        if not isinstance(title, str) or not 1 <= len(title) <= 100 or kind not in BUTTON_TYPES:
+            return False
+        if kind.startswith("oa.query.") and (not isinstance(value, str) or len(value) > 1000):
+            return False
+    return True
+
+
+def press(sent: Sent, index: int, **kw: Any) -> dict[str, Any]:
+    """The event Zalo sends when the user taps button `index` of a sent message: an
+    `oa.query.hide` button's payload comes back as a text message from the user."""
+    button = sent.message["attachment"]["payload"]["buttons"][index]
+    assert button["type"] == "oa.query.hide", button
+    return event("user_send_text", sent.user_id, text=button["payload"], **kw)
 
 
 async def post_event(
