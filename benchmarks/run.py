@@ -28,6 +28,7 @@ BENCHES = [
     ("bench_load", "Load: 1,000 users on the webhooks and the web chat, SQLite and PostgreSQL"),
     ("bench_forms", "Forms: form turns next to question-answer turns, SQLite and PostgreSQL"),
     ("bench_open_data", "Open data: the indicators JSON, 100,000 reports, SQLite and PostgreSQL"),
+    ("bench_dashboard", "Staff dashboard: 100,000 reports and feedback, SQLite and PostgreSQL"),
 ]
 RASA_BEGIN, RASA_END = "<!-- rasa:begin -->", "<!-- rasa:end -->"
 COMPARE_BEGIN, COMPARE_END = "<!-- compare:begin -->", "<!-- compare:end -->"

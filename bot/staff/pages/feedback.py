@@ -40,6 +40,7 @@ from bot.staff.pages.reports import (
     check_area,
     export_links,
     export_response,
+    labels,
     map_link,
     object_id,
     photo_response,
@@ -86,10 +87,7 @@ def _days(services: Any) -> float:
 
 
 def category_label(services: Any, code: str) -> str:
-    for o in forms_for(services.content.root).lists.feedback_categories:
-        if str(o.value) == code:
-            return o.label_for("vi")
-    return code
+    return labels(services)["category"].get(code, code)
 
 
 def parse_filters(
