@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.ordering import KeyedLock
 from bot.messages import Reply
+from bot.outbox.budget import SharedBudget
 from bot.storage.gate import writing
 from bot.storage.outage import Outage
 from bot.storage.repositories import outbox, users
@@ -50,12 +51,16 @@ class SendError(Exception):
         retryable: bool = False,
         gone: bool = False,
         retry_after: float | None = None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable or retry_after is not None
         self.gone = gone
         self.retry_after = retry_after
+        # What staff see it counted as, when not the default (a permanent failure: "refused"),
+        # e.g. outbox.OUTSIDE_WINDOW for a Zalo user outside the reply window.
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,18 @@ class RateLimiter:
         """After a 429, hold every send for `seconds`."""
         self._next_global = max(self._next_global, self.clock() + seconds)
 
+    async def wait_chat(self, chat_key: str) -> None:
+        """Only the per-chat interval (the overall rate is a shared budget's)."""
+        if not self.per_chat_interval:
+            return
+        now = self.clock()
+        at = max(now, self._next_chat.get(chat_key, 0.0))
+        self._next_chat[chat_key] = at + self.per_chat_interval
+        if len(self._next_chat) > 10_000:
+            self._next_chat = {k: v for k, v in self._next_chat.items() if v > now}
+        if at > now:
+            await asyncio.sleep(at - now)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -146,6 +163,8 @@ class Sender:
         self.policy = policy or RetryPolicy()
         self.channels: dict[str, PushChannel] = {}
         self.limiters: dict[str, RateLimiter] = {}
+        # Channels whose rate every dispatcher shares through the database (`use_shared_budgets`).
+        self.budgets: dict[str, SharedBudget] = {}
         self._pseudonym = pseudonym or (lambda _channel, _recipient: "-")
         self._flushing = KeyedLock()
         self._retry_at: Callable[[datetime], None] = lambda _at: None
@@ -160,6 +179,16 @@ class Sender:
         self.limiters[channel.name] = RateLimiter(
             channel.limits.per_second, channel.limits.per_chat_interval
         )
+
+    def use_shared_budgets(self, headroom: float = 0.97) -> None:
+        """Pace the dispatcher's sends by a budget shared through the database, per channel
+        with a rate limit, at `headroom` of its rate; each chat reply sent at once counts
+        against it too."""
+        for name, channel in self.channels.items():
+            if channel.limits.per_second > 0 and name not in self.budgets:
+                self.budgets[name] = SharedBudget(
+                    self.sessionmaker, name, channel.limits.per_second * headroom
+                )
 
     def on_retry(self, callback: Callable[[datetime], None]) -> None:
         """Be told when a row is rescheduled (the dispatcher wakes for it)."""
@@ -246,23 +275,50 @@ class Sender:
                 await asyncio.gather(*marks)
         return sent
 
+    async def send_leased(self, row: outbox.Claimed) -> bool:
+        """Deliver a row a dispatcher leased (`outbox.lease_batch`), paced by the channel's
+        shared budget when it has one; True when sent."""
+        budget = self.budgets.get(row.channel)
+        limiter = self.limiters[row.channel]
+
+        async def pace(recipient: str) -> None:
+            if budget is None:
+                await limiter.wait(recipient)
+                return
+            await budget.wait()
+            await limiter.wait_chat(recipient)
+
+        return await self._send(row, pace=pace)
+
     async def _send(
-        self, row: outbox.Claimed, marks: list[asyncio.Future[None]] | None = None
+        self,
+        row: outbox.Claimed,
+        marks: list[asyncio.Future[None]] | None = None,
+        pace: Callable[[str], Any] | None = None,
     ) -> bool:
         """Deliver one claimed row; True when sent (the next row may follow). Its mark as sent
-        is awaited here, or, with `marks`, added to them for the caller to await."""
+        is awaited here, or, with `marks`, added to them for the caller to await. `pace` waits
+        for each part's turn (default: this process's limiter, and the send is debited from the
+        channel's shared budget, if any)."""
         channel = self.channels[row.channel]
         limiter = self.limiters[row.channel]
+        budget = self.budgets.get(row.channel) if pace is None else None
         try:
             parts = list(channel.parts(row.reply))
         except Exception as exc:  # a reply the channel cannot render: not worth retrying
-            await self._fail(row, f"cannot render: {type(exc).__name__}")
+            await self._fail(row, f"cannot render: {type(exc).__name__}", outbox.UNRENDERABLE)
             return True
+        deliver = channel.deliver
         ref: str | None = None
         try:
             for i in range(row.parts_sent, len(parts)):
-                await limiter.wait(row.recipient)
-                ref = await channel.deliver(row.recipient, parts[i]) or ref
+                if pace is None:
+                    await limiter.wait(row.recipient)
+                    if budget is not None:
+                        budget.debit()
+                else:
+                    await pace(row.recipient)
+                ref = await deliver(row.recipient, parts[i]) or ref
                 if i + 1 < len(parts):
                     await self._progress(row, i + 1)
         except SendError as exc:
@@ -309,7 +365,7 @@ class Sender:
         who = self._pseudonym(row.channel, row.recipient)
         if exc.gone:
             async with writing(self.sessionmaker) as session:
-                await outbox.mark_failed(session, row.id, f"gone: {exc.reason}")
+                await outbox.mark_failed(session, row.id, f"gone: {exc.reason}", outbox.BLOCKED)
                 await outbox.fail_unfinished(session, row.channel, row.recipient, "gone")
                 await users.mark_unreachable(session, row.channel, row.recipient)
                 await session.commit()
@@ -319,12 +375,16 @@ class Sender:
             return False
         if not exc.retryable or row.attempts >= self.policy.max_attempts:
             why = exc.reason if not exc.retryable else f"retries exhausted: {exc.reason}"
-            await self._fail(row, why)
+            kind = exc.kind or (outbox.REFUSED if not exc.retryable else outbox.RETRIES_EXHAUSTED)
+            await self._fail(row, why, kind)
             log.warning("%s: reply to %s failed for good: %s", row.channel, who, why)
             return True  # the next rows of the recipient may still go
         if exc.retry_after is not None:
             delay = min(exc.retry_after, self.policy.max_retry_after)
             limiter.push_back(delay)
+            budget = self.budgets.get(row.channel)
+            if budget is not None:  # every dispatcher holds back, not only this one
+                await budget.hold(delay)
         else:
             delay = self.policy.backoff(row.attempts)
         async with writing(self.sessionmaker) as session:
@@ -341,9 +401,9 @@ class Sender:
         self._retry_at(due)
         return False
 
-    async def _fail(self, row: outbox.Claimed, reason: str) -> None:
+    async def _fail(self, row: outbox.Claimed, error: str, reason: str | None = None) -> None:
         async with writing(self.sessionmaker) as session:
-            await outbox.mark_failed(session, row.id, reason)
+            await outbox.mark_failed(session, row.id, error, reason)
             await session.commit()
 
     def channel_names(self) -> list[str]:

@@ -20,7 +20,8 @@ For tests:
 - `fail(method, status, ...)` injects the next answers of a method: 429 with
   `parameters.retry_after`, 403 "Forbidden: bot was blocked by the user", 5xx, or a slow answer
   (`delay`, with status 200 to answer normally after it). `block(chat_id)` makes every send to a
-  chat answer 403 until `unblock`.
+  chat answer 403 until `unblock`. `limit_rate(30, 1.0)` enforces Telegram's sending limits
+  (messages per second overall, seconds between two to one chat) with 429 and `retry_after`.
 - `calls` records every request (method, decoded parameters, uploaded files, status, arrival
   time); `wait_for(...)` waits until enough matching requests were answered; `listeners` are
   called with each answered request (benchmarks match replies to messages with them).
@@ -195,6 +196,11 @@ class FakeTelegramAPI:
         self.blocked: set[int] = set()
         self.listeners: list[Callable[[Call], None]] = []  # called with each answered request
         self._faults: list[Fault] = []
+        # Telegram's sending limits, enforced when set (`limit_rate`): 429 with retry_after.
+        self.rate_limit: tuple[float, float] | None = None  # (messages/s overall, s per chat)
+        self._bucket = (0.0, 0.0)  # (tokens, when last filled)
+        self._chat_sent: dict[Any, float] = {}
+        self.too_many = 0  # sends answered 429 by the rate limit
         self._callbacks: dict[str, bool] = {}  # callback query id -> answered
         self._update_ids = itertools.count(700_000_001)
         self._message_ids = itertools.count(1001)
@@ -274,6 +280,33 @@ class FakeTelegramAPI:
         self._faults.append(
             Fault(method.lower(), status, description, retry_after, delay, chat_id, times)
         )
+
+    def limit_rate(self, per_second: float = 30.0, per_chat_seconds: float = 1.0) -> None:
+        """Enforce Telegram's limits on the send methods: a token bucket of `per_second`
+        tokens a second holding half a second's worth (a burst that size passes, as when this
+        server's own event loop was held up and answers queued requests together; a sender
+        over the rate empties it within seconds), and two sends to one chat within
+        `per_chat_seconds`: answered 429 "Too Many Requests: retry after N" with
+        `parameters.retry_after` (counted in `too_many`), as the Bot API does."""
+        self.rate_limit = (per_second, per_chat_seconds)
+        self._bucket = (per_second / 2, time.monotonic())
+
+    def _over_limit(self, chat_id: Any) -> int | None:
+        """The retry_after to answer when this send breaks the limits, else None (and the send
+        is counted)."""
+        assert self.rate_limit is not None
+        per_second, per_chat = self.rate_limit
+        now = time.monotonic()
+        tokens, filled = self._bucket
+        tokens = min(per_second / 2, tokens + (now - filled) * per_second)
+        last = self._chat_sent.get(chat_id)
+        if tokens < 1 or (last is not None and now - last < per_chat):
+            self._bucket = (tokens, now)
+            self.too_many += 1
+            return 1
+        self._bucket = (tokens - 1, now)
+        self._chat_sent[chat_id] = now
+        return None
 
     def slow(self, method: str = "*", delay: float = 1.0, times: int = 1) -> None:
         self.fail(method, 200, delay=delay, times=times)
@@ -605,6 +638,13 @@ class FakeTelegramAPI:
         if handler is None:
             await self._record(call, 404)
             return self._error(404, "Not Found")
+        if self.rate_limit is not None and method.startswith("send"):
+            wait = self._over_limit(params.get("chat_id"))
+            if wait is not None:
+                await self._record(call, 429)
+                return self._error(
+                    429, f"Too Many Requests: retry after {wait}", {"retry_after": wait}
+                )
         try:
             result = await handler(params, files)
         except ApiError as exc:

@@ -175,6 +175,13 @@ class FakeZaloApi:
         self.refresh_delay = 0.0
         self.media: dict[str, bytes] = {}  # attachment files users sent, served under MEDIA
         self.clock_skew = 0.0  # seconds added to the Date header of every answer
+        # Zalo OA's reply window and monthly proactive quota, enforced once `limit_window` is
+        # called: users' last messages (`user_wrote`), messages sent to each since, and the
+        # proactive messages sent this month (`proactive`: their user ids).
+        self.window: tuple[float, int, int] | None = None  # (hours, messages, monthly quota)
+        self.last_message: dict[str, float] = {}  # user -> time.time() of their last message
+        self.window_sent: dict[str, int] = {}
+        self.proactive: list[str] = []
         # The OA API refuses templates with buttons (-201, as for any invalid attachment): the
         # bot falls back to numbered text.
         self.refuse_buttons = False
@@ -213,6 +220,46 @@ class FakeZaloApi:
     def fail(self, path: str, *faults: Fault) -> None:
         """Queue faults for the next calls to `path` (SEND, UPLOAD_IMAGE, UPLOAD_FILE, REFRESH)."""
         self.faults.setdefault(path, deque()).extend(faults)
+
+    def limit_window(
+        self, hours: float = 48.0, messages: int = 8, monthly_quota: int = 1000
+    ) -> None:
+        """Enforce the OA's message rules on /message/cs, as its support centre states them
+        (zalooa.freshdesk.com, "Các loại tin của Zalo Official Account"): `messages` free reply
+        messages within `hours` of the user's last message to the OA, the count reset by each
+        new message; the next one, or one after the window, is a proactive message, of which a
+        verified OA has `monthly_quota` a month. A user who wrote nothing in 7 days gets -230
+        "User has not interacted with the OA in the past 7 days" (the code Zalo answers, as
+        subiz.com's and other integrators' documentation of the OA API record it). A proactive
+        message past the quota gets -224: the code one integrator's notes on the OA API give
+        for a message outside what the OA may send (not found in Zalo's own pages here; an
+        assumption to check against developers.zalo.me's error table before production)."""
+        self.window = (hours, messages, monthly_quota)
+
+    def user_wrote(self, user: str, at: float | None = None) -> None:
+        """`user` sent the OA a message at `at` (time.time(); now by default): their window
+        opens again."""
+        self.last_message[user] = time.time() if at is None else at
+        self.window_sent[user] = 0
+
+    def _window_refusal(self, user: str) -> dict[str, Any] | None:
+        """The OA API's answer when the rules refuse this message, else None (counted)."""
+        assert self.window is not None
+        hours, messages, quota = self.window
+        last = self.last_message.get(user)
+        now = time.time()
+        if last is None or now - last > 7 * 86400:
+            return {
+                "error": -230,
+                "message": "User has not interacted with the OA in the past 7 days",
+            }
+        if now - last <= hours * 3600 and self.window_sent.get(user, 0) < messages:
+            self.window_sent[user] = self.window_sent.get(user, 0) + 1
+            return None
+        if len(self.proactive) >= quota:
+            return {"error": -224, "message": "The OA has used up its proactive message quota"}
+        self.proactive.append(user)
+        return None
 
     def expire_access_token(self) -> None:
         """The current access token stops working (Zalo then answers -216)."""
@@ -319,6 +366,8 @@ class FakeZaloApi:
             return web.json_response({"error": -201, "message": "attachment is invalid!"})
         if user in self.unfollowed:
             return web.json_response({"error": -213, "message": "User has not followed OA"})
+        if self.window is not None and (refused := self._window_refusal(user)) is not None:
+            return web.json_response(refused)
         if self.on_send is not None:
             await self.on_send(request.headers["access_token"])
         message_id = secrets.token_hex(16)

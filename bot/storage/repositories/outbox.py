@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     union_all,
@@ -191,7 +192,7 @@ def _taking_statement(count: int) -> Any:
     source = chosen[0] if count == 1 else union_all(*chosen)
     return (
         insert(_table)
-        .from_select([*_GIVEN, *_TAKEN], source)
+        .from_select([*_GIVEN, *_TAKEN], source, include_defaults=False)
         .returning(c.id, c.status, c.created_at)
     )
 
@@ -370,21 +371,29 @@ async def release(session: AsyncSession, row_ids: Sequence[int]) -> None:
     await session.commit()
 
 
-async def mark_failed(session: AsyncSession, row_id: int, error: str) -> None:
-    """Given up for good, with the reason; the payload is dropped. Does not commit."""
+async def mark_failed(
+    session: AsyncSession, row_id: int, error: str, reason: str | None = None
+) -> None:
+    """Given up for good, with the error and (`REASONS`) the reason staff count by; the payload
+    is dropped. Does not commit."""
     await session.execute(
         update(OutboxEntry)
         .where(OutboxEntry.id == row_id)
-        .values(status=FAILED, payload=None, lease_until=None, error=error[:MAX_ERROR])
+        .values(
+            status=FAILED, payload=None, lease_until=None, error=error[:MAX_ERROR], reason=reason
+        )
     )
 
 
 async def fail_unfinished(session: AsyncSession, channel: str, recipient: str, error: str) -> int:
-    """Fail every unsent row of a recipient (the contact is gone); how many. Does not commit."""
+    """Fail every unsent row of a recipient (the contact is gone: reason "blocked"); how many.
+    Does not commit."""
     result = await session.execute(
         update(OutboxEntry)
         .where(OutboxEntry.channel == channel, OutboxEntry.recipient == recipient, _unfinished)
-        .values(status=FAILED, payload=None, lease_until=None, error=error[:MAX_ERROR])
+        .values(
+            status=FAILED, payload=None, lease_until=None, error=error[:MAX_ERROR], reason=BLOCKED
+        )
     )
     return result.rowcount or 0
 
@@ -573,3 +582,149 @@ async def notice_states(session: AsyncSession, notice_id: int) -> dict[tuple[str
         .group_by(OutboxEntry.status, OutboxEntry.reason)
     )
     return {(r[0], r[1]): r[2] for r in rows}
+
+
+@dataclass(frozen=True)
+class Leased(Claimed):
+    """A row a dispatcher leased from the queue: with what delivery needs to know of it."""
+
+    notice_id: int | None = None
+    priority: int = 0
+    use_quota: bool = False
+
+
+_QUEUED_LITERAL = literal_column("'queued'")  # a literal: the partial index's predicate matches
+
+
+async def lease_batch(
+    session: AsyncSession, channel: str, limit: int, lease: timedelta
+) -> list[Leased]:
+    """Take up to `limit` due rows of `channel` for sending, highest priority first, then oldest;
+    only each recipient's oldest unfinished row (one recipient's rows go in order, one at a
+    time). On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED`: dispatchers leasing at
+    the same moment get different rows, none waits for another. Commits."""
+    if limit <= 0:
+        return []
+    at = now()
+    o, p = _table.alias("o"), _table.alias("p")
+    # The recipient's oldest unfinished row, as a correlated subquery run per candidate (an
+    # index lookup on (channel, recipient, status)): a plan that stays cheap whatever the
+    # planner's row estimates (an anti-join over a table just filled can go quadratic).
+    oldest = (
+        select(func.min(p.c.id))
+        .where(
+            p.c.channel == o.c.channel,
+            p.c.recipient == o.c.recipient,
+            or_(p.c.status == QUEUED, p.c.status == SENDING),
+        )
+        .scalar_subquery()
+    )
+    candidates = (
+        select(o.c.id)
+        .where(o.c.status == _QUEUED_LITERAL, o.c.channel == channel, o.c.due_at <= at)
+        .where(o.c.id == oldest)
+        .order_by(o.c.priority.desc(), o.c.id)
+        .limit(limit)
+    )
+    c = _table.c
+    returning = (
+        c.id,
+        c.recipient,
+        c.payload,
+        c.attempts,
+        c.parts_sent,
+        c.notice_id,
+        c.priority,
+        c.use_quota,
+    )
+    values = {"status": SENDING, "lease_until": at + lease, "attempts": c.attempts + 1}
+    if session.bind.dialect.name == "postgresql":
+        # Picked once (a materialised CTE), locked FOR UPDATE SKIP LOCKED: two dispatchers
+        # leasing at the same moment get different rows, and neither waits for the other.
+        picked = (
+            candidates.with_for_update(skip_locked=True, of=o)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")
+        )
+        statement = update(_table).where(c.id == picked.c.id, c.status == QUEUED)
+    else:  # one writer at a time (the write gate): the subquery runs once, before the update
+        statement = update(_table).where(c.id.in_(candidates.scalar_subquery()), c.status == QUEUED)
+    rows = (
+        await session.execute(
+            statement.values(**values)
+            .returning(*returning)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    await session.commit()
+    rows.sort(key=lambda r: (-r.priority, r.id))
+    return [
+        Leased(
+            id=r.id,
+            channel=channel,
+            recipient=r.recipient,
+            reply=Reply.from_dict(r.payload or {}),
+            attempts=r.attempts,
+            parts_sent=r.parts_sent,
+            notice_id=r.notice_id,
+            priority=r.priority,
+            use_quota=bool(r.use_quota),
+        )
+        for r in rows
+    ]
+
+
+async def requeue_lapsed(session: AsyncSession, channels: Sequence[str]) -> int:
+    """Rows whose sender's lease lapsed (a dead or stuck process): back to the queue, for
+    `lease_batch` to take (their attempt stays counted). Commits."""
+    at = now()
+    result = await session.execute(
+        update(OutboxEntry)
+        .where(
+            OutboxEntry.status == SENDING,
+            OutboxEntry.lease_until <= at,
+            OutboxEntry.channel.in_(list(channels)),
+        )
+        .values(status=QUEUED, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return result.rowcount or 0
+
+
+async def set_reason(session: AsyncSession, row_id: int, reason: str) -> None:
+    """Record why a failed row failed (one of `REASONS`). Does not commit."""
+    await session.execute(
+        update(OutboxEntry).where(OutboxEntry.id == row_id).values(reason=reason[:40])
+    )
+
+
+async def fail_reason(session: AsyncSession, row_id: int, reason: str, error: str) -> None:
+    """Failed for good with a reason staff count (`REASONS`) and the platform's words. Commits."""
+    await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.id == row_id)
+        .values(
+            status=FAILED,
+            payload=None,
+            lease_until=None,
+            error=error[:MAX_ERROR],
+            reason=reason[:40],
+        )
+    )
+    await session.commit()
+
+
+async def sent_since(session: AsyncSession, channel: str, recipient: str, since: datetime) -> int:
+    """Messages sent to a recipient since `since` (a Zalo reply window's count)."""
+    result = await session.execute(
+        select(func.count())
+        .select_from(OutboxEntry)
+        .where(
+            OutboxEntry.channel == channel,
+            OutboxEntry.recipient == recipient,
+            OutboxEntry.status.in_((SENT, DELIVERED, READ)),
+            OutboxEntry.sent_at >= since,
+        )
+    )
+    return result.scalar_one()
