@@ -34,9 +34,7 @@ from bot.errors import StartupError
 from bot.i18n import Catalogs
 from bot.inbound.worker import InboundWorker
 from bot.outbox.dispatcher import Dispatcher
-from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.sender import RetryPolicy, Sender
-from bot.outbox.window import ReplyWindow, WindowGate
 from bot.outbox.window import ReplyWindow, WindowGate
 from bot.storage.db import (
     PoolSettings,

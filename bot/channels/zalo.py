@@ -106,9 +106,6 @@ OUTSIDE_WINDOW_ERRORS = {
 # The OA's monthly proactive quota is spent (see tests/fakes/zalo_api.py `limit_window` for how
 # sure the code is): the message fails with reason "quota_spent", the subscription stays.
 QUOTA_ERRORS = {-224: "the OA's proactive message quota is spent"}
-# The OA's monthly proactive quota is spent (see tests/fakes/zalo_api.py `limit_window` for how
-# sure the code is): the message fails with reason "quota_spent", the subscription stays.
-QUOTA_ERRORS = {-224: "the OA's proactive message quota is spent"}
 TRANSIENT_ERRORS = {-200: "send message failed"}
 ATTACHMENT_EXPIRED = -100
 
