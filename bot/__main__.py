@@ -282,12 +282,6 @@ def build_parser() -> argparse.ArgumentParser:
         "several may share one PostgreSQL",
     )
     d.set_defaults(func=cmd_run, role="dispatcher", no_console=True)
-    d = sub.add_parser(
-        "dispatch",
-        help="run an outbox dispatcher (= run --role dispatcher): notices, retries, sweeps; "
-        "several may share one PostgreSQL",
-    )
-    d.set_defaults(func=cmd_run, role="dispatcher", no_console=True)
 
     from bot.i18n import LANGUAGES
 
