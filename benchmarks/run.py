@@ -24,6 +24,7 @@ BENCHES = [
     ("bench_nlu", "Built-in NLU: training, model size, predict latency"),
     ("bench_telegram", "Telegram through python-telegram-bot and the fake Bot API"),
     ("bench_zalo", "Zalo OA webhooks through the fake Zalo API"),
+    ("bench_zalo_bot", "Zalo Bot Platform next to Telegram, through their fake APIs"),
     ("bench_durability", "Durability: the bot SIGKILLed under load, replies lost and sent twice"),
     ("bench_load", "Load: 1,000 users on the webhooks and the web chat, SQLite and PostgreSQL"),
     ("bench_forms", "Forms: form turns next to question-answer turns, SQLite and PostgreSQL"),

@@ -122,6 +122,8 @@ class Doctor:
             await self.telegram(settings)
         if settings.zalo.app_id:
             await self.zalo(settings)
+        if settings.zalo_bot.token:
+            await self.zalo_bot(settings)
         self.media_directory(settings)
         return self.checks
 
@@ -362,6 +364,59 @@ class Doctor:
                 await bot.shutdown()
             except Exception:  # closing a client that never opened
                 pass
+
+    # ---- Zalo Bot Platform
+
+    async def zalo_bot(self, settings: Settings) -> None:
+        """The webhook URL and secret, the API URL, and the token (getMe)."""
+        from bot.channels.zalo_bot import ApiError, BotApi
+
+        s = settings.zalo_bot
+        if s.webhook_url:
+            self.checks.append(
+                _url_check(
+                    "zalo_bot.webhook_url",
+                    s.webhook_url,
+                    "Zalo only calls https:// URLs: put the bot behind an HTTPS reverse proxy and "
+                    "set ZALO_BOT_WEBHOOK_URL=https://<your domain>/zalo-bot/webhook",
+                )
+            )
+            strong = len(s.webhook_secret) >= 32
+            self.add(
+                "zalo_bot.webhook_secret",
+                OK if strong else WARN,
+                f"{len(s.webhook_secret)} characters",
+                "" if strong else f"a longer random ZALO_BOT_WEBHOOK_SECRET: {MAKE_SECRET}",
+            )
+        fix = "set ZALO_BOT_API_BASE_URL to https://bot-api.zaloplatforms.com (or leave it unset)"
+        api_check = _url_check("zalo_bot.api_base_url", s.api_base_url, fix)
+        self.checks.append(api_check)
+        if api_check.status == FAIL:
+            self.add("zalo_bot token", FAIL, "not checked: the API URL is not HTTPS", fix)
+            return
+        api = BotApi(s, request_timeout=self.timeout)
+        try:
+            me = await api.call("getMe")
+            name = me.get("account_name") if isinstance(me, dict) else None
+            self.add("zalo_bot token", OK, f"accepted by Zalo ({str(name or '?')[:64]})")
+        except ApiError as exc:  # its description has the token cut out
+            if exc.code == 401:
+                self.add(
+                    "zalo_bot token",
+                    FAIL,
+                    "Zalo refused ZALO_BOT_TOKEN (401)",
+                    "copy the Bot Token again from Zalo Bot Manager into ZALO_BOT_TOKEN",
+                )
+            else:
+                self.add(
+                    "zalo_bot token",
+                    FAIL,
+                    f"getMe failed: {exc.code} {exc.description}",
+                    "check that this host reaches the Bot API (firewall, proxy, DNS) and "
+                    "ZALO_BOT_API_BASE_URL",
+                )
+        finally:
+            await api.close()
 
     # ---- Zalo
 

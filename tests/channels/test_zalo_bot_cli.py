@@ -105,3 +105,27 @@ async def test_run_prints_the_result(api: FakeZaloBotAPI) -> None:
     args = argparse.Namespace(zalo_bot_command="info")
     code = await asyncio.to_thread(zalo_bot_cli.run, args, settings, out, err)
     assert code == 0 and "bot.LangSoTest" in out.getvalue() and err.getvalue() == ""
+
+
+async def test_the_doctor_checks_the_bot(api: FakeZaloBotAPI) -> None:
+    """`python -m bot doctor`: the token accepted (getMe), a refused one named without its
+    value, the webhook URL and secret."""
+    from bot.doctor import FAIL, OK, WARN, Doctor
+
+    def checks(**changes: Any) -> dict[str, tuple[str, str]]:
+        doctor = Doctor("config.yml", {}, timeout=2)
+        settings = load_settings("config.yml", env={})
+        settings = dataclasses.replace(settings, zalo_bot=settings_for(api, **changes))
+        asyncio.run(doctor.zalo_bot(settings))
+        return {c.name: (c.status, c.detail) for c in doctor.checks}
+
+    import asyncio
+
+    good = await asyncio.to_thread(checks, webhook_secret="x" * 40)
+    assert good["zalo_bot token"] == (OK, "accepted by Zalo (bot.LangSoTest)")
+    assert good["zalo_bot.webhook_url"][0] == OK and good["zalo_bot.webhook_secret"][0] == OK
+    assert good["zalo_bot.api_base_url"][0] == WARN  # the fake: a local server
+    wrong = await asyncio.to_thread(checks, token="1:Wrong", webhook_url="http://x.vn/h")
+    assert wrong["zalo_bot token"][0] == FAIL and "Wrong" not in str(wrong)
+    assert wrong["zalo_bot.webhook_url"][0] == FAIL
+    assert wrong["zalo_bot.webhook_secret"][0] == WARN  # 21 characters: a longer one advised
