@@ -402,7 +402,7 @@ class TranslateFlow(Flow):
             )
             return
         try:
-            digest, converted = await recordings.take(ctx.settings, m)
+            kept = await recordings.take(ctx.settings, m)
         except audio.TooLong as exc:
             ctx.say(
                 _(
@@ -424,18 +424,19 @@ class TranslateFlow(Flow):
             ctx.say(_("Chưa xử lý được bản ghi này, xin gửi lại."))
             return
         rec = await self._draft(ctx, d)
+        digest = kept.digest
         old = rec.audio if rec is not None else None
         if rec is None:
             rec = await self._new_draft(
                 ctx,
                 d,
                 audio=digest,
-                original_ext=converted.original_ext,
-                duration=converted.duration,
+                original_ext=kept.original_ext,
+                duration=kept.duration,
             )
         else:  # "gửi lại", or a second voice message: it replaces the first
-            rec.audio, rec.original_ext = digest, converted.original_ext
-            rec.duration, rec.updated_at = converted.duration, datetime.now(UTC)
+            rec.audio, rec.original_ext = digest, kept.original_ext
+            rec.duration, rec.updated_at = kept.duration, datetime.now(UTC)
         if old and old != digest and not await repo.audio_in_use(ctx.session, old, but=rec.id):
             recordings.delete_files(ctx.settings, [old])
         self.save(ctx, "recorded", **{**d, "rec": rec.id, "redo": False})
@@ -443,7 +444,7 @@ class TranslateFlow(Flow):
             _(
                 'Đã nhận bản ghi ({seconds} giây), chờ duyệt. Gõ "nghe lại" để nghe, '
                 '"gửi lại" để ghi lại, hoặc gõ bản chữ nếu có. Gõ "tiếp" để sang câu sau.'
-            ).format(seconds=_seconds(converted.duration)),
+            ).format(seconds=_seconds(kept.duration)),
             buttons=self._buttons(ctx, True),
         )
 

@@ -138,9 +138,10 @@ def build_worker(
     dispatcher = Dispatcher(sender, concurrency=sent.concurrency, batch=sent.batch)
     worker = InboundWorker(pipeline, sender, dispatcher=dispatcher)
     if isinstance(pipeline, Pipeline):  # not for a stand-in (the fuzz tests' recorder)
-        from bot.media.download import MediaStep
+        from bot.voice.media_step import VoiceMediaStep
 
-        worker.media = MediaStep.from_settings(services.settings)
+        # bot.media's step; a translator's voice message is also converted there (bot/voice).
+        worker.media = VoiceMediaStep(services)
     for channel in channels:
         worker.add_channel(channel)
     # The dispatchers' sends share each channel's rate through the database; Zalo rows are

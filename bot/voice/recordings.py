@@ -13,12 +13,13 @@ an officer's reports stay as official records.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from typing import TYPE_CHECKING
 
 from bot.media.store import MediaStore, is_stored_ref
 from bot.voice import audio
-from bot.voice.store import VoiceStore
+from bot.voice.store import Kept, VoiceStore
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -47,18 +48,22 @@ def other_file(msg: IncomingMessage) -> bool:
     return bool(msg.media) and audio_of(msg) is None
 
 
-async def take(settings: Settings, m: Media) -> tuple[str, audio.Converted]:
-    """Convert and keep a stored audio file: (digest, converted). Raises audio.AudioRefused."""
+async def take(settings: Settings, m: Media) -> Kept:
+    """Convert and keep a stored audio file (or find it converted before its turn).
+    Raises audio.AudioRefused."""
     if not is_stored_ref(m.ref):
         raise audio.Failed("not stored")
     data = await asyncio.to_thread(MediaStore(settings.path(settings.media.dir)).read, m.ref)
     if data is None:
         raise audio.Failed("stored file gone")
-    ext = m.ref.rsplit(".", 1)[-1]
-    converted = await audio.convert(data, ext, settings.voice)
-    await asyncio.to_thread(voice_store(settings).put, converted)
+    store = voice_store(settings)
+    found = store.kept(hashlib.sha256(data).hexdigest(), settings.voice.web_format)
+    if found is not None:
+        return found
+    converted = await audio.convert(data, m.ref.rsplit(".", 1)[-1], settings.voice)
+    await asyncio.to_thread(store.put, converted)
     log.info("voice: a recording of %.1f s converted", converted.duration)
-    return converted.digest, converted
+    return Kept(converted.digest, converted.duration, converted.original_ext)
 
 
 def delete_files(settings: Settings, digests: list[str]) -> int:

@@ -1,6 +1,8 @@
 """Where recordings live: `voice.dir` (var/voice), three files per recording, named by the
-SHA-256 of the original: `<digest>.orig.<ext>` (as sent), `<digest>.ogg` (Opus) and
-`<digest>.m4a` or `.mp3` (the web format).
+SHA-256 of the original: `<digest>.orig.<ext>` (as sent), `<digest>.ogg` (Opus),
+`<digest>.m4a` or `.mp3` (the web format) and `<digest>.json` (its duration and original
+extension: a recording converted before its turn, by bot/voice/media_step.py, is not converted
+again).
 
 A reply names a recording as `voice/<digest>` (`Reply.voice`); each channel picks its file:
 Telegram the OGG (bot/channels/telegram.py), the web chat and Zalo the web format through the
@@ -10,9 +12,11 @@ to its translator / reviewer). The folder is never served statically.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.voice.audio import Converted
@@ -34,6 +38,15 @@ def digest_of(ref: str | None) -> str | None:
 
 def is_ref(ref: str | None) -> bool:
     return digest_of(ref) is not None
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A recording in the store: what its row needs."""
+
+    digest: str
+    duration: float
+    original_ext: str
 
 
 class VoiceStore:
@@ -60,7 +73,23 @@ class VoiceStore:
         self._write(folder / f"{c.digest}.orig.{c.original_ext}", c.original)
         self._write(folder / f"{c.digest}.ogg", c.ogg)
         self._write(folder / f"{c.digest}.{c.web_ext}", c.web)
+        info = {"duration": c.duration, "ext": c.original_ext, "web": c.web_ext}
+        self._write(folder / f"{c.digest}.json", json.dumps(info).encode())  # last: complete
         return ref_of(c.digest)
+
+    def kept(self, digest: str, web_ext: str) -> Kept | None:
+        """The recording if all its files are here (converted before), else None."""
+        path = self.path(digest, "ogg")
+        if path is None:
+            return None
+        try:
+            info = json.loads((path.parent / f"{digest}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        web = self.path(digest, web_ext)
+        if info.get("web") != web_ext or web is None or not (path.is_file() and web.is_file()):
+            return None
+        return Kept(digest, float(info.get("duration") or 0.0), str(info.get("ext") or "bin"))
 
     @staticmethod
     def _write(target: Path, data: bytes) -> None:
