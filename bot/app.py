@@ -219,6 +219,9 @@ def build_web_app(
     from bot.media import web as media_web
 
     media_web.register(app, worker)  # POST /api/uploads: web chat photos and audio
+    from bot.handoff import web as handoff_web
+
+    handoff_web.register(app, services)  # GET /api/handoff/replies: staff replies, asked for
     from bot.voice import web as voice_web
 
     voice_web.register(app, services)  # GET /voice/<digest>.<ext>: translators' recordings

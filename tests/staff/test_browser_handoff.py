@@ -102,3 +102,57 @@ async def test_staff_reply_from_the_handoff_inbox_reaches_telegram(
             assert page.outside == [] and errors == [], (missing, page.errors)
         finally:
             await d.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_staff_reply_shows_in_the_web_chat(
+    app_parts, staff_server, make_staff, browser, phone
+):
+    """The villager in the web chat (no push: the page asks every 15 s once a conversation with
+    staff began), staff in another browser."""
+    villager = phone
+    chat = str(staff_server.make_url("/"))
+    await villager.goto(chat)
+    await villager.wait_for_selector(".msg.bot")
+    await villager.fill("#text", "/canbo")
+    await villager.click("#send")
+    await villager.wait_for_selector(".msg.bot >> text=Bạn có đồng ý không?")
+    await villager.click("button:text-is('Đồng ý')")
+    await villager.wait_for_selector(".msg.bot >> text=Một cán bộ sẽ trả lời bạn")
+    await villager.fill("#text", SAID)
+    await villager.click("#send")
+    services = app_parts[0]
+    async with asyncio.timeout(10):
+        while True:
+            async with services.sessionmaker() as session:
+                found = (await session.execute(select(Handoff))).scalars().all()
+            if found:
+                break
+            await asyncio.sleep(0.1)
+
+    context = await browser.new_context(viewport={"width": 360, "height": 640})
+    try:
+        page = await context.new_page()
+        staff = await make_staff("province")
+        base = chat + "staff"
+        await page.goto(base + "/login")
+        await page.fill("input[name=name]", staff.name)
+        await page.fill("input[name=password]", staff.password)
+        await page.click("form button[type=submit]")
+        await page.wait_for_url(base + "/")
+        await page.goto(base + f"/handoff/{found[0].id}")
+        async with asyncio.timeout(10):
+            while SAID not in await page.inner_text("ol.messages"):
+                await asyncio.sleep(0.1)
+                await page.reload()
+        assert "Trò chuyện trên web" in await page.inner_text("main")
+        await page.fill("#reply-text", REPLY)
+        await page.click("form[action$='/reply'] button[type=submit]")
+        await page.wait_for_selector("p.notice")
+    finally:
+        await context.close()
+    await villager.wait_for_selector(f".msg.bot >> text={REPLY}", timeout=25_000)
+    shown = await villager.inner_text("#log")
+    assert "Một cán bộ đã trả lời bạn:" in shown
+    await villager.screenshot(path=screenshot_path("webchat-handoff-reply.png"), full_page=True)
+    assert villager.outside == [], villager.outside

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import Handoff, HandoffMessage, OutboxEntry, Subscription, User, utcnow
@@ -267,6 +267,37 @@ async def sent_since(session: AsyncSession, channel: str, recipient: str, since:
         OutboxEntry.status.in_(("queued", "sending", "sent", "delivered", "read")),
     )
     return (await session.execute(query)).scalar_one()
+
+
+async def take_web_replies(session: AsyncSession, recipient: str, limit: int = 20) -> list[dict]:
+    """The staff messages queued for a web chat user (the web chat has no push: its page asks),
+    marked sent as they are handed over; each one to one caller only (the UPDATE re-checks the
+    state, so two tabs asking at once do not both get it). Commits."""
+    rows = (
+        await session.execute(
+            select(OutboxEntry.id, OutboxEntry.payload)
+            .where(
+                OutboxEntry.channel == "web",
+                OutboxEntry.recipient == recipient,
+                OutboxEntry.status == "queued",
+                OutboxEntry.source == SOURCE,
+            )
+            .order_by(OutboxEntry.id)
+            .limit(limit)
+        )
+    ).all()
+    if not rows:
+        return []
+    taken = await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.id.in_([r.id for r in rows]), OutboxEntry.status == "queued")
+        .values(status="sent", payload=None, sent_at=utcnow(), lease_until=None)
+        .returning(OutboxEntry.id)
+        .execution_options(synchronize_session=False)
+    )
+    mine = set(taken.scalars())
+    await session.commit()
+    return [r.payload for r in rows if r.id in mine and r.payload]
 
 
 async def exported(session: AsyncSession, user_id: int) -> list[dict]:

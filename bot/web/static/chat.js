@@ -24,6 +24,7 @@
   }
 
   function showReply(r) {
+    if ((r.buttons || []).some(function (b) { return b.payload.indexOf("/handoff") === 0; })) askForStaffReplies();
     var div = bubble("bot", r.text || "");
     if (r.photo) { var img = document.createElement("img"); img.src = "/media/" + r.photo.replace(/^media\//, ""); img.alt = ""; div.appendChild(img); }
     // A translator's recording (served at /voice/): played in the page, the text above it.
@@ -121,6 +122,19 @@
     input.value = "";
     post({ text: text }, text);
   });
+
+  // Staff replies (a person answering from the dashboard) have no push here: the page asks for
+  // them once on load and, once a conversation with staff began on the page, every 15 s.
+  var asking = null;
+  function staffReplies() {
+    if (document.hidden) return;
+    fetch("/api/handoff/replies", { credentials: "same-origin" })
+      .then(function (resp) { return resp.ok ? resp.json() : { replies: [] }; })
+      .then(function (data) { (data.replies || []).forEach(showReply); })
+      .catch(function () {});
+  }
+  function askForStaffReplies() { if (!asking) asking = setInterval(staffReplies, 15000); }
+  staffReplies();
 
   // A returning visitor who already chose a language gets the menu; a new one the welcome.
   if (store("langso.lang")) post({ payload: "/help" }, "Menu"); else post({ payload: "/start" }, "Bắt đầu");
