@@ -594,3 +594,31 @@ async def test_a_database_outage_is_a_503_page(staff_client, make_staff, login, 
     assert r.status == 500
     text = await r.text()
     assert "Traceback" not in text and "secret detail" not in text and "báo quản trị viên" in text
+
+
+@SQLITE
+async def test_a_real_process_serves_the_dashboard_on_staff_port(db_url, tmp_path):
+    """`STAFF_PORT` set: `python -m bot run` serves /staff/ there, and not on the chat's port."""
+    import aiohttp
+
+    from tests.processes import BotProcess, free_port
+
+    staff_port = free_port()
+    env = {"DATABASE_URL": db_url, "STAFF_PORT": str(staff_port), "STAFF_HOST": "127.0.0.1"}
+    proc = await BotProcess(env, tmp_path / "bot.log").start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{proc.url}/staff/login", allow_redirects=False) as r:
+                assert r.status == 404
+            async with http.get(f"{proc.url}/") as r:
+                assert r.status == 200
+            base = f"http://127.0.0.1:{staff_port}"
+            async with http.get(f"{base}/staff/login") as r:
+                assert r.status == 200 and "Đăng nhập" in await r.text()
+                assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+            async with http.get(f"{base}/staff/", allow_redirects=False) as r:
+                assert r.status == 302
+            async with http.get(f"{base}/healthz") as r:
+                assert r.status == 200
+    finally:
+        assert await proc.terminate() == 0, proc.tail()
