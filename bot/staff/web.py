@@ -35,7 +35,7 @@ menu for those roles (None: every role), lowest order first.
 
 What every page gets without asking:
 
-- no session, no page: `guard` loads the staff user of every request (request["staff"]) and
+- no session, no page: `guard` loads the staff user of every request (auth.REQUEST_KEY) and
   refuses the rest: a GET goes to the login page, a POST or a JSON request gets a 403; only the
   login page and /staff/static/ are public. A page still calls `current_staff` (the cached
   user) and `require(staff, roles...)` for its roles, and filters by `staff.area_clause(...)`
@@ -47,7 +47,12 @@ What every page gets without asking:
   short Vietnamese page (JSON for a JSON request), a database outage as a 503 page, never a
   traceback; `Cache-Control: no-store` on every page (they hold personal data);
 - the app's security headers (bot/web/security.py: CSP 'self' only, no framing...) and its one
-  session cookie come from the parent app.
+  session cookie come from the parent app; no inline script or style, no outside asset.
+
+An error's text: `auth.Refused("...")` (403) or `web.HTTPBadRequest(text="...")` shows that text;
+otherwise a short one per status. Tests of a page: the fixtures of tests/staff/conftest.py
+(`staff_client`, `make_staff`, `login`, `csrf_of`, `post_form`, `assert_refused`, `phone`);
+tests/staff/test_auth.py walks every route of the router without a session, new pages included.
 """
 
 from __future__ import annotations
@@ -293,6 +298,8 @@ def add_page(app: web.Application, module: Any, nav: list) -> None:
     entry = getattr(module, "NAV", None)
     if entry:
         label, link, order, roles = entry
+        if isinstance(roles, str):
+            roles = (roles,)
         nav.append((label, link, order, tuple(roles) if roles else None))
 
 
