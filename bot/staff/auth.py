@@ -250,18 +250,23 @@ async def authenticate(
         account = await repo.account_by_name(db, key) if key else None
     known = account.id if account is not None else None
     if by_name >= st.lockout_failures or by_address >= st.lockout_address_failures:
+        # One entry per window, address and account: a locked-out guesser who keeps trying
+        # must not fill the audit log.
+        target = account.name if account else None
         async with services.writing() as db:
-            await audit.record(
-                db,
-                None,
-                "login.locked",
-                target=account.name if account else None,
-                detail={"by": "account" if by_name >= st.lockout_failures else "address"},
-                address=address,
-                staff_id=known,
-                staff_name=account.name if account else None,
-            )
-            await db.commit()
+            since = repo.now() - window
+            if not await repo.audit_seen(db, "login.locked", since, address, target):
+                await audit.record(
+                    db,
+                    None,
+                    "login.locked",
+                    target=target,
+                    detail={"by": "account" if by_name >= st.lockout_failures else "address"},
+                    address=address,
+                    staff_id=known,
+                    staff_name=target,
+                )
+                await db.commit()
         return LoginResult(error=LOCKED.format(minutes=round(st.lockout_minutes)), status=429)
     stored = account.password_hash if account is not None else None
     if len(password) > MAX_PASSWORD or not key:

@@ -260,6 +260,19 @@ async def audit_page(
     return list((await session.execute(q)).scalars())
 
 
+async def audit_seen(
+    session: AsyncSession, action: str, since: datetime, address: str | None, target: str | None
+) -> bool:
+    """Whether an entry of `action` from `address` on `target` was written since `since`."""
+    q = select(AuditEntry.id).where(
+        AuditEntry.action == action,
+        AuditEntry.at >= since,
+        AuditEntry.address == address if address is not None else AuditEntry.address.is_(None),
+        AuditEntry.target == target if target is not None else AuditEntry.target.is_(None),
+    )
+    return (await session.execute(q.limit(1))).first() is not None
+
+
 async def audit_actions(session: AsyncSession) -> list[str]:
     q = select(AuditEntry.action).distinct().order_by(AuditEntry.action)
     return list((await session.execute(q)).scalars())
