@@ -11,7 +11,9 @@
   (paths relative to it), so a portal reads them without a guide;
 - `/open-data/static/`: the page's CSS (no asset from elsewhere).
 
-Every response carries an ETag (a hash of its body) and Last-Modified (the last change to the
+Bodies of 1 KiB or more go gzip-compressed to clients that accept it (compressed once per data
+version, then kept). Every response carries an ETag (a hash of its body; `-gzip` appended for the
+compressed form) and Last-Modified (the last change to the
 reports), `Cache-Control: public, max-age=open_data.max_age_seconds`; a matching If-None-Match
 (or, without one, If-Modified-Since) gets a 304. The data files and the package add
 `Access-Control-Allow-Origin: *`: public data any site may read. HEAD works on every route.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -64,6 +67,7 @@ DESCRIPTION = (
     "vị trí. Ô có ít hơn {k} báo cáo bị ẩn (để trống, suppressed = true), không phải bằng 0; "
     "tổng của tỉnh chỉ cộng các ô được công bố. Chưa phải số liệu thống kê chính thức."
 )
+GZIP_MIN = 1024  # bytes: smaller bodies are sent as they are
 CACHE_ENTRIES = 256  # rendered bodies kept per data version (filters x formats)
 
 
@@ -133,6 +137,33 @@ def _json_num(v: float | None) -> int | float | None:
     return int(r) if r == int(r) else r
 
 
+class Body:
+    """A rendered response body, its ETag, and its gzip form (made the first time a client
+    accepts it, then kept with the body)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+        self.gz: bytes | None = None
+
+    async def gzipped(self) -> bytes:
+        if self.gz is None:
+            self.gz = await asyncio.to_thread(gzip.compress, self.data, 6, mtime=0)
+        return self.gz
+
+
+def _accepts_gzip(request: web.Request) -> bool:
+    for part in request.headers.get("Accept-Encoding", "").lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "*"):
+            q = params.replace(" ", "").removeprefix("q=")
+            try:
+                return float(q or 1) > 0
+            except ValueError:
+                return False
+    return False
+
+
 class State:
     """What the sub-app keeps: the content lists, the area tree, the current dataset (rebuilt
     when the reports' fingerprint changes) and the bodies rendered from it."""
@@ -148,7 +179,7 @@ class State:
         self.dataset: Dataset | None = None
         self.checked_at = -math.inf  # when the fingerprint was last read (time.monotonic)
         self.lock = asyncio.Lock()
-        self.bodies: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
+        self.bodies: OrderedDict[tuple, Body] = OrderedDict()
 
     async def current(self) -> Dataset:
         """The dataset, rebuilt when the reports changed (one rebuild at a time; the building,
@@ -178,13 +209,12 @@ class State:
     def _fresh(self) -> bool:
         return time.monotonic() - self.checked_at < self.settings.recheck_seconds
 
-    async def cached(self, ds: Dataset, key: tuple, make: Callable[[], bytes]) -> tuple[bytes, str]:
+    async def cached(self, ds: Dataset, key: tuple, make: Callable[[], bytes]) -> Body:
         """The body `make` renders from `ds` for `key`, kept while `ds` is current."""
         key = (id(ds), *key)
         hit = self.bodies.get(key)
         if hit is None:
-            body = await asyncio.to_thread(make)
-            hit = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+            hit = Body(await asyncio.to_thread(make))
             if ds is self.dataset:  # not a body of data replaced meanwhile
                 self.bodies[key] = hit
                 if len(self.bodies) > CACHE_ENTRIES:
@@ -252,7 +282,7 @@ def _bad(request: web.Request, message: str) -> web.Response:
 def _not_modified(request: web.Request, etag: str, last: datetime | None) -> bool:
     inm = request.headers.get("If-None-Match")
     if inm is not None:
-        tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
+        tags = [t.strip().removeprefix("W/").replace("-gzip", "") for t in inm.split(",")]
         return "*" in tags or etag in tags
     ims = request.headers.get("If-Modified-Since")
     if ims and last is not None:
@@ -266,21 +296,24 @@ def _not_modified(request: web.Request, etag: str, last: datetime | None) -> boo
     return False
 
 
-def _respond(
+async def _respond(
     request: web.Request,
     ds: Dataset,
-    body: bytes,
-    etag: str,
+    body: Body,
     content_type: str,
     *,
     cors: bool,
     filename: str | None = None,
 ) -> web.Response:
+    """200 with the body (gzip when the client accepts it and it is worth it) or 304."""
     state = _state(request)
     last = ds.last_updated
+    gz = len(body.data) >= GZIP_MIN and _accepts_gzip(request)
+    etag = body.etag[:-1] + '-gzip"' if gz else body.etag  # one tag per representation
     headers = {
         "Cache-Control": f"public, max-age={state.settings.max_age_seconds}",
         "ETag": etag,
+        "Vary": "Accept-Encoding",
     }
     if last is not None:
         headers["Last-Modified"] = format_datetime(last.astimezone(UTC), usegmt=True)
@@ -288,9 +321,13 @@ def _respond(
         headers.update(CORS)
     if filename:
         headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    if _not_modified(request, etag, last):
+    if _not_modified(request, body.etag, last):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=body, headers={**headers, "Content-Type": content_type})
+    headers["Content-Type"] = content_type
+    if gz:
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=await body.gzipped(), headers=headers)
+    return web.Response(body=body.data, headers=headers)
 
 
 CORS = {
@@ -414,9 +451,9 @@ async def _data(request: web.Request, kind: str, fmt: str) -> web.Response:
             return _csv(fields, rows)
         return _json(_meta(state, ds, filters), rows)
 
-    body, etag = await state.cached(ds, (kind, fmt, area, period, indicator), make)
+    body = await state.cached(ds, (kind, fmt, area, period, indicator), make)
     ctype = "text/csv; charset=utf-8" if fmt == "csv" else "application/json; charset=utf-8"
-    return _respond(request, ds, body, etag, ctype, cors=True, filename=f"{kind}.{fmt}")
+    return await _respond(request, ds, body, ctype, cors=True, filename=f"{kind}.{fmt}")
 
 
 async def indicators_csv(request: web.Request) -> web.Response:
@@ -495,10 +532,8 @@ async def datapackage_json(request: web.Request) -> web.Response:
     def make() -> bytes:
         return json.dumps(datapackage(state, ds), ensure_ascii=False, indent=1).encode("utf-8")
 
-    body, etag = await state.cached(ds, ("datapackage",), make)
-    return _respond(
-        request, ds, body, etag, "application/json; charset=utf-8", cors=True, filename=None
-    )
+    body = await state.cached(ds, ("datapackage",), make)
+    return await _respond(request, ds, body, "application/json; charset=utf-8", cors=True)
 
 
 # -- the page -----------------------------------------------------------------------------
@@ -595,8 +630,8 @@ async def page(request: web.Request) -> web.Response:
         ctx = page_context(state, ds, area, period)
         return aiohttp_jinja2.render_string("index.html", request, ctx).encode("utf-8")
 
-    body, etag = await state.cached(ds, ("page", area, period), make)
-    return _respond(request, ds, body, etag, "text/html; charset=utf-8", cors=False)
+    body = await state.cached(ds, ("page", area, period), make)
+    return await _respond(request, ds, body, "text/html; charset=utf-8", cors=False)
 
 
 async def to_page(request: web.Request) -> web.Response:
