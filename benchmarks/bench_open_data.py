@@ -16,6 +16,9 @@ requested over HTTP with aiohttp's client, one request at a time:
 - `304`: a client revalidating with If-None-Match (what a portal polling it costs);
 - `page cold` / `page cached`: the HTML page with its 19 SVG charts.
 
+The client accepts gzip (aiohttp's default), so the cached figures include sending the
+compressed body, made once per data version.
+
 Run: `python -m benchmarks.bench_open_data [--reports N] [--databases sqlite,postgresql]
 [--write]` (`--write` puts the table in docs/benchmarks.md between the open-data markers).
 Prints a markdown table, then a JSON object (benchmarks/run.py keeps both).
@@ -185,11 +188,15 @@ async def run_database(url: str, args: argparse.Namespace) -> dict:
             for _ in range(args.requests):
                 await timed(http, page, page_cached)
             ds = await state.current()
+            async with http.get(data, auto_decompress=False) as resp:
+                gz_size = len(await resp.read())
+                assert resp.headers.get("Content-Encoding") == "gzip"
         out.update(
             {
                 "cells": len(ds.cells),
                 "suppressed": sum(1 for c in ds.cells if c.suppressed),
                 "json_bytes": size,
+                "json_gzip_bytes": gz_size,
                 "page_bytes": page_size,
                 "ping": summary(ping_t),
                 "cold": summary(cold),
@@ -267,7 +274,8 @@ def markdown(results: dict[str, dict], args: argparse.Namespace, busy: bool, loa
         "",
         f"{any_r['reports']:,} reports (18 indicators, 96 communes and a village, 24 months; 2% "
         f"withdrawn, 1% sent back): {any_r['cells']:,} published cells, {any_r['suppressed']:,} "
-        f"of them suppressed; the JSON is {any_r['json_bytes'] / 1024:.0f} KiB, the page "
+        f"of them suppressed; the JSON is {any_r['json_bytes'] / 1024:.0f} KiB "
+        f"({any_r['json_gzip_bytes'] / 1024:.0f} KiB sent gzipped, as here), the page "
         f"{any_r['page_bytes'] / 1024:.0f} KiB. One request at a time over loopback (aiohttp "
         "client and server in one process). `python -m benchmarks.bench_open_data`, "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, load average {load:.1f} on "
