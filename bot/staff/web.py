@@ -232,6 +232,8 @@ def render_login(
         LOGIN_TEMPLATE,
         request,
         {
+            "staff": None,  # also right after a logout, whose request began logged in
+            "nav": [],
             "csrf_token": auth.csrf_token(request),
             "error": error,
             "notice": notice,

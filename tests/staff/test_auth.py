@@ -53,7 +53,9 @@ async def test_login_and_logout(staff_client, make_staff, login, services):
     assert admin.name in text and "Đăng xuất" in text
     token = CSRF_RE.search(text).group(1)
     r = await staff_client.post("/staff/logout", data={"_csrf": token}, allow_redirects=False)
-    assert r.status == 200 and "Đã đăng xuất" in await r.text()
+    text = await r.text()
+    assert r.status == 200 and "Đã đăng xuất" in text
+    assert admin.name not in text and "/staff/logout" not in text  # no menu, no name
     r = await staff_client.get("/staff/", allow_redirects=False)
     assert r.status == 302
     assert await _rows(services, StaffSession) == []
