@@ -179,10 +179,13 @@ class VoiceSettings:
 class HandoffSettings:
     """A villager talking to a person (bot/handoff/): while a handoff is open their messages go to
     staff, acknowledged at most once every `ack_minutes`; a staff reply is at most
-    `max_reply_chars` long. Zalo OA's reply window is the outbox's (`outbox.zalo_window_*`)."""
+    `max_reply_chars` long; after `idle_hours` without a message either way the villager's
+    next text is for the bot again (the conversation stays open for staff). Zalo OA's reply
+    window is the outbox's (`outbox.zalo_window_*`)."""
 
     ack_minutes: float = 5.0
     max_reply_chars: int = 2000
+    idle_hours: float = 72.0
 
 
 @dataclass(frozen=True)
@@ -472,8 +475,10 @@ def _validate(s: Settings, errors: list[str]) -> None:
         errors.append("limits: address_messages must be >= 1 and address_window_seconds > 0")
     errors.extend(_web_errors(s.web))
     h = s.handoff
-    if h.ack_minutes < 0 or h.max_reply_chars < 1:
-        errors.append("handoff: ack_minutes must be >= 0 and max_reply_chars >= 1")
+    if h.ack_minutes < 0 or h.max_reply_chars < 1 or h.idle_hours <= 0:
+        errors.append(
+            "handoff: ack_minutes must be >= 0, max_reply_chars >= 1 and idle_hours > 0"
+        )
     errors.extend(_open_data_errors(s.open_data))
     errors.extend(_staff_errors(s.staff))
     v = s.voice

@@ -13,11 +13,13 @@ replies still reach the villager, with a button back into it.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.core.registry import REGISTRY, Flow, FlowState, end_flow
 from bot.flows.consent import require_consent
 from bot.messages import Button
+from bot.storage.models import utcnow
 from bot.storage.repositories import handoff as repo
 from nlu.normalize import fold
 
@@ -104,6 +106,13 @@ class HandoffFlow(Flow):
                 # Handed back outside the reply window: the notice could not be sent then.
                 ctx.say(ctx._("Cán bộ đã kết thúc trò chuyện. Làng Số trả lời bạn tiếp."))
             return False  # answered as a new message
+        idle = timedelta(hours=ctx.settings.handoff.idle_hours)
+        if utcnow() - h.last_message_at > idle:
+            # Nobody wrote for a long while: what they type now is for the bot again. The
+            # conversation stays open for staff, whose reply brings a button back into it.
+            end_flow(ctx)
+            ctx.say(ctx._("Cuộc trò chuyện với cán bộ đang chờ. Cần nhắn cho cán bộ, gõ /canbo."))
+            return False
         ctx.turn.intent = "handoff"
         if " ".join(fold(text).lower().strip(" .!").split()) in END_WORDS:
             await end_handoff(ctx)

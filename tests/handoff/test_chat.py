@@ -271,3 +271,38 @@ async def test_a_handoff_removed_meanwhile_ends_the_flow(pipeline, services, db)
     turn = await pipeline.handle(message("hỗ trợ làm nhà", sender="r1"))
     assert "40 triệu" in all_text(turn)
     assert "flow" not in (await db.user("r1")).state
+
+
+async def test_after_a_long_silence_the_bot_answers_again_and_staff_can_still_reply(
+    pipeline, services, db
+):
+    await open_handoff(pipeline, "i1")
+    hours = services.settings.handoff.idle_hours
+    async with services.writing() as s:
+        await s.execute(
+            update(Handoff).values(last_message_at=utcnow() - timedelta(hours=hours, minutes=1))
+        )
+        await s.commit()
+    turn = await pipeline.handle(message("hỗ trợ làm nhà", sender="i1"))
+    text = all_text(turn)
+    assert "Cuộc trò chuyện với cán bộ đang chờ." in text and "40 triệu" in text
+    assert "flow" not in (await db.user("i1")).state
+    [h] = await db.handoffs()
+    assert h.status == "open" and await db.messages() == []
+    async with services.writing() as s:
+        await staff.reply(
+            s, services, h.id, "Xin lỗi bác, giờ mới trả lời.", staff_id=None, staff_name="lan"
+        )
+        await s.commit()
+    [row] = await db.outbox()
+    assert [b.payload for b in Reply.from_dict(row.payload).buttons][0] == "/canbo"
+
+
+def test_bad_handoff_settings_are_refused():
+    from bot.config import ConfigError, load_settings
+    from tests.conftest import ROOT
+
+    with pytest.raises(ConfigError, match="handoff"):
+        load_settings(ROOT / "config.yml", env={"HANDOFF_IDLE_HOURS": "0"})
+    with pytest.raises(ConfigError, match="handoff.ack_minutes"):
+        load_settings(ROOT / "config.yml", env={"HANDOFF_ACK_MINUTES": "soon"})

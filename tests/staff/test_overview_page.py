@@ -126,6 +126,8 @@ async def test_the_page_shows_charts_with_tables_and_the_period(
     assert re.search(r"xã Ba Động</th><td>2</td>", reports)
     feedback = html[html.index('id="feedback"') : html.index('id="subscribers"')]
     assert "đã giải quyết" in feedback and "đã gửi, chờ tiếp nhận" in feedback
+    assert re.search(r"xã Ba Động</th><td>2</td>", feedback)  # two with its area, one unknown
+    assert re.search(r"chưa rõ</th><td>1</td>", feedback)
     assert '<strong id="active-subscribers">3</strong>' in html
     wide = await (await client.get("/staff/overview?days=90")).text()
     assert re.search(r"xã Ba Động</th><td>3</td>", wide)

@@ -113,6 +113,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
     reports_day = o.reports.per_day("reports")
     subs_day = o.subscribers.per_day("new")
     communes = stats.top(stats.roll_up(o.reports_by_area), 15)
+    fb_communes = stats.top(stats.roll_up(o.feedback_by_area), 15)
     sub_communes = stats.top(stats.roll_up(o.subscribers_by_area), 15)
     span = f"{period.start:%d/%m/%Y} – {period.end:%d/%m/%Y}"
 
@@ -146,6 +147,11 @@ async def overview(request: web.Request) -> web.StreamResponse:
         "feedback_status": hbar_chart(
             [(STATUS_LABELS.get(k, k), o.feedback.total(k)) for k in fb_keys],
             title=f"Phản ánh theo tình trạng, {span}",
+            unit="phản ánh",
+        ),
+        "feedback_areas": hbar_chart(
+            [(area_name(k), v) for k, v in fb_communes],
+            title=f"Phản ánh theo xã, {span}",
             unit="phản ánh",
         ),
         "subscribers": by_day(f"Người đăng ký mới mỗi ngày, {span}", subs_day, "người"),
@@ -182,6 +188,8 @@ async def overview(request: web.Request) -> web.StreamResponse:
             "fb_keys": fb_keys,
             "fb_labels": [STATUS_LABELS.get(k, k) for k in fb_keys],
             "fb_rows": fb_rows,
+            "fb_communes": [(area_name(k), v) for k, v in fb_communes],
+            "fb_status_rows": [(STATUS_LABELS.get(k, k), o.feedback.total(k)) for k in fb_keys],
             "subs_day": subs_day,
             "sub_communes": [(area_name(k), v) for k, v in sub_communes],
             "commune_view": staff.role == "commune",

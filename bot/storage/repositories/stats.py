@@ -127,6 +127,7 @@ class Overview:
     reports: Series  # by "reports"
     reports_by_area: dict[str, int]  # area code (as stored) -> count
     feedback: Series  # by status
+    feedback_by_area: dict[str, int]  # area code ("" when not known) -> count
     subscribers: Series  # new subscriptions a day, by "new"
     subscribers_by_lang: dict[str, int]
     subscribers_by_area: dict[str, int]
@@ -134,37 +135,23 @@ class Overview:
 
 
 async def _turns(session: AsyncSession, period: Period) -> tuple[Series, dict, dict]:
+    """One scan of the period's counts (the primary key starts with the day), summed here by
+    outcome per day, by channel and by language."""
     days = [d.isoformat() for d in period.days]
     series = Series(days)
-    where = (TurnCount.day >= days[0], TurnCount.day <= days[-1])
+    by_channel: dict[str, int] = defaultdict(int)
+    by_lang: dict[str, int] = defaultdict(int)
+    c = TurnCount
     rows = await session.execute(
-        select(TurnCount.day, TurnCount.outcome, func.sum(TurnCount.n))
-        .where(*where)
-        .group_by(TurnCount.day, TurnCount.outcome)
+        select(c.day, c.channel, c.lang, c.outcome, func.sum(c.n))
+        .where(c.day >= days[0], c.day <= days[-1])
+        .group_by(c.day, c.channel, c.lang, c.outcome)
     )
-    for day, outcome, n in rows:
+    for day, channel, lang, outcome, n in rows:
         series.add(outcome, day, n)
-    by_channel = dict(
-        (
-            await session.execute(
-                select(TurnCount.channel, func.sum(TurnCount.n))
-                .where(*where)
-                .group_by(TurnCount.channel)
-            )
-        ).all()
-    )
-    by_lang = dict(
-        (
-            await session.execute(
-                select(TurnCount.lang, func.sum(TurnCount.n)).where(*where).group_by(TurnCount.lang)
-            )
-        ).all()
-    )
-    return (
-        series,
-        {k: int(v) for k, v in by_channel.items()},
-        {k: int(v) for k, v in by_lang.items()},
-    )
+        by_channel[channel] += int(n)
+        by_lang[lang] += int(n)
+    return series, dict(by_channel), dict(by_lang)
 
 
 async def overview(
@@ -200,6 +187,12 @@ async def overview(
         select(fday, Feedback.status, func.count()).where(*fwhere).group_by(fday, Feedback.status)
     ):
         feedback.add(status, day, n)
+    feedback_by_area = {
+        (code or ""): int(n)
+        for code, n in await session.execute(
+            select(Feedback.area_code, func.count()).where(*fwhere).group_by(Feedback.area_code)
+        )
+    }
 
     subscribers = Series(days)
     sday = _day(session, Subscription.created_at, period)
@@ -240,6 +233,7 @@ async def overview(
         reports=reports,
         reports_by_area=reports_by_area,
         feedback=feedback,
+        feedback_by_area=feedback_by_area,
         subscribers=subscribers,
         subscribers_by_lang=sub_lang,
         subscribers_by_area=sub_area,
