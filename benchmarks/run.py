@@ -31,6 +31,7 @@ BENCHES = [
     ("bench_open_data", "Open data: the indicators JSON, 100,000 reports, SQLite and PostgreSQL"),
     ("bench_notices", "Notices: a broadcast at 30/s, dispatch throughput, composing 100,000"),
     ("bench_dashboard", "Staff dashboard: 100,000 reports and feedback, SQLite and PostgreSQL"),
+    ("bench_overview", "Staff overview: its figures with 100,000 rows; counting a turn"),
 ]
 RASA_BEGIN, RASA_END = "<!-- rasa:begin -->", "<!-- rasa:end -->"
 COMPARE_BEGIN, COMPARE_END = "<!-- compare:begin -->", "<!-- compare:end -->"
