@@ -36,6 +36,7 @@ from bot.storage.models import (
 from bot.storage.repositories import feedback as feedback_repo
 from bot.storage.repositories import handoff as handoff_repo
 from bot.storage.repositories import inbox as inbox_repo
+from bot.storage.repositories import notices as notices_repo
 from bot.storage.repositories import outbox as outbox_repo
 from bot.storage.repositories import reports as reports_repo
 
@@ -239,6 +240,7 @@ class Erased:
     reports_kept: int = 0  # an officer's reports, kept without who filed them
     feedback_anonymised: int = 0  # a citizen's feedback, kept anonymised
     handoffs: int = 0  # conversations with staff, deleted with their messages
+    notices_dropped: int = 0  # notices queued for them, not sent
 
     def add(self, other: Erased) -> None:
         for f in fields(self):
@@ -299,6 +301,8 @@ async def erase(session: AsyncSession, channel: str, external_id: str, key: byte
         out.reports_kept = await reports_repo.unlink_officer(session, user.id)
         out.feedback_anonymised = await feedback_repo.anonymise_user(session, user.id)
         out.handoffs = await handoff_repo.erase_user(session, user.id)
+        # Notices not sent to them yet are not sent (a reply still is: the confirmation).
+        out.notices_dropped = await notices_repo.drop_user_rows(session, user.id, "erased")
         out.users = (await session.execute(delete(User).where(User.id == user.id))).rowcount or 0
         if user in session:
             session.expunge(user)
