@@ -29,6 +29,7 @@ BENCHES = [
     ("bench_load", "Load: 1,000 users on the webhooks and the web chat, SQLite and PostgreSQL"),
     ("bench_forms", "Forms: form turns next to question-answer turns, SQLite and PostgreSQL"),
     ("bench_open_data", "Open data: the indicators JSON, 100,000 reports, SQLite and PostgreSQL"),
+    ("bench_voice", "Voice: converting a recording, and what voice adds to an answer turn"),
     ("bench_notices", "Notices: a broadcast at 30/s, dispatch throughput, composing 100,000"),
     ("bench_dashboard", "Staff dashboard: 100,000 reports and feedback, SQLite and PostgreSQL"),
     ("bench_overview", "Staff overview: its figures with 100,000 rows; counting a turn"),
