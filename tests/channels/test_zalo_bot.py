@@ -172,8 +172,22 @@ async def harness(
 
 @pytest.fixture
 async def bot(harness: ZaloBotHarness) -> ZaloBotHarness:
+    """A started channel in polling or webhook mode (for what differs between them)."""
     await harness.start()
     return harness
+
+
+@pytest.fixture
+async def polling(
+    zalo_bot_api: FakeZaloBotAPI, app_parts: tuple, settings: Any
+) -> AsyncIterator[ZaloBotHarness]:
+    """A started channel in polling mode, for what is the same in both modes (parsing, sending)."""
+    h = ZaloBotHarness(zalo_bot_api, app_parts, settings, "polling")
+    try:
+        await h.start()
+        yield h
+    finally:
+        await h.close()
 
 
 USER = "e4ea2cd5189df1c3a88c"
@@ -205,32 +219,32 @@ async def test_the_webhook_body_in_its_envelope_is_the_same_update(
         await h.close()
 
 
-async def test_buttons_go_out_as_numbered_options_and_a_number_picks_one(bot: ZaloBotHarness):
-    await bot.push(bot.api.text_update(USER, "/start"))
-    await bot.settle()
-    texts = bot.api.texts(USER)
+async def test_buttons_go_out_as_numbered_options_and_a_number_picks_one(polling: ZaloBotHarness):
+    await polling.push(polling.api.text_update(USER, "/start"))
+    await polling.settle()
+    texts = polling.api.texts(USER)
     menu = next(t for t in texts if "1. " in t)
     assert "\n2. " in menu
     before = len(texts)
-    await bot.push(bot.api.text_update(USER, "1"))  # the first option: Tiếng Việt
-    await bot.settle()
-    assert len(bot.api.texts(USER)) > before
+    await polling.push(polling.api.text_update(USER, "1"))  # the first option: Tiếng Việt
+    await polling.settle()
+    assert len(polling.api.texts(USER)) > before
 
 
-async def test_a_sticker_gets_a_polite_answer(bot: ZaloBotHarness) -> None:
-    await bot.push(bot.api.sticker_update(USER))
-    await bot.settle()
-    assert any(TEXT_ONLY in t for t in bot.api.texts(USER))
+async def test_a_sticker_gets_a_polite_answer(polling: ZaloBotHarness) -> None:
+    await polling.push(polling.api.sticker_update(USER))
+    await polling.settle()
+    assert any(TEXT_ONLY in t for t in polling.api.texts(USER))
 
 
-async def test_a_photo_in_is_downloaded_checked_and_stored(bot: ZaloBotHarness) -> None:
-    url = bot.api.add_media(sample_jpeg())
-    await bot.push(bot.api.image_update(USER, url, caption="ảnh ruộng"))
-    await bot.settle()
-    store = bot.settings.path(bot.settings.media.dir)
+async def test_a_photo_in_is_downloaded_checked_and_stored(polling: ZaloBotHarness) -> None:
+    url = polling.api.add_media(sample_jpeg())
+    await polling.push(polling.api.image_update(USER, url, caption="ảnh ruộng"))
+    await polling.settle()
+    store = polling.settings.path(polling.settings.media.dir)
     stored = [p for p in store.rglob("*") if p.is_file()]
     assert len(stored) == 1 and stored[0].suffix == ".jpg"
-    assert bot.api.texts(USER), "the photo was answered"
+    assert polling.api.texts(USER), "the photo was answered"
 
 
 async def test_group_messages_and_other_events_are_not_recorded(bot: ZaloBotHarness) -> None:
@@ -255,14 +269,14 @@ async def test_a_malformed_update_is_recorded_rejected_and_never_handled(bot: Za
     assert len(bot.api.sent(USER)) == 1
 
 
-async def test_replies_survive_5xx_timeouts_and_the_quota(bot: ZaloBotHarness) -> None:
-    bot.api.fail("sendMessage", 502)
-    bot.api.fail("sendMessage", 429, retry_after=0)
-    bot.api.fail("sendMessage", 503, delay=4.0)  # answered after the client gave up
-    await bot.push(bot.api.text_update(USER, "/help"))
-    await bot.settle(timeout=20)
-    assert len(bot.api.sent(USER)) == 1 and HELP in bot.api.texts(USER)[0]
-    assert len(bot.api.calls_of("sendMessage")) == 4  # three failures (FAST_RETRIES: 4 tries)
+async def test_replies_survive_5xx_timeouts_and_the_quota(polling: ZaloBotHarness) -> None:
+    polling.api.fail("sendMessage", 502)
+    polling.api.fail("sendMessage", 429, retry_after=0)
+    polling.api.fail("sendMessage", 503, delay=4.0)  # answered after the client gave up
+    await polling.push(polling.api.text_update(USER, "/help"))
+    await polling.settle(timeout=20)
+    assert len(polling.api.sent(USER)) == 1 and HELP in polling.api.texts(USER)[0]
+    assert len(polling.api.calls_of("sendMessage")) == 4  # three failures (FAST_RETRIES: 4 tries)
 
 
 async def test_an_error_in_a_200_answer_is_an_error(zalo_bot_api: FakeZaloBotAPI) -> None:
@@ -321,16 +335,21 @@ async def test_a_polled_update_is_recorded_even_when_the_database_hiccups(
         await h.close()
 
 
-async def test_the_webhook_refuses_a_wrong_secret_before_reading(bot: ZaloBotHarness) -> None:
-    if bot.mode != "webhook":
-        pytest.skip("webhook only")
-    update = bot.api.text_update(USER, "/help")
-    for secret in ("", SECRET + "x", SECRET[:-1], SECRET.upper()):
-        assert await bot.api.deliver(update, secret=secret) == 403
-    assert await bot.api.deliver(update, body=b"[1, 2]") == 400
-    assert await bot.api.deliver(update, body=b"{not json") == 400
-    await bot.settle()
-    assert await bot.inbox() == [] and bot.api.sent() == []
+async def test_the_webhook_refuses_a_wrong_secret_before_reading(
+    zalo_bot_api: FakeZaloBotAPI, app_parts: tuple, settings: Any
+) -> None:
+    h = ZaloBotHarness(zalo_bot_api, app_parts, settings, "webhook")
+    try:
+        await h.start()
+        update = h.api.text_update(USER, "/help")
+        for secret in ("", SECRET + "x", SECRET[:-1], SECRET.upper()):
+            assert await h.api.deliver(update, secret=secret) == 403
+        assert await h.api.deliver(update, body=b"[1, 2]") == 400
+        assert await h.api.deliver(update, body=b"{not json") == 400
+        await h.settle()
+        assert await h.inbox() == [] and h.api.sent() == []
+    finally:
+        await h.close()
 
 
 async def test_a_wrong_token_stops_the_start_without_showing_it(zalo_bot_api, app_parts, settings):
@@ -379,32 +398,31 @@ def test_classify_says_what_an_error_means() -> None:
     assert "ZALO_BOT_TOKEN" in classify(ApiError(401, "Unauthorized")).reason
 
 
-async def test_long_text_photo_and_links_out(bot: ZaloBotHarness, tmp_path: Path) -> None:
-    assert bot.worker is not None and bot.channel is not None
+async def test_long_text_photo_and_links_out(polling: ZaloBotHarness, tmp_path: Path) -> None:
+    assert polling.worker is not None and polling.channel is not None
     long = ("Câu dài về chính sách hỗ trợ. " * 120).strip()
-    status, _ = await send_and_wait(bot.worker, CHANNEL, USER, Reply(text=long))
+    status, _ = await send_and_wait(polling.worker, CHANNEL, USER, Reply(text=long))
     assert status == "sent"
-    texts = bot.api.texts(USER)
+    texts = polling.api.texts(USER)
     assert len(texts) == 2 and all(len(t) <= 2000 for t in texts)
     assert " ".join(texts).split() == long.split()
     photo = Reply(text="Sản phẩm", photo="https://example.org/a.jpg", buttons=(Button("Có", "/y"),))
-    status, _ = await send_and_wait(bot.worker, CHANNEL, USER, photo)
-    call = bot.api.sent(USER)[-1]
+    status, _ = await send_and_wait(polling.worker, CHANNEL, USER, photo)
+    call = polling.api.sent(USER)[-1]
     assert status == "sent" and call.method == "sendPhoto"
     assert call.params["photo"] == "https://example.org/a.jpg"
     assert call.params["caption"] == "Sản phẩm\n1. Có"
     doc = Reply(text="Mẫu đơn", document="https://example.org/don.pdf")
-    await send_and_wait(bot.worker, CHANNEL, USER, doc)
-    assert bot.api.texts(USER)[-2:] == ["Mẫu đơn", "https://example.org/don.pdf"]
+    await send_and_wait(polling.worker, CHANNEL, USER, doc)
+    assert polling.api.texts(USER)[-2:] == ["Mẫu đơn", "https://example.org/don.pdf"]
 
 
-async def test_a_content_photo_goes_by_its_public_url(bot: ZaloBotHarness, tmp_path: Path) -> None:
-    assert bot.channel is not None
+async def test_a_content_photo_goes_by_its_public_url(tmp_path: Path) -> None:
     content = tmp_path / "content"
     (content / "media").mkdir(parents=True)
     (content / "media" / "que.jpg").write_bytes(sample_jpeg())
     webhook = ZaloBotSettings(
-        token=bot.api.token,
+        token="1459232241454765289:x",
         webhook_url="https://bot.example.gov.vn/zalo-bot/webhook",
         webhook_secret=SECRET,
     )
@@ -420,25 +438,13 @@ async def test_a_content_photo_goes_by_its_public_url(bot: ZaloBotHarness, tmp_p
     assert webhook_path(webhook) == "/zalo-bot/webhook"
 
 
-async def test_a_refused_send_fails_for_good_with_its_reason(bot: ZaloBotHarness) -> None:
-    assert bot.worker is not None
-    bot.api.blocked.add("someone")
-    bot.api.blocked_code = 400
-    status, error = await send_and_wait(bot.worker, CHANNEL, "someone", Reply(text="xin chào"))
+async def test_a_refused_send_fails_for_good_with_its_reason(polling: ZaloBotHarness) -> None:
+    assert polling.worker is not None
+    polling.api.blocked.add("someone")
+    polling.api.blocked_code = 400
+    status, error = await send_and_wait(polling.worker, CHANNEL, "someone", Reply(text="xin chào"))
     assert status == "failed" and "400" in (error or "")
-    assert len(bot.api.calls_of("sendMessage")) == 1  # not retried
-
-
-async def test_a_restart_resumes_what_was_recorded(bot: ZaloBotHarness) -> None:
-    assert bot.worker is not None
-    bot.worker._schedule = lambda *_a: False  # type: ignore[method-assign]
-    await bot.push(bot.api.text_update(USER, "/help"))
-    await bot.settle()
-    assert bot.api.sent(USER) == []
-    await bot.stop()
-    await bot.start()
-    await bot.settle()
-    assert len(bot.api.sent(USER)) == 1
+    assert len(polling.api.calls_of("sendMessage")) == 1  # not retried
 
 
 async def test_the_secret_header_is_compared_in_constant_time(monkeypatch) -> None:
