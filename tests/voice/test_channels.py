@@ -3,9 +3,10 @@
 translator joins, records a voice message (a generated OGG/Opus tone, downloaded by the media
 step), a second translator hears it (sendVoice) and approves it, and a Hrê villager asking that
 item gets it as a voice message with the text under it (sendVoice, the converted OGG uploaded);
-before the approval the villager gets text only. On Zalo, whose OA API sends no audio, the
-villager gets the text and a link to the recording, which the web app serves once approved
-(a draft is not served)."""
+before the approval the villager gets text only. On Zalo a translator records an audio message
+(the attachment downloaded by the media step), and a villager, since the OA API sends no audio,
+gets the text and a link to the recording, which the web app serves once approved (a draft is
+not served)."""
 
 from __future__ import annotations
 
@@ -152,3 +153,30 @@ def _client():
     import aiohttp
 
     return aiohttp.ClientSession()
+
+
+async def test_a_translator_records_on_zalo(app_parts, settings, zalo_api) -> None:
+    """Zalo audio (an M4A tone at the attachment URL the fake serves) becomes a draft."""
+    services, _engine, pipeline = app_parts
+    bot = await start_bot(zalo_api, pipeline, services.sessionmaker)
+    try:
+        user = "2468458835296197002"
+
+        async def send(ev: dict) -> None:
+            status, _ = await bot.post(ev)
+            assert status == 200
+            await bot.settle()
+
+        await send(event("user_send_text", user, text=f"/madich {await invite(services)}"))
+        await send(event("user_send_text", user, text="đồng ý"))
+        await send(event("user_send_text", user, text="/dich"))
+        assert "Cần dịch sang tiếng Hrê" in zalo_api.texts(user)[-1]
+        audio = zalo_api.media_event(user, tone(1, "m4a"), kind="user_send_audio", ext="m4a")
+        await send(audio)
+        assert "Đã nhận bản ghi (1 giây), chờ duyệt." in zalo_api.texts(user)[-1]
+        async with services.sessionmaker() as s:
+            rec = (await s.execute(select(Recording))).scalar_one()
+        assert (rec.status, rec.original_ext) == ("draft", "m4a")
+        assert VoiceStore(settings.path(settings.voice.dir)).kept(rec.audio, "m4a") is not None
+    finally:
+        await bot.close()
