@@ -295,15 +295,15 @@ async def authenticate(
     token = secrets.token_urlsafe(32)
     async with services.writing() as db:
         account = await repo.account_by_id(db, known)  # type: ignore[arg-type]
-        if account is None or not account.active:
-            return LoginResult(error=WRONG, status=401)
+        if account is None or not account.active or account.password_hash != stored:
+            return LoginResult(error=WRONG, status=401)  # changed meanwhile: try again
         if old_token:
             await repo.end_session(db, token_hash(old_token))
         if new_hash:
             repo.set_password(account, new_hash, changed=False)
         account.last_login_at = repo.now()
         await repo.clear_failures(db, repo.ACCOUNT, key)
-        # What has expired goes (no job needed: logins are rare, the deletes indexed).
+        # What has expired goes (no job needed: logins are rare and both tables small).
         await repo.purge_failures(db, window)
         await repo.purge_sessions(
             db, timedelta(minutes=st.idle_minutes), timedelta(hours=st.absolute_hours)
