@@ -101,3 +101,32 @@ async def test_coverage_listen_and_review(
     assert (await anonymous.get(f"/voice/{rec.audio}.m4a")).status == 200  # now published
     heard = await pipeline.handle(message(HOUSING, sender="v1"))
     assert [r.voice for r in heard.replies if r.voice] == [f"voice/{rec.audio}"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_review_on_a_phone(pipeline, services, settings, staff_server, make_staff, phone):
+    """360 px wide: the coverage table and a draft's player fit the screen, the recording
+    loads in the <audio> element under the Content-Security-Policy, approving it works."""
+    from tests.staff.conftest import screenshot_path
+
+    rec = await a_draft(pipeline, services, settings)
+    admin = await make_staff("admin")
+    await phone.goto(str(staff_server.make_url("/staff/login")))
+    await phone.fill("#name", admin.name)
+    await phone.fill("#password", admin.password)
+    await phone.click("button[type=submit]")
+    await phone.goto(str(staff_server.make_url("/staff/translations?lang=hre")))
+    duration = await phone.locator(f"#draft-{rec.id} audio").evaluate(
+        """a => new Promise((ok, fail) => {
+            a.addEventListener("loadedmetadata", () => ok(a.duration));
+            a.addEventListener("error", () => fail("cannot load: " + a.error.code));
+            a.preload = "metadata"; a.load();
+        })"""
+    )
+    assert 0.8 <= duration <= 1.3
+    wide = await phone.evaluate("document.documentElement.scrollWidth")
+    assert wide <= 360, wide
+    await phone.screenshot(path=screenshot_path("staff-translations-phone.png"), full_page=True)
+    await phone.locator(f"#draft-{rec.id} button", has_text="Duyệt").click()
+    await phone.get_by_role("status").get_by_text("Đã duyệt").wait_for()
+    assert phone.errors == [] and phone.outside == []
