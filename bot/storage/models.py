@@ -323,6 +323,10 @@ class Report(Base):
         Index("ix_reports_status", "status", "created_at"),
         Index("ix_reports_created", "created_at"),  # the overview's reports a day (0009)
         Index("ix_reports_review", "review", "created_at"),  # the reports page's status (0008)
+        # The reports page sorted by value, period or indicator, unfiltered (0008).
+        Index("ix_reports_value", "value"),
+        Index("ix_reports_period", "period"),
+        Index("ix_reports_indicator", "indicator"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

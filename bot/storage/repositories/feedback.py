@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import Feedback, FeedbackEvent, StaffAccount
-from bot.storage.repositories.reports import decode_cursor, encode_cursor, subtree
+from bot.storage.repositories.reports import decode_cursor, encode_cursor, likely, subtree
 
 SUBMITTED = "submitted"
 STATUSES = ("received", "in_progress", "resolved", "rejected")  # what staff may set
@@ -148,8 +148,9 @@ class FeedbackFilter:
                 out.append(or_(subtree(session, Feedback.area_code, self.scope), mine))
             else:
                 out.append(mine)
+        open_ = likely(session)(Feedback.status.in_(OPEN))  # most feedback: see reports.likely
         if self.status == "open":
-            out.append(Feedback.status.in_(OPEN))
+            out.append(open_)
         elif self.status:
             out.append(Feedback.status == self.status)
         if self.category:
@@ -159,7 +160,10 @@ class FeedbackFilter:
         elif isinstance(self.assigned, int):
             out.append(Feedback.assigned_to == self.assigned)
         if self.overdue_before is not None:
-            out.append(Feedback.status.in_(OPEN))
+            # Open and older than the cutoff: the date index walked backward from the cutoff
+            # (SQLite would take the status index and sort every open row).
+            if self.status != "open":
+                out.append(open_)
             out.append(Feedback.created_at < self.overdue_before)
         if self.area:
             out.append(subtree(session, Feedback.area_code, self.area))

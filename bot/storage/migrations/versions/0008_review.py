@@ -33,6 +33,8 @@ def upgrade() -> None:
             "fk_reports_reviewed_by", "staff_accounts", ["reviewed_by"], ["id"], ondelete="SET NULL"
         )
     op.create_index("ix_reports_review", "reports", ["review", "created_at"])
+    for column in ("value", "period", "indicator"):  # the page's sorts, unfiltered
+        op.create_index(f"ix_reports_{column}", "reports", [column])
     with op.batch_alter_table("report_history") as batch:
         batch.add_column(sa.Column("changed_by_staff", sa.Integer(), nullable=True))
         batch.create_foreign_key(
@@ -81,6 +83,8 @@ def downgrade() -> None:
     with op.batch_alter_table("report_history") as batch:
         batch.drop_constraint("fk_report_history_staff", type_="foreignkey")
         batch.drop_column("changed_by_staff")
+    for column in ("indicator", "period", "value"):
+        op.drop_index(f"ix_reports_{column}", table_name="reports")
     op.drop_index("ix_reports_review", table_name="reports")
     with op.batch_alter_table("reports") as batch:
         batch.drop_constraint("fk_reports_reviewed_by", type_="foreignkey")
