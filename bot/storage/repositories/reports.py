@@ -413,15 +413,16 @@ async def iter_export(
 async def officers_in(
     session: AsyncSession, scope: str | None = None
 ) -> list[tuple[int, str | None]]:
-    """The officers who filed reports (under a commune account's area): (user id, their display
-    name or None)."""
-    q = select(User.id, User.display_name, User.area_code).where(
-        User.id.in_(select(Report.officer_id).where(Report.officer_id.is_not(None)).distinct())
-    )
+    """The officers (role officer or admin) who filed reports, those of a commune account's area
+    only when `scope` is given: (user id, their display name or None). Users by role, each
+    checked with one probe of ix_reports_officer: not a DISTINCT over every report (40 ms on
+    PostgreSQL with 100,000 reports, on every page)."""
+    filed = select(Report.id).where(Report.officer_id == User.id).exists()
+    q = select(User.id, User.display_name).where(User.role.in_(("officer", "admin")), filed)
     if scope:
         q = q.where(User.area_code.is_not(None), subtree(session, User.area_code, scope))
     got = (await session.execute(q.order_by(User.display_name, User.id))).all()
-    return [(uid, name) for uid, name, _area in got]
+    return [(uid, name) for uid, name in got]
 
 
 async def history_rows(
