@@ -129,3 +129,35 @@ async def test_the_doctor_checks_the_bot(api: FakeZaloBotAPI) -> None:
     assert wrong["zalo_bot token"][0] == FAIL and "Wrong" not in str(wrong)
     assert wrong["zalo_bot.webhook_url"][0] == FAIL
     assert wrong["zalo_bot.webhook_secret"][0] == WARN  # 21 characters: a longer one advised
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"ZALO_BOT_TOKEN": "no colon"}, "zalo_bot.token"),
+        ({"ZALO_BOT_TOKEN": "1:a/b"}, "zalo_bot.token"),  # it goes in the URL path
+        ({"ZALO_BOT_WEBHOOK_URL": "http://bot.example.gov.vn/h"}, "https://"),
+        ({"ZALO_BOT_WEBHOOK_URL": "https://bot.example.gov.vn/h"}, "webhook_secret: required"),
+        ({"ZALO_BOT_WEBHOOK_SECRET": "short"}, "8-256"),
+        ({"ZALO_BOT_WEBHOOK_SECRET": "has spaces in it"}, "8-256"),
+        ({"ZALO_BOT_RATE_PER_SECOND": "0"}, "rate_per_second"),
+    ],
+)
+def test_bad_settings_are_refused_at_load(env: dict[str, str], says: str) -> None:
+    from bot.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_settings("config.yml", env=env)
+    assert says in str(info.value)
+
+
+def test_good_settings_load() -> None:
+    s = load_settings(
+        "config.yml",
+        env={
+            "ZALO_BOT_TOKEN": "1459232241454765289:abcDEF_-123",
+            "ZALO_BOT_WEBHOOK_URL": "http://127.0.0.1:8080/zalo-bot/webhook",  # the local fake
+            "ZALO_BOT_WEBHOOK_SECRET": SECRET,
+        },
+    ).zalo_bot
+    assert s.api_base_url == "https://bot-api.zaloplatforms.com" and s.rate_per_second == 10
