@@ -31,6 +31,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, and_, cast, delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,6 +44,7 @@ from bot.storage.repositories import handoff as handoff_repo
 from bot.storage.repositories import inbox as inbox_repo
 from bot.storage.repositories import outbox as outbox_repo
 from bot.storage.repositories import personal
+from bot.storage.repositories import stats as stats_repo
 from bot.tasks import stop_task
 
 if TYPE_CHECKING:
@@ -266,6 +268,19 @@ async def purge(
         report.content_gaps += gone.rowcount or 0
         report.handoff_messages += await handoff_repo.purge(s, cutoff)
         await s.commit()
+
+    # Not personal (counts only): the overview's message counts of past days folded to one row
+    # per day, channel, language and outcome instead of one per shard, a month at a time.
+    yesterday = (now - timedelta(days=1)).astimezone(ZoneInfo(settings.timezone))
+    while True:
+        async with writing(sessionmaker) as s:
+            if not await _locked(s):
+                report.skipped = True
+                return report
+            folded = await stats_repo.compact(s, yesterday.date().isoformat())
+            await s.commit()
+        if not folded:
+            break
 
     report.exports += await asyncio.to_thread(sweep_exports, settings)
     # A photo an erased citizen sent loses its last reference when the feedback is anonymised;

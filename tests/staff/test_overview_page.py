@@ -145,3 +145,41 @@ async def test_the_page_shows_charts_with_tables_and_the_period(
     reports = mine[mine.index('id="reports"') : mine.index('id="feedback"')]
     assert "xã Ba Động" in reports and "xã Ba Tơ" not in reports
     assert '<strong id="active-subscribers">2</strong>' in mine
+
+
+async def test_the_retention_job_folds_past_days_shards_and_the_totals_stay(services, settings):
+    from sqlalchemy import select
+
+    from bot.privacy.retention import purge
+    from bot.storage.models import TurnCount
+
+    d = today().date()
+    old = (d - timedelta(days=3)).isoformat()
+    async with services.writing() as s:
+        for day in (old, d.isoformat()):
+            for shard in range(stats.SHARDS):
+                s.add(
+                    TurnCount(
+                        day=day,
+                        channel="web",
+                        lang="vi",
+                        outcome="answered",
+                        shard=shard,
+                        n=shard + 1,
+                    )
+                )
+        s.add(TurnCount(day=old, channel="zalo", lang="hre", outcome="other", shard=0, n=5))
+        s.add(TurnCount(day=old, channel="zalo", lang="hre", outcome="other", shard=3, n=2))
+        await s.commit()
+    period = stats.Period(d - timedelta(days=6), d, "Asia/Ho_Chi_Minh")
+    async with services.sessionmaker() as s:
+        before = await stats.overview(s, period)
+    await purge(services.sessionmaker, settings)
+    async with services.sessionmaker() as s:
+        rows = (await s.execute(select(TurnCount).order_by(TurnCount.day))).scalars().all()
+        after = await stats.overview(s, period)
+    old_rows = {(r.channel, r.shard): r.n for r in rows if r.day == old}
+    assert old_rows == {("web", 0): 36, ("zalo", 0): 7}  # 1+2+...+8, 5+2
+    assert len([r for r in rows if r.day == d.isoformat()]) == stats.SHARDS  # today: untouched
+    assert after.messages.rows == before.messages.rows
+    assert after.messages_by_lang == before.messages_by_lang == {"vi": 72, "hre": 7}
