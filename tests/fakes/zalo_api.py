@@ -175,9 +175,6 @@ class FakeZaloApi:
         self.refresh_delay = 0.0
         self.media: dict[str, bytes] = {}  # attachment files users sent, served under MEDIA
         self.clock_skew = 0.0  # seconds added to the Date header of every answer
-        # The OA API refuses templates with buttons (-201, as for any invalid attachment): the
-        # bot falls back to numbered text.
-        self.refuse_buttons = False
         # Zalo OA's reply window and monthly proactive quota, enforced once `limit_window` is
         # called: users' last messages (`user_wrote`), messages sent to each since, and the
         # proactive messages sent this month (`proactive`: their user ids).
