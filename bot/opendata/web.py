@@ -19,7 +19,7 @@ reports), `Cache-Control: public, max-age=open_data.max_age_seconds`; a matching
 `Access-Control-Allow-Origin: *`: public data any site may read. HEAD works on every route.
 
 The data is aggregated once per change of the reports table (a one-row fingerprint query tells,
-read at most once every `open_data.recheck_seconds`), so repeated requests cost at most that
+read at most once every `open_data.recheck_seconds`, 60 s), so repeated requests cost at most that
 query and a dictionary look-up. A bad query value gets a 400
 with a short message saying what is accepted.
 """
