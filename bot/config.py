@@ -478,9 +478,7 @@ def _validate(s: Settings, errors: list[str]) -> None:
     errors.extend(_web_errors(s.web))
     h = s.handoff
     if h.ack_minutes < 0 or h.max_reply_chars < 1 or h.idle_hours <= 0:
-        errors.append(
-            "handoff: ack_minutes must be >= 0, max_reply_chars >= 1 and idle_hours > 0"
-        )
+        errors.append("handoff: ack_minutes must be >= 0, max_reply_chars >= 1 and idle_hours > 0")
     errors.extend(_open_data_errors(s.open_data))
     errors.extend(_staff_errors(s.staff))
     v = s.voice
