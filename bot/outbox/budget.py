@@ -64,17 +64,22 @@ class SharedBudget:
     LATE = 0.02
 
     async def wait(self) -> None:
-        """Until this process's next slot (reserving more in the database when none is left)."""
-        async with self._lock:
-            while True:
-                if not self._slots:
-                    await self._reserve(self.chunk)
-                at = self._slots.popleft()
-                if at >= self.clock() - self.LATE:
-                    break
-        delay = at - self.clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        """Until this process's next slot (reserving more in the database when none is left).
+        A slot missed by more than `LATE` (the event loop was held up, while waiting for it or
+        after) is dropped and the next one taken."""
+        while True:
+            async with self._lock:
+                while True:
+                    if not self._slots:
+                        await self._reserve(self.chunk)
+                    at = self._slots.popleft()
+                    if at >= self.clock() - self.LATE:
+                        break
+            delay = at - self.clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self.clock() - at <= self.LATE:
+                return
 
     def debit(self, count: int = 1) -> None:
         """`count` sends went out without a slot: the next reservation takes them too."""

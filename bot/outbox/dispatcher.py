@@ -103,18 +103,21 @@ class Dispatcher:
         if not names:
             return 0
         loop = asyncio.get_running_loop()
-        if loop.time() >= self._lapsed_at:
-            self._lapsed_at = loop.time() + self.lapsed_interval
-            async with writing(self.sender.sessionmaker) as session:
-                lapsed = await outbox.requeue_lapsed(session, names)
-            if lapsed:
-                log.info("%d row(s) whose sender stopped go out again", lapsed)
         for budget in self.sender.budgets.values():
             await budget.settle()  # chat replies sent since: the other dispatchers hear of them
+        async with self.sender.sessionmaker() as session:  # a read first: no write when idle
+            due, lapsed = await outbox.pending_work(session, names)
+        if lapsed and loop.time() >= self._lapsed_at:
+            self._lapsed_at = loop.time() + self.lapsed_interval
+            async with writing(self.sender.sessionmaker) as session:
+                requeued = await outbox.requeue_lapsed(session, names)
+            if requeued:
+                log.info("%d row(s) whose sender stopped go out again", requeued)
+                due.update(names)
         started = 0
         for channel in names:
             room = self._room(channel)
-            if room <= 0:
+            if room <= 0 or channel not in due:
                 continue
             async with writing(self.sender.sessionmaker) as session:
                 rows = await outbox.lease_batch(session, channel, room, self.sender.policy.lease)

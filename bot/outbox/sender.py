@@ -288,7 +288,10 @@ class Sender:
             await budget.wait()
             await limiter.wait_chat(recipient)
 
-        return await self._send(row, pace=pace)
+        # As a flush of the recipient: one at a time in this process, so a flush started
+        # meanwhile (a turn's, `send_now`) waits for this send's outcome instead of passing it.
+        async with self._flushing.hold((row.channel, row.recipient)):
+            return await self._send(row, pace=pace)
 
     async def _send(
         self,

@@ -200,3 +200,39 @@ async def test_retry_after_holds_every_sender_of_the_channel(sm: Any) -> None:
     started = time.time()
     await other.wait()
     assert time.time() - started >= 0.95
+
+
+async def test_blocked_and_exhausted_rows_are_counted_by_reason_and_blocked_unsubscribes(
+    sm: Any,
+) -> None:
+    channel = ScriptedChannel(limits=Limits(per_second=500))
+    channel.failures = [SendError("403 blocked", gone=True)] + [
+        SendError("502", retryable=True) for _ in range(FAST.max_attempts)
+    ]
+    async with sm() as session:
+        session.add(User(channel="fake", external_id="gone"))
+        await session.commit()
+    notice = await new_notice(sm)
+    await queue(
+        sm,
+        [
+            {"channel": "fake", "recipient": r, "reply": Reply(r), "notice_id": notice}
+            for r in ("gone", "flaky")
+        ],
+    )
+    sender = Sender(sm, FAST)
+    sender.add_channel(channel)
+    dispatcher = Dispatcher(sender, poll_interval=0.05, concurrency=1)
+    dispatcher.start()
+    try:
+        await settled(sm)
+    finally:
+        await dispatcher.stop()
+    async with sm() as session:
+        states = await outbox.notice_states(session, notice)
+        reachable = (
+            await session.execute(select(User.reachable).where(User.external_id == "gone"))
+        ).scalar_one()
+    assert states == {("failed", "blocked"): 1, ("failed", "retries_exhausted"): 1}
+    assert reachable is False
+    assert len(channel.calls) == 1 + FAST.max_attempts

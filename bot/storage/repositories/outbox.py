@@ -728,3 +728,32 @@ async def sent_since(session: AsyncSession, channel: str, recipient: str, since:
         )
     )
     return result.scalar_one()
+
+
+async def pending_work(session: AsyncSession, channels: Sequence[str]) -> tuple[set[str], bool]:
+    """A read before the dispatcher writes anything: the channels with a due queued row, and
+    whether any row's lease lapsed (so an idle dispatcher takes no write lock)."""
+    at = now()
+    due: set[str] = set()
+    for channel in channels:
+        found = await session.execute(
+            select(OutboxEntry.id)
+            .where(
+                OutboxEntry.status == _QUEUED_LITERAL,
+                OutboxEntry.channel == channel,
+                OutboxEntry.due_at <= at,
+            )
+            .limit(1)
+        )
+        if found.first() is not None:
+            due.add(channel)
+    lapsed = await session.execute(
+        select(OutboxEntry.id)
+        .where(
+            OutboxEntry.status == SENDING,
+            OutboxEntry.lease_until <= at,
+            OutboxEntry.channel.in_(list(channels)),
+        )
+        .limit(1)
+    )
+    return due, lapsed.first() is not None
