@@ -519,6 +519,10 @@ def markdown(results: dict[str, dict], busy: bool, load: float) -> str:
         "aiohttp client and the dashboard (`build_dashboard_app`) in one process, a province "
         "account logged in. Each page includes its capped count (up to 10,001) and its filter "
         "lists. Export memory is the whole process's (server and client) resident growth. "
+        "XLSX exports take several times longer than CSV: openpyxl writes every cell through "
+        "Python's ElementTree (it would use lxml, much faster, if that were installed), in a "
+        "worker thread so the event loop keeps serving; the file is sent once built, so a "
+        "proxy in front needs a read timeout above that time for the largest exports. "
         f"`python -m benchmarks.bench_dashboard`, "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, load average {load:.1f} on "
         f"{os.cpu_count()} cores.",
