@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from bot.privacy import export, exports_dir, hash_key
 from bot.storage.repositories import personal
+from bot.voice.recordings import delete_files
 
 if TYPE_CHECKING:
     from bot.core.context import Context
@@ -32,8 +33,8 @@ FORGET_TIMEOUT = 15 * 60.0  # seconds a forget task waits for the last replies t
 async def erase_in_turn(ctx: Context) -> personal.Erased:
     """Erase the message's sender, in the turn's transaction (no commit)."""
     channel, external_id = ctx.msg.channel, ctx.msg.sender_id
-    await erase_recordings(ctx, channel, external_id)
     erased = await personal.erase(ctx.session, channel, external_id, hash_key(ctx.settings))
+    await asyncio.to_thread(delete_files, ctx.settings, erased.recording_files)
     await asyncio.to_thread(export.forget, exports_dir(ctx.settings), channel, external_id)
     ctx.user = None
     ctx.consents = set()
@@ -48,21 +49,6 @@ async def erase_in_turn(ctx: Context) -> personal.Erased:
         erased.inbox_keys,
     )
     return erased
-
-
-async def erase_recordings(ctx: Context, channel: str, external_id: str) -> int:
-    """A translator's drafts and sent-back recordings (and their files) are deleted: never
-    published, they are only their personal data. Their approved recordings stay, as the
-    province's published answers, attributed to the translator label only ("hre-3": the
-    user id is set NULL with the user row): villagers keep hearing them (bot/voice/)."""
-    from bot.storage.repositories import voice as voice_repo
-    from bot.voice.recordings import delete_files
-
-    user = await personal.find_user(ctx.session, channel, external_id)
-    if user is None:
-        return 0
-    gone = await voice_repo.erase_unpublished(ctx.session, user.id)
-    return await asyncio.to_thread(delete_files, ctx.settings, gone)
 
 
 def forget_when_sent(

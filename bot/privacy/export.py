@@ -241,6 +241,19 @@ def readable(
             for m in h.get("messages") or []:
                 who = _("Bạn") if m.get("from") == "villager" else _("Cán bộ")
                 lines.append(f"- {_date(m.get('at'), lang, tz)} {who}: " + str(m["text"])[:500])
+    translations = data.get("translations") or {}
+    recordings = translations.get("recordings") or []
+    if translations:
+        lines.append("")
+        langs = ", ".join(t["lang"] for t in translations.get("translator") or [])
+        lines.append(
+            _("Bạn là người dịch ({langs}); bản ghi và bản dịch: {n}").format(
+                langs=langs or "-", n=len(recordings)
+            )
+        )
+        for r in recordings:
+            what = _("bản ghi âm") if r.get("has_audio") else _("bản chữ")
+            lines.append(f"- {r['lang']} {r['key']}: {what} ({r['status']})")
     lines.append("")
     lines.append(_("Dữ liệu này không công bố và không có trong dữ liệu mở."))
     lines.append(_("Xóa tất cả: gõ /xoadulieu."))

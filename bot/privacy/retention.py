@@ -46,6 +46,7 @@ from bot.storage.repositories import outbox as outbox_repo
 from bot.storage.repositories import personal
 from bot.storage.repositories import stats as stats_repo
 from bot.tasks import stop_task
+from bot.voice.recordings import delete_files
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -155,6 +156,7 @@ async def purge(
         return report
 
     # Inactive users, erased one batch at a time.
+    recordings: list[str] = []  # unpublished recordings' files, deleted once the batch commits
     while True:
         async with writing(sessionmaker) as s:
             if not await _locked(s):
@@ -186,7 +188,10 @@ async def purge(
                 report.exports += await asyncio.to_thread(
                     export.forget, folder, channel, external_id
                 )
+                recordings += erased.recording_files
             await s.commit()
+            await asyncio.to_thread(delete_files, settings, recordings)
+            recordings = []
         if len(people) < BATCH:
             break
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from bot.storage.repositories import inbox as inbox_repo
 from bot.storage.repositories import notices as notices_repo
 from bot.storage.repositories import outbox as outbox_repo
 from bot.storage.repositories import reports as reports_repo
+from bot.storage.repositories import voice as voice_repo
 
 ERASED_PREFIX = "erased:"
 ERASED = "erased"  # the error of an unfinished inbox row dropped by an erasure
@@ -204,6 +205,9 @@ async def collect(session: AsyncSession, channel: str, external_id: str) -> dict
         data["reports"] = await reports_repo.exported(session, user.id)
         data["feedback"] = await feedback_repo.exported(session, user.id)
         data["handoffs"] = await handoff_repo.exported(session, user.id)  # talks with staff
+        translated = await voice_repo.exported(session, user.id)  # a translator's work
+        if translated["translator"] or translated["recordings"]:
+            data["translations"] = translated
     data["inbox"] = [
         {
             "message_id": r.message_id,
@@ -241,6 +245,8 @@ class Erased:
     feedback_anonymised: int = 0  # a citizen's feedback, kept anonymised
     handoffs: int = 0  # conversations with staff, deleted with their messages
     notices_dropped: int = 0  # notices queued for them, not sent
+    # A translator's unpublished recordings, deleted: their files' digests, to delete after
+    recording_files: list[str] = field(default_factory=list)
 
     def add(self, other: Erased) -> None:
         for f in fields(self):
@@ -301,6 +307,9 @@ async def erase(session: AsyncSession, channel: str, external_id: str, key: byte
         out.reports_kept = await reports_repo.unlink_officer(session, user.id)
         out.feedback_anonymised = await feedback_repo.anonymise_user(session, user.id)
         out.handoffs = await handoff_repo.erase_user(session, user.id)
+        # Drafts and sent-back recordings were never published: only the translator's data.
+        # Approved ones stay, under the translator's label alone (bot/voice/).
+        out.recording_files = await voice_repo.erase_unpublished(session, user.id)
         # Notices not sent to them yet are not sent (a reply still is: the confirmation).
         out.notices_dropped = await notices_repo.drop_user_rows(session, user.id, "erased")
         out.users = (await session.execute(delete(User).where(User.id == user.id))).rowcount or 0
