@@ -77,11 +77,9 @@ LOCKED = "Đã thử sai quá nhiều lần. Chờ {minutes} phút rồi thử l
 class Refused(web.HTTPForbidden):
     """A 403 whose `message` the staff error page shows (bot/staff/web.py)."""
 
-    def __init__(self, message: str, status: int = 403) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(text=message)
         self.message = message
-        if status != 403:
-            self.status_code = status  # e.g. 429 for a lockout
 
 
 @dataclass(frozen=True)
