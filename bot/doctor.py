@@ -18,8 +18,10 @@ check FAILs (`--json` prints the same as one JSON object). The checks:
 - clock: the local clock against the `Date` header of Zalo's answer (Zalo's webhook timestamps
   are checked against it): WARN beyond a few seconds, FAIL beyond
   `zalo.timestamp_window_seconds`.
-- directories: `media.dir` (what users send) and `privacy.export_dir` (the /dulieu files) are
-  directories the bot can write.
+- directories: `media.dir` (what users send), `privacy.export_dir` (the /dulieu files) and
+  `voice.dir` (translators' recordings) are directories the bot can write.
+- ffmpeg and ffprobe (`voice.ffmpeg`, `voice.ffprobe`) run: without them translators' recordings
+  cannot be converted (WARN: the rest of the bot works).
 
 A channel that is not configured is not checked and no network call is made for it. Nothing
 is written (the database is only read; the development token key is not generated); neither
@@ -125,6 +127,7 @@ class Doctor:
         if settings.zalo_bot.token:
             await self.zalo_bot(settings)
         self.media_directory(settings)
+        await self.voice(settings)
         return self.checks
 
     # ---- database and keys
@@ -594,6 +597,41 @@ class Doctor:
                 OK,
                 "the bot makes it for the first /dulieu",
             )
+
+    async def voice(self, settings: Settings) -> None:
+        """Translators' recordings: ffmpeg and ffprobe run, and their folder can be written."""
+        v = settings.voice
+        self.directory(
+            "voice directory",
+            settings.path(v.dir),
+            OK,
+            "the bot makes it for the first recording a translator sends",
+        )
+        fix = (
+            "install Debian's ffmpeg (`scripts/install-system-deps.sh` does), or set voice.ffmpeg "
+            "and voice.ffprobe in config.yml to where they are"
+        )
+        for name, path in (("ffmpeg", v.ffmpeg), ("ffprobe", v.ffprobe)):
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    path,
+                    "-version",
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+                out, _ = await asyncio.wait_for(proc.communicate(), self.timeout)
+            except (OSError, TimeoutError) as exc:
+                why = "did not answer" if isinstance(exc, TimeoutError) else "cannot be run"
+                self.add(
+                    name, WARN, f"{path} {why}: translators' recordings cannot be converted", fix
+                )
+                continue
+            first = out.decode(errors="replace").splitlines()[:1]
+            if proc.returncode != 0 or not first:
+                self.add(name, WARN, f"{path} -version failed (exit {proc.returncode})", fix)
+            else:
+                self.add(name, OK, " ".join(first[0].split()[:3]))
 
     def directory(self, name: str, path: Path, missing: str, why: str) -> None:
         """`path` is a directory the bot can write (or, missing, one it can make)."""

@@ -361,3 +361,14 @@ async def test_the_exports_directory_must_be_writable(deployment: Deployment) ->
     (deployment.root / "var" / "exports").write_text("a file")
     check = (await deployment.doctor())["exports directory"]
     assert check.status == FAIL and "not a directory" in check.detail and "mkdir" in check.fix
+
+
+async def test_ffmpeg_and_the_voice_directory_are_checked(deployment: Deployment) -> None:
+    checks = await deployment.doctor()
+    assert checks["ffmpeg"].status == OK and checks["ffmpeg"].detail.startswith("ffmpeg version")
+    assert checks["ffprobe"].status == OK
+    assert checks["voice directory"].status == OK
+    deployment.sections["voice"] = {"ffmpeg": str(deployment.root / "no-ffmpeg")}
+    check = (await deployment.doctor())["ffmpeg"]
+    assert check.status == WARN and "cannot be run" in check.detail
+    assert "install-system-deps" in check.fix
