@@ -24,6 +24,7 @@ from bot.flows.forms import start_form, submit_handler
 from bot.flows.forms.schema import Form, forms_for
 from bot.i18n import format_datetime
 from bot.storage.repositories import feedback as repo
+from bot.storage.repositories import subscriptions
 
 FEEDBACK_FORM = "feedback"
 
@@ -48,6 +49,10 @@ async def submit_feedback(ctx: Context, form: Form, answers: dict[str, Any]) -> 
     photo = answers.get("photo") if isinstance(answers.get("photo"), dict) else None
     place = answers.get("location") if isinstance(answers.get("location"), dict) else None
     phone = answers.get("phone")
+    # The commune's staff see it at once when the citizen's area is known: an officer's own, or
+    # the one chosen for notices (no new question: the area is not asked for a feedback).
+    sub = await subscriptions.get(ctx.session, ctx.user.id, ctx.msg.channel)
+    area = ctx.area_code or (sub.area_code if sub is not None else None)
     fb = await repo.add_feedback(
         ctx.session,
         tracking.new_code,
@@ -60,6 +65,7 @@ async def submit_feedback(ctx: Context, form: Form, answers: dict[str, Any]) -> 
         latitude=float(place["latitude"]) if place else None,
         longitude=float(place["longitude"]) if place else None,
         phone=str(phone) if phone else None,
+        area_code=area,
     )
     code = tracking.show(fb.code)
     return "\n".join(

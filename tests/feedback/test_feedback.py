@@ -157,3 +157,27 @@ async def test_a_reply_alone_and_an_unchanged_status(pipeline, services):
         await s.commit()
     [out] = await one(services, OutboxEntry, OutboxEntry.id == row)
     assert "Cán bộ trả lời: Chiều nay cán bộ tới" in out.payload["text"]
+
+
+async def test_a_subscribers_feedback_carries_their_commune_for_its_staff(pipeline, services):
+    """A citizen who chose their commune for notices files feedback: it is filed under that
+    commune (so the commune's staff see it on the dashboard); one who did not: no area."""
+    from bot.storage.models import Subscription
+
+    await file_feedback(pipeline, "c-sub")
+    await file_feedback(pipeline, "c-none")
+    async with services.sessionmaker() as s:
+        [user] = (await s.execute(select(User).where(User.external_id == "c-sub"))).scalars()
+        s.add(Subscription(user_id=user.id, channel="web", active=True, area_code="qng.ba_dong"))
+        await s.commit()
+    await file_feedback(pipeline, "c-sub")
+    areas = {
+        (u, a)
+        for u, a in (await _rows(services, select(User.external_id, Feedback.area_code).join(User)))
+    }
+    assert areas == {("c-sub", None), ("c-none", None), ("c-sub", "qng.ba_dong")}
+
+
+async def _rows(services, query):
+    async with services.sessionmaker() as s:
+        return (await s.execute(query)).all()
