@@ -87,15 +87,16 @@ class Dispatcher:
 
     def _room(self, channel: str) -> int:
         """How many more rows of `channel` to lease now: what the concurrency leaves, and for
-        a channel paced by a shared budget, about a second of its sends (leased rows wait for
-        their slot under their lease, so not many more)."""
+        a channel paced by a shared budget, about half a second of its sends (leased rows wait
+        for their slot under their lease; one that waited half its lease renews it, and is not
+        sent if it was taken again meanwhile: `outbox.renew`)."""
         room = min(self.batch, self.concurrency - len(self._flushes))
         room = min(room, self._cap(channel) - self._inflight.get(channel, 0))
         return max(0, room)
 
     def _cap(self, channel: str) -> int:
-        budget = self.sender.budgets.get(channel)
-        return self.concurrency if budget is None else max(1, int(1.0 / budget.interval))
+        budget = self.sender.budgets.get(channel)  # half a second of its sends
+        return self.concurrency if budget is None else max(1, int(0.5 / budget.interval))
 
     async def dispatch_once(self) -> int:
         """Lease and start sending what is due now; how many rows were started."""

@@ -41,6 +41,10 @@ from bot.storage.repositories import outbox, users
 log = logging.getLogger("bot.outbox")
 
 
+class LeaseLost(Exception):
+    """A leased row's lease lapsed while it waited for its turn, and it was taken again."""
+
+
 class SendError(Exception):
     """One platform call failed. `reason` holds no personal data (no ids, no message text)."""
 
@@ -280,18 +284,38 @@ class Sender:
         shared budget when it has one; True when sent."""
         budget = self.budgets.get(row.channel)
         limiter = self.limiters[row.channel]
+        lost = asyncio.Event()
+
+        async def keep_lease() -> None:
+            """While the row waits for its turn, renew its lease every half lease; if it was
+            taken again meanwhile (it lapsed: the process was held up), it is not ours to send."""
+            while True:
+                await asyncio.sleep(self.policy.lease_seconds / 2)
+                async with writing(self.sessionmaker) as session:
+                    ours = await outbox.renew(session, row.id, row.attempts, self.policy.lease)
+                if not ours:
+                    lost.set()
+                    return
 
         async def pace(recipient: str) -> None:
             if budget is None:
                 await limiter.wait(recipient)
-                return
-            await budget.wait()
-            await limiter.wait_chat(recipient)
+            else:
+                await budget.wait()
+                await limiter.wait_chat(recipient)
+            if lost.is_set():
+                raise LeaseLost()
 
         # As a flush of the recipient: one at a time in this process, so a flush started
         # meanwhile (a turn's, `send_now`) waits for this send's outcome instead of passing it.
-        async with self._flushing.hold((row.channel, row.recipient)):
-            return await self._send(row, pace=pace)
+        keeper = asyncio.create_task(keep_lease())
+        try:
+            async with self._flushing.hold((row.channel, row.recipient)):
+                return await self._send(row, pace=pace)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await keeper
 
     async def _send(
         self,
@@ -331,6 +355,11 @@ class Sender:
                 if self._interrupted_by_outage(row, db_exc, "recording a failed send"):
                     return False
                 raise
+        except LeaseLost:  # another dispatcher has the row now: it sends it, not us
+            log.info(
+                "%s: a row's lease lapsed before its turn; left to its new sender", row.channel
+            )
+            return False
         except asyncio.CancelledError:
             # Shutting down: hand the row back at once instead of waiting for its lease.
             with contextlib.suppress(Exception):

@@ -283,13 +283,13 @@ class FakeTelegramAPI:
 
     def limit_rate(self, per_second: float = 30.0, per_chat_seconds: float = 1.0) -> None:
         """Enforce Telegram's limits on the send methods: a token bucket of `per_second`
-        tokens a second holding half a second's worth (a burst that size passes, as when this
+        tokens a second holding one second's worth (a burst that size passes, as when this
         server's own event loop was held up and answers queued requests together; a sender
         over the rate empties it within seconds), and two sends to one chat within
         `per_chat_seconds`: answered 429 "Too Many Requests: retry after N" with
         `parameters.retry_after` (counted in `too_many`), as the Bot API does."""
         self.rate_limit = (per_second, per_chat_seconds)
-        self._bucket = (per_second / 2, time.monotonic())
+        self._bucket = (float(per_second), time.monotonic())
 
     def _over_limit(self, chat_id: Any) -> int | None:
         """The retry_after to answer when this send breaks the limits, else None (and the send
@@ -298,7 +298,7 @@ class FakeTelegramAPI:
         per_second, per_chat = self.rate_limit
         now = time.monotonic()
         tokens, filled = self._bucket
-        tokens = min(per_second / 2, tokens + (now - filled) * per_second)
+        tokens = min(per_second, tokens + (now - filled) * per_second)
         last = self._chat_sent.get(chat_id)
         if tokens < 1 or (last is not None and now - last < per_chat):
             self._bucket = (tokens, now)

@@ -236,3 +236,33 @@ async def test_blocked_and_exhausted_rows_are_counted_by_reason_and_blocked_unsu
     assert states == {("failed", "blocked"): 1, ("failed", "retries_exhausted"): 1}
     assert reachable is False
     assert len(channel.calls) == 1 + FAST.max_attempts
+
+
+async def test_a_row_whose_lease_lapsed_while_waiting_for_its_slot_is_sent_once(sm: Any) -> None:
+    """Two dispatchers (two senders on one database) lease more rows than the shared rate
+    sends within a lease: rows wait past their lease, the other dispatcher takes them again,
+    and the first one, renewing before its send, finds the row gone and leaves it."""
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, lease_seconds=0.6)
+    channels, dispatchers = [], []
+    for _ in range(2):
+        channel = ScriptedChannel(limits=Limits(per_second=10))
+        sender = Sender(sm, policy)
+        sender.add_channel(channel)
+        sender.use_shared_budgets(1.0)
+        dispatcher = Dispatcher(sender, poll_interval=0.05, lapsed_interval=0.05)
+        dispatcher._cap = lambda _channel: 12  # type: ignore[method-assign]  # lease far ahead
+        channels.append(channel)
+        dispatchers.append(dispatcher)
+    await queue(
+        sm, [{"channel": "fake", "recipient": f"r{i}", "reply": Reply(f"m{i}")} for i in range(16)]
+    )
+    for d in dispatchers:
+        d.start()
+    try:
+        await settled(sm, timeout=30)
+        await asyncio.sleep(0.5)
+    finally:
+        for d in dispatchers:
+            await d.stop()
+    sent = [part for c in channels for _who, part in c.delivered]
+    assert sorted(sent) == sorted(f"m{i}" for i in range(16)), sorted(sent)

@@ -757,3 +757,21 @@ async def pending_work(session: AsyncSession, channels: Sequence[str]) -> tuple[
         .limit(1)
     )
     return due, lapsed.first() is not None
+
+
+async def renew(session: AsyncSession, row_id: int, attempts: int, lease: timedelta) -> bool:
+    """Extend a lease still held: the row is being sent and nobody took it since (its attempt
+    count is the one the caller leased it with). False when the lease lapsed and the row went
+    back to the queue or to another sender: the caller must not send it. Commits."""
+    result = await session.execute(
+        update(OutboxEntry)
+        .where(
+            OutboxEntry.id == row_id,
+            OutboxEntry.status == SENDING,
+            OutboxEntry.attempts == attempts,
+        )
+        .values(lease_until=now() + lease)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return (result.rowcount or 0) == 1
