@@ -40,7 +40,8 @@ async def test_agreeing_resumes_the_intent_that_asked(pipeline, count, user_row,
     assert turn.intent == "subscribe"
     assert await count(Consent, Consent.purpose == "notices") == 1
     assert await count(Subscription, Subscription.active.is_(True)) == 1
-    assert "flow" not in (await user_row(answer.sender_id)).state
+    # The consent flow is over; subscribing goes on to ask the area (then the topics).
+    assert (await user_row(answer.sender_id)).state["flow"]["name"] == "subscription"
 
 
 async def test_feedback_is_resumed_after_consent(pipeline, count):

@@ -94,11 +94,11 @@ async def test_sigkill_after_commit_before_a_successful_send_delivers_once_after
 
 
 # Commands with distinct replies, so the order of the replies shows the order of handling.
-SEQUENCE = ["/help", "/xyz", "/human", "/language"]
+SEQUENCE = ["/help", "/xyz", "/dulieu", "/language"]
 MARKERS = {
     "/help": HELP,
     "/xyz": "Tôi không biết lệnh này",
-    "/human": "UBND xã",
+    "/dulieu": "Hiện tôi không lưu dữ liệu nào",  # (/human now also offers a person: 2)
     "/language": "Mời bạn chọn ngôn ngữ",
 }
 

@@ -140,8 +140,9 @@ async def test_one_users_messages_go_oldest_first_whoever_recorded_them(pipeline
     finally:
         await b.stop()
     texts = channel.texts("u4")
-    assert len(texts) == 3
-    assert "Tôi không biết lệnh này" in texts[0] and "UBND xã" in texts[1] and HELP in texts[2]
+    # /human: the contact, then the offer to talk to a person (its consent notice)
+    assert len(texts) == 4, texts
+    assert "Tôi không biết lệnh này" in texts[0] and "UBND xã" in texts[1] and HELP in texts[3]
 
 
 async def test_a_poison_message_is_given_up_and_the_next_one_answered(
