@@ -447,6 +447,78 @@ class FeedbackEvent(Base):
     )
 
 
+class StaffAccount(Base):
+    """A dashboard account (bot/staff/): a role ("admin", "province", "commune") and, for a
+    commune account, the area whose subtree it sees. Only an argon2 hash of the password is kept.
+    Never deleted (the audit log names it); `active` false ends its sessions and logins."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # lower case
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    area_code: Mapped[str | None] = mapped_column(String(200), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class StaffSession(Base):
+    """A logged-in browser: the cookie session holds a random token, the row only its SHA-256
+    (a database dump gives no usable session). Ended by logout, idle or absolute expiry,
+    "log out everywhere" and deactivation (rows deleted)."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffLoginAttempt(Base):
+    """A failed dashboard login, kept one lockout window: `kind` "account" (key: the name as
+    typed, lower case, whether or not it exists) or "address" (key: the client address)."""
+
+    __tablename__ = "staff_login_attempts"
+    __table_args__ = (Index("ix_staff_login_attempts_key", "kind", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One staff action (bot/staff/audit.py): who (the account, and its name kept as it was),
+    when, what, on what, from which address. Written in the action's own transaction."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at", "id"),
+        # The page pages by id, newest first, within an account or an action.
+        Index("ix_audit_log_staff", "staff_name", "id"),
+        Index("ix_audit_log_action", "action", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="SET NULL"), default=None
+    )
+    staff_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200), default=None)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    address: Mapped[str | None] = mapped_column(String(100), default=None)
+
+
 class SendBudget(Base):
     """A channel's shared send budget (bot.outbox.budget): the next free send slot, in seconds
     since the epoch. Every dispatcher reserves slots here with one atomic UPDATE, so several
@@ -525,77 +597,6 @@ class NoticeRsvp(Base):
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
     reminded_at: Mapped[datetime | None] = mapped_column(default=None)
 
-
-class StaffAccount(Base):
-    """A dashboard account (bot/staff/): a role ("admin", "province", "commune") and, for a
-    commune account, the area whose subtree it sees. Only an argon2 hash of the password is kept.
-    Never deleted (the audit log names it); `active` false ends its sessions and logins."""
-
-    __tablename__ = "staff_accounts"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)  # lower case
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16))
-    area_code: Mapped[str | None] = mapped_column(String(200), default=None)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-class StaffSession(Base):
-    """A logged-in browser: the cookie session holds a random token, the row only its SHA-256
-    (a database dump gives no usable session). Ended by logout, idle or absolute expiry,
-    "log out everywhere" and deactivation (rows deleted)."""
-
-    __tablename__ = "staff_sessions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("staff_accounts.id", ondelete="CASCADE"), index=True
-    )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class StaffLoginAttempt(Base):
-    """A failed dashboard login, kept one lockout window: `kind` "account" (key: the name as
-    typed, lower case, whether or not it exists) or "address" (key: the client address)."""
-
-    __tablename__ = "staff_login_attempts"
-    __table_args__ = (Index("ix_staff_login_attempts_key", "kind", "key", "at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))
-    key: Mapped[str] = mapped_column(String(100))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class AuditEntry(Base):
-    """One staff action (bot/staff/audit.py): who (the account, and its name kept as it was),
-    when, what, on what, from which address. Written in the action's own transaction."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (
-        Index("ix_audit_log_at", "at", "id"),
-        # The page pages by id, newest first, within an account or an action.
-        Index("ix_audit_log_staff", "staff_name", "id"),
-        Index("ix_audit_log_action", "action", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    staff_id: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_accounts.id", ondelete="SET NULL"), default=None
-    )
-    staff_name: Mapped[str | None] = mapped_column(String(64), default=None)
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str | None] = mapped_column(String(200), default=None)
-    detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
-    address: Mapped[str | None] = mapped_column(String(100), default=None)
 
 class Translator(Base):
     """A person who records and writes answers in one minority language (bot/voice/), joined by
