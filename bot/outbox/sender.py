@@ -223,7 +223,9 @@ class Sender:
     async def send_now(
         self, channel: str, recipient: str, replies: Sequence[Reply], **kw: Any
     ) -> list[int]:
-        """`enqueue`, then `flush` at once; the row ids (a retry, if any, follows later)."""
+        """`enqueue`, then `flush` at once; the row ids (a retry, if any, follows later). A
+        dispatcher that leased the rows between the insert and the flush sends them instead:
+        then this returns before they are sent (each row still goes once)."""
         ids = await self.enqueue(channel, recipient, replies, **kw)
         await self.flush(channel, recipient)
         return ids

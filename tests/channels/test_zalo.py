@@ -334,8 +334,15 @@ async def test_unfollow_fails_unsent_replies_and_unsubscribes(
         ids = await bot.worker.sender.send_now(
             "zalo", user, [Reply("Thông báo một"), Reply("Thông báo hai")]
         )
-        async with sm() as session:
-            assert [st for st, _ in (await outbox.states(session, ids)).values()] == ["queued"] * 2
+        # Both wait: the first for its retry (send_now's flush, or the in-process dispatcher if
+        # it leased the row between the insert and the flush), the second behind it.
+        for _ in range(200):
+            async with sm() as session:
+                states = [st for st, _ in (await outbox.states(session, ids)).values()]
+            if states == ["queued"] * 2:
+                break
+            await asyncio.sleep(0.05)
+        assert states == ["queued"] * 2
         assert (await bot.post(event("unfollow", user)))[0] == 200
         # Well before the rows fall due: only the unfollow can have finished them.
         await bot.settle(timeout=FAST_RETRIES.max_retry_after - 1)
