@@ -7,7 +7,7 @@ import re
 from actions.menus import featured, language_buttons, main_menu
 from bot.core.context import Context
 from bot.core.registry import action
-from bot.handoff.chat import PURPOSE, ask_for_person
+from bot.handoff.chat import PURPOSE, ask_for_person, end_button, pass_voice_on, voice_ref
 from bot.i18n import LANGUAGES
 from bot.messages import Button
 from bot.storage.repositories import gaps
@@ -172,6 +172,30 @@ async def human(ctx: Context) -> None:
     if PURPOSE not in await ctx.load_consents():
         ctx.say(contact_text(ctx))
     await ask_for_person(ctx)
+
+
+@action("voice")
+async def voice(ctx: Context) -> None:
+    """A voice message outside any flow: the bot does not understand speech. It says so, and a
+    person listens: at once when the villager agreed to talk to staff before (the handoff
+    inbox), otherwise it offers the menu and "Gặp cán bộ" (which asks for that consent)."""
+    sorry = ctx._("Xin lỗi, tôi chưa nghe hiểu được tin nhắn thoại.")
+    ref = voice_ref(ctx)
+    if ref is not None and await pass_voice_on(ctx, ref):
+        ctx.say(
+            sorry + " " + ctx._("Tôi đã chuyển cho cán bộ nghe, cán bộ sẽ trả lời bạn tại đây."),
+            buttons=[end_button(ctx)],
+        )
+        return
+    ctx.say(
+        sorry
+        + " "
+        + ctx._(
+            'Bạn gõ câu hỏi bằng chữ, chọn một mục dưới đây, hoặc bấm "Gặp cán bộ" để cán bộ '
+            "nghe và trả lời bạn."
+        ),
+        buttons=main_menu(ctx),
+    )
 
 
 @action("out_of_scope")

@@ -112,7 +112,10 @@ async def dialogue(ctx: Context) -> None:
     if not handled and (text or msg.media or msg.location) and await REGISTRY.take_text(ctx, text):
         handled = True
     if not handled:
-        if not text:
+        if not text and any(m.kind in ("voice", "audio") for m in msg.media):
+            ctx.turn.intent = "voice"  # a person listens (actions/conversation.py)
+            await REGISTRY.run_intent(ctx, "voice")
+        elif not text:
             ctx.turn.intent = "help"
             if msg.media or msg.location:
                 ctx.say(

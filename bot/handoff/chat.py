@@ -73,6 +73,33 @@ async def ask_for_person(ctx: Context) -> None:
     ctx.say(text, buttons=[end_button(ctx)])
 
 
+VOICE_TEXT = "[tin nhắn thoại]"  # what the inbox shows beside the player, and /dulieu
+
+
+def voice_ref(ctx: Context) -> str | None:
+    """The stored reference of the message's voice message or audio, if it has one (the media
+    step stored it before the turn: bot/media)."""
+    from bot.media.store import is_stored_ref
+
+    for m in ctx.msg.media:
+        if m.kind in ("voice", "audio") and is_stored_ref(m.ref):
+            return m.ref
+    return None
+
+
+async def pass_voice_on(ctx: Context, voice: str) -> bool:
+    """A villager's voice message outside a conversation with staff goes to the handoff inbox
+    (a conversation opened or continued) when they gave the "handoff" consent before; False,
+    and nothing kept, when they did not."""
+    assert ctx.user is not None
+    if PURPOSE not in await ctx.load_consents():
+        return False
+    h, _created = await repo.start(ctx.session, ctx.user, ctx.lang, await area_of(ctx))
+    await repo.add_message(ctx.session, h, repo.VILLAGER, VOICE_TEXT, media_ref=voice)
+    REGISTRY.flows[NAME].save(ctx, "open", id=h.id, ack=int(time.time()))
+    return True
+
+
 async def end_handoff(ctx: Context) -> None:
     """The villager ends their open handoff (the flow may or may not be active)."""
     assert ctx.user is not None
@@ -117,13 +144,21 @@ class HandoffFlow(Flow):
         if " ".join(fold(text).lower().strip(" .!").split()) in END_WORDS:
             await end_handoff(ctx)
             return True
-        if not text:
+        voice = voice_ref(ctx)
+        if not text and voice is None:
             ctx.say(
-                ctx._("Cán bộ chỉ đọc được tin nhắn chữ. Xin gõ điều bạn muốn nói."),
+                ctx._(
+                    "Cán bộ chỉ nhận được tin nhắn chữ và tin nhắn thoại. Xin gõ điều bạn muốn nói."
+                ),
                 buttons=[end_button(ctx)],
             )
             return True
-        await repo.add_message(ctx.session, h, repo.VILLAGER, text)
+        if voice is not None:
+            await repo.add_message(
+                ctx.session, h, repo.VILLAGER, text or VOICE_TEXT, media_ref=voice
+            )
+        else:
+            await repo.add_message(ctx.session, h, repo.VILLAGER, text)
         now = int(time.time())
         last = state.data.get("ack")
         gap = ctx.settings.handoff.ack_minutes * 60

@@ -1,7 +1,8 @@
 """Stored media nobody's record names any more are deleted.
 
 A stored file is linked to a person only through the records that name it: the answers of a
-form in progress (`users.state`), a report's or a feedback's `photo_ref`, a report's history.
+form in progress (`users.state`), a report's or a feedback's `photo_ref`, a report's history,
+a voice message passed on to staff (`handoff_messages.media_ref`).
 An erasure removes those links (the state is deleted with the user; a feedback kept for the
 record is anonymised, its `photo_ref` cleared), and an abandoned form expires: the file is
 then an orphan. `sweep_orphans` deletes the files no record names, once they are older than
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from bot.media.store import REF_RE, MediaStore, is_stored_ref, refs_in
-from bot.storage.models import Feedback, Report, ReportHistory, User
+from bot.storage.models import Feedback, HandoffMessage, Report, ReportHistory, User
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,8 +33,8 @@ log = logging.getLogger("bot.media")
 async def referenced(session: AsyncSession) -> set[str]:
     """Every stored reference some record names."""
     refs: set[str] = set()
-    for model in (Report, Feedback):
-        rows = await session.execute(select(model.photo_ref).where(model.photo_ref.is_not(None)))
+    for column in (Report.photo_ref, Feedback.photo_ref, HandoffMessage.media_ref):
+        rows = await session.execute(select(column).where(column.is_not(None)))
         refs.update(r for (r,) in rows if is_stored_ref(r))
     history = await session.stream(select(ReportHistory.old_values, ReportHistory.new_values))
     async for old, new in history:

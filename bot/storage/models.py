@@ -717,6 +717,8 @@ class HandoffMessage(Base):
     staff_name: Mapped[str | None] = mapped_column(String(64), default=None)
     outbox_id: Mapped[int | None] = mapped_column(Integer, default=None)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A villager's voice message (the media store's ref): staff listen to it on the page.
+    media_ref: Mapped[str | None] = mapped_column(String(300), default=None)
 
 
 class TurnCount(Base):

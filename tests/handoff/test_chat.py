@@ -124,7 +124,7 @@ async def test_a_photo_while_talking_to_staff_is_said_to_need_text(pipeline, db)
 
     await open_handoff(pipeline, "p1")
     turn = await pipeline.handle(message(sender="p1", location=Location(15.1, 108.8)))
-    assert "Cán bộ chỉ đọc được tin nhắn chữ" in all_text(turn)
+    assert "Cán bộ chỉ nhận được tin nhắn chữ và tin nhắn thoại" in all_text(turn)
     assert await db.messages() == []
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.areas import areas_of
 from bot.handoff import staff as handoff_staff
+from bot.media.store import MediaStore
 from bot.staff import audit
 from bot.staff.auth import check_csrf, current_staff, require_area, services_of
 from bot.storage.models import Handoff, User
@@ -141,6 +142,40 @@ async def _render(
 async def conversation(request: web.Request) -> web.StreamResponse:
     staff = await current_staff(request)
     return await _render(request, await _conversation(request, staff))
+
+
+AUDIO_TYPES = {
+    "ogg": "audio/ogg",
+    "mp3": "audio/mpeg",
+    "aac": "audio/aac",
+    "m4a": "audio/mp4",
+    "amr": "audio/amr",
+    "wav": "audio/wav",
+    "webm": "audio/webm",
+}
+
+
+@routes.get(r"/staff/handoff/{id}/voice/{mid:\d{1,12}}")
+async def voice(request: web.Request) -> web.StreamResponse:
+    """A villager's voice message, for staff who see the conversation: private, not cached."""
+    staff = await current_staff(request)
+    conv = await _conversation(request, staff)
+    services = services_of(request)
+    async with services.sessionmaker() as session:
+        ref = await repo.voice_ref(session, conv.id, int(request.match_info["mid"]))
+    store = MediaStore(services.settings.path(services.settings.media.dir))
+    path = store.path(ref) if ref else None
+    ext = ref.rsplit(".", 1)[-1] if ref else ""
+    if path is None or ext not in AUDIO_TYPES or not path.is_file():
+        raise web.HTTPNotFound(text="Không có tin nhắn thoại.")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": AUDIO_TYPES[ext],
+            "Cache-Control": "private, no-store",
+            "Content-Disposition": "inline",
+        },
+    )
 
 
 @routes.post(r"/staff/handoff/{id}/reply")

@@ -34,6 +34,7 @@ class Message:
     staff_name: str | None = None
     outbox_id: int | None = None
     delivery: str | None = None  # the outbox row's status for a staff reply; None: not sent
+    voice: bool = False  # a villager's voice message (`voice_ref` gives the stored file)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,17 @@ async def open_for(session: AsyncSession, user_id: int) -> Handoff | None:
             .where(Handoff.user_id == user_id, Handoff.status == OPEN)
             .order_by(Handoff.id.desc())
             .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def voice_ref(session: AsyncSession, handoff_id: int, message_id: int) -> str | None:
+    """The stored voice message of message `message_id` of handoff `handoff_id`, if any."""
+    return (
+        await session.execute(
+            select(HandoffMessage.media_ref).where(
+                HandoffMessage.id == message_id, HandoffMessage.handoff_id == handoff_id
+            )
         )
     ).scalar_one_or_none()
 
@@ -115,6 +127,7 @@ async def add_message(
     staff_id: int | None = None,
     staff_name: str | None = None,
     outbox_id: int | None = None,
+    media_ref: str | None = None,
 ) -> HandoffMessage:
     now = utcnow()
     m = HandoffMessage(
@@ -125,6 +138,7 @@ async def add_message(
         staff_name=staff_name,
         outbox_id=outbox_id,
         at=now,
+        media_ref=media_ref,
     )
     session.add(m)
     handoff.last_message_at = now
@@ -158,6 +172,7 @@ async def messages(
         m.at,
         m.staff_name,
         m.outbox_id,
+        m.media_ref,
         OutboxEntry.status,
     ).outerjoin(OutboxEntry, OutboxEntry.id == m.outbox_id)
     if last is not None:
@@ -177,7 +192,16 @@ async def messages(
             if r.outbox_id is not None and r.status is None:
                 delivery = "sent"  # the row was sent and later deleted by the retention job
         out[r.handoff_id].append(
-            Message(r.id, r.sender, r.text, r.at, r.staff_name, r.outbox_id, delivery)
+            Message(
+                r.id,
+                r.sender,
+                r.text,
+                r.at,
+                r.staff_name,
+                r.outbox_id,
+                delivery,
+                voice=r.media_ref is not None,
+            )
         )
     return out
 
@@ -322,7 +346,10 @@ async def exported(session: AsyncSession, user_id: int) -> list[dict]:
             "status": h.status,
             "opened_at": when(h.opened_at),
             "closed_at": when(h.closed_at),
-            "messages": [{"from": m.sender, "at": when(m.at), "text": m.text} for m in msgs[h.id]],
+            "messages": [
+                {"from": m.sender, "at": when(m.at), "text": m.text, "voice": m.voice}
+                for m in msgs[h.id]
+            ],
         }
         for h in hs
     ]
