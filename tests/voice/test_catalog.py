@@ -103,3 +103,49 @@ async def test_the_cli_imports_from_the_database(pipeline, services, settings, d
     assert "hre: 1 approved text(s) written" in done.stdout
     assert entry(locales, BY_KEY["welcome"].msgid).string == "[hre test text: welcome]"
     assert not entry(ROOT / "content" / "locales", BY_KEY["welcome"].msgid).string  # a copy
+
+
+def copy_content(tmp_path: Path) -> Path:
+    target = tmp_path / "content"
+    shutil.copytree(ROOT / "content", target)
+    return target
+
+
+def test_approved_item_texts_go_into_the_content_files(tmp_path: Path) -> None:
+    """On a copy of content/: the approved text becomes the item's `answer.hre` with the
+    translator comment, the file keeps its comments, every other answer is unchanged, a draft
+    is never written, and a second export replaces the first instead of adding one."""
+    from bot.content import load_content
+    from bot.voice.catalog import export_item_texts
+
+    content = copy_content(tmp_path)
+    path = content / "items" / "support.yml"
+    before = path.read_text(encoding="utf-8")
+    comments = [ln for ln in before.splitlines() if ln.lstrip().startswith("#")]
+    items = {i.id: i for i in load_content(content).items}
+    housing = next(i for i in items if i.startswith("support.") and "40" in items[i].answer["vi"])
+    out = export_item_texts(
+        content,
+        [
+            row(housing, "[hre test text: housing]\nline two", kind="item"),
+            row("support.loans", "[hre draft]", status="draft", kind="item"),
+            row("no.such_item", "[hre test]", kind="item"),
+        ],
+    )
+    assert out == {"written": [housing], "skipped": ["no.such_item"]}
+    after = {i.id: i for i in load_content(content).items}
+    assert after[housing].answer["hre"].strip() == "[hre test text: housing]\nline two"
+    assert after[housing].answer["vi"] == items[housing].answer["vi"]
+    assert "hre" not in after["support.loans"].answer
+    assert {k: v.answer for k, v in after.items() if k != housing} == {
+        k: v.answer for k, v in items.items() if k != housing
+    }
+    text = path.read_text(encoding="utf-8")
+    assert "# Làng Số: translator hre-1, approved by hre-2 on 2026-12-01" in text
+    assert all(c in text.splitlines() for c in comments)  # the editors' comments stay
+    export_item_texts(content, [row(housing, "[hre test text: second]", kind="item")])
+    again = path.read_text(encoding="utf-8")
+    assert again.count(f"{'hre'}: |") == 1 and "[hre test text: housing]" not in again
+    assert load_content(content).by_id()[housing].answer["hre"].strip() == (
+        "[hre test text: second]"
+    )
