@@ -323,6 +323,45 @@ def cmd_attendees(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_record_attendance(args: argparse.Namespace) -> int:
+    from bot.areas import areas_of
+    from bot.content import load_content
+    from bot.notices import indicators
+    from bot.notices.model import zone
+    from bot.storage.repositories import notices as repo
+
+    settings = _settings(args)
+    content_dir = settings.path(settings.content_dir)
+    tree = areas_of(load_content(content_dir))
+
+    async def work(session):
+        notice = await repo.get(session, args.id)
+        if notice is None:
+            return None
+        done = await indicators.record_attendance(
+            session,
+            notice,
+            content_dir=content_dir,
+            tz=zone(settings.timezone),
+            attended=args.attended,
+            area=args.area,
+            known_area=lambda code: tree.get(code) is not None,
+        )
+        await session.commit()
+        return done
+
+    try:
+        got = asyncio.run(_with_session(settings, work))
+    except indicators.Refused as refused:
+        return _bad(str(refused))
+    if got is None:
+        print(f"no notice {args.id}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    rows = ", ".join(f"{code} {value:g}" for code, value in got.rows.items())
+    print(f"notice {args.id}: recorded for {got.area}, {got.period}: {rows}")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("notices", help="notices to subscribers: send, list, status, cancel")
     ps = p.add_subparsers(dest="notices_command", required=True)
@@ -373,3 +412,12 @@ def register(sub) -> None:
     a.add_argument("--format", default="csv")
     a.add_argument("--out", help="file to write (needed for xlsx); CSV goes to stdout without")
     a.set_defaults(func=cmd_attendees)
+
+    r = ps.add_parser(
+        "record-attendance",
+        help="after the training: its session and attendees into the Project 10 indicators",
+    )
+    r.add_argument("id", type=int)
+    r.add_argument("--attended", type=int, help="people who came (default: the yes answers)")
+    r.add_argument("--area", help="the commune (needed when the notice went to several)")
+    r.set_defaults(func=cmd_record_attendance)

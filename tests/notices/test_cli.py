@@ -156,3 +156,26 @@ async def _session(services, work):
         got = await work(s)
         await s.commit()
         return got
+
+
+def test_record_attendance_from_the_cli(db, capsys):
+    people(db)
+    assert main([*SEND, "--area", COMMUNE, "--yes"]) == 0  # no training date
+    capsys.readouterr()
+    assert main(["notices", "record-attendance", "1"]) == 2
+    assert "không có ngày tập huấn" in capsys.readouterr().err
+    assert main(["notices", "record-attendance", "9"]) == 1
+
+    def held_yesterday(s):
+        return s.execute(
+            update(Notice)
+            .where(Notice.id == 1)
+            .values(event_at=datetime.now(UTC) - timedelta(days=1))
+        )
+
+    run(db, held_yesterday)
+    assert main(["notices", "record-attendance", "1", "--attended", "12"]) == 0
+    out = capsys.readouterr().out
+    assert f"recorded for {COMMUNE}" in out and "p10_luot 12" in out
+    assert main(["notices", "record-attendance", "1"]) == 2
+    assert "đã được ghi" in capsys.readouterr().err
