@@ -9,7 +9,6 @@ through the dispatcher, with `FAST_RETRIES` (max_attempts 4).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from bot.messages import Reply
 from tests.channels.conftest_zalo import (  # noqa: F401 - fixtures
     FAST_RETRIES,
     ZaloBot,
+    final_state,
     outbox_rows,
     send_only,
     sessionmaker,
@@ -144,6 +144,8 @@ async def test_a_gone_user_has_their_other_unsent_rows_failed(
     zalo_api.unfollowed.add(USER)
     async with send_only(zalo_api, sessionmaker) as zs:
         ids = await zs.sender.send_now("zalo", USER, [Reply(text=t) for t in ("1", "2", "3")])
+        for row_id in ids:  # send_now's flush, or the dispatcher if it leased them first
+            await final_state(sessionmaker, row_id)
         rows = await outbox_rows(sessionmaker, USER)
     assert [r.id for r in rows] == ids
     assert [r.status for r in rows] == ["failed"] * 3
@@ -159,14 +161,12 @@ async def test_a_refused_reply_does_not_hold_up_the_next_one(
     """A reply refused for good (-230) fails alone: the user's next queued reply still goes."""
     zalo_api.fail(SEND, Fault(error=-230))
     async with send_only(zalo_api, sessionmaker) as zs:
-        await zs.sender.send_now("zalo", USER, [Reply(text="một"), Reply(text="hai")])
+        ids = await zs.sender.send_now("zalo", USER, [Reply(text="một"), Reply(text="hai")])
         # The in-process dispatcher may have leased the first row between the insert and the
         # flush (then send_now leaves it to it): wait for both rows to finish.
-        for _ in range(200):
-            rows = await outbox_rows(sessionmaker, USER)
-            if all(r.status in ("failed", "sent") for r in rows):
-                break
-            await asyncio.sleep(0.05)
+        for row_id in ids:
+            await final_state(sessionmaker, row_id)
+        rows = await outbox_rows(sessionmaker, USER)
     assert [r.status for r in rows] == ["failed", "sent"]
     assert zalo_api.texts(USER) == ["hai"]
 
