@@ -89,7 +89,7 @@ CASES: list[tuple[str, Any, str | None, int]] = [
     ("typed question", lambda api, c: from_data("message_text", c), "40 triệu", 200),
     ("photo", lambda api, c: api.photo_update(c), "Tôi đã nhận ảnh hoặc vị trí", 200),
     ("captured photo with caption", lambda api, c: from_data("message_photo", c), None, 200),
-    ("voice", lambda api, c: api.voice_update(c), "Tôi đã nhận ảnh hoặc vị trí", 200),
+    ("voice", lambda api, c: api.voice_update(c), "chưa nghe hiểu được tin nhắn thoại", 200),
     ("location", lambda api, c: api.location_update(c), "Tôi đã nhận ảnh hoặc vị trí", 200),
     (
         "contact",

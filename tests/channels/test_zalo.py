@@ -48,6 +48,7 @@ from tests.fakes.zalo_api import (
 
 GREETING = ["Đây là Làng Số", "Mời bạn chọn ngôn ngữ:\n1. Tiếng Việt\n2. Hrê"]
 GOT_MEDIA = ["Tôi đã nhận ảnh hoặc vị trí"]
+GOT_VOICE = ["chưa nghe hiểu được tin nhắn thoại"]  # and "Gặp cán bộ": a person listens
 TEXT_ONLY = ["Tôi chỉ đọc được tin nhắn chữ"]
 
 
@@ -127,7 +128,7 @@ CASES = [
     Case("text", "user_send_text", 200, GREETING, HELLO),
     Case("image", "user_send_image", 200, GOT_MEDIA),
     Case("location", "user_send_location", 200, GOT_MEDIA),
-    Case("audio", "user_send_audio", 200, GOT_MEDIA),
+    Case("audio", "user_send_audio", 200, GOT_VOICE),
     Case("sticker", "user_send_sticker", 200, TEXT_ONLY),
     Case("follow", "follow", 200, GREETING),
     Case("unfollow unsubscribes", "unfollow", 200, [], subscribed=True, after=(False, False)),
