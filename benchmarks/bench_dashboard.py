@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.stats import percentile  # noqa: E402
+from benchmarks.stats import percentile, write_section  # noqa: E402
 
 BEGIN, END = "<!-- dashboard:begin -->", "<!-- dashboard:end -->"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -533,13 +533,7 @@ def markdown(results: dict[str, dict], busy: bool, load: float) -> str:
 
 
 def write_doc(md: str) -> None:
-    text = DOC.read_text(encoding="utf-8") if DOC.is_file() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + md + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n## Staff dashboard: 100,000 reports and feedback rows\n\n"
-        text += md + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    write_section(DOC, BEGIN, END, md, "Staff dashboard: 100,000 reports and feedback rows")
 
 
 def main(argv: list[str] | None = None) -> dict:

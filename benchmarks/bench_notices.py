@@ -38,6 +38,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.stats import write_section  # noqa: E402
 from bot.config import TelegramSettings, load_settings  # noqa: E402
 from bot.messages import Reply  # noqa: E402
 from bot.outbox.dispatcher import Dispatcher  # noqa: E402
@@ -297,12 +298,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 def write_doc(section: str) -> None:
-    text = DOC.read_text(encoding="utf-8") if DOC.is_file() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n## Notices: broadcasts through the outbox\n\n" + section
-    DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    write_section(DOC, BEGIN, END, section, "Notices: broadcasts through the outbox")
 
 
 SAVED = ROOT / "benchmarks" / "results" / "notices.json"

@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.stats import percentile  # noqa: E402
+from benchmarks.stats import percentile, write_section  # noqa: E402
 
 BEGIN, END = "<!-- open-data:begin -->", "<!-- open-data:end -->"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -287,13 +287,7 @@ def markdown(results: dict[str, dict], args: argparse.Namespace, busy: bool, loa
 
 
 def write_doc(md: str) -> None:
-    text = DOC.read_text(encoding="utf-8") if DOC.is_file() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + md + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n## Open data: the indicators JSON with 100,000 reports\n\n"
-        text += md + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    write_section(DOC, BEGIN, END, md, "Open data: the indicators JSON with 100,000 reports")
 
 
 def main(argv: list[str] | None = None) -> dict:

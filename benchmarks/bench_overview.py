@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.stats import percentile  # noqa: E402
+from benchmarks.stats import percentile, write_section  # noqa: E402
 
 BEGIN, END = "<!-- overview:begin -->", "<!-- overview:end -->"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -316,13 +316,7 @@ def markdown(results: dict[str, dict], busy: bool, load: float) -> str:
 
 
 def write_doc(md: str) -> None:
-    text = DOC.read_text(encoding="utf-8") if DOC.is_file() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + md + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n## Staff overview: the figures with 100,000 rows\n\n"
-        text += md + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    write_section(DOC, BEGIN, END, md, "Staff overview: the figures with 100,000 rows")
 
 
 def main(argv: list[str] | None = None) -> dict:

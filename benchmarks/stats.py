@@ -19,3 +19,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def write_section(doc, begin: str, end: str, block: str, heading: str) -> None:
+    """Put `block` (which starts with `begin` and ends with `end`) in place of the same markers'
+    section of `doc` (docs/benchmarks.md), or append it under `heading` when it is missing."""
+    text = doc.read_text(encoding="utf-8") if doc.is_file() else "# Benchmarks\n"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + block + "\n"
+    doc.write_text(text, encoding="utf-8")
