@@ -46,6 +46,9 @@ class Generic:
     phrases: tuple[tuple[str, ...], ...]  # longest first
     # Phrases that name a thing though their words are generic ("vệ sinh", "bảo hiểm").
     keep: tuple[tuple[str, ...], ...] = ()
+    # Content words that ask about an aspect of the thing named after them ("giá heo hơi": the
+    # thing is the pig, not the price), so they are never the head while a word follows.
+    frames: frozenset[str] = frozenset()
 
     @property
     def _phrase_set(self) -> frozenset[tuple[str, ...]]:
@@ -74,13 +77,20 @@ class Generic:
             if not isinstance(data, dict):
                 raise ValueError(f"{path}: expected `words:` and `phrases:` lists")
             _CACHE[stamp] = cls.of(
-                data.get("words") or (), data.get("phrases") or (), data.get("content") or ()
+                data.get("words") or (),
+                data.get("phrases") or (),
+                data.get("content") or (),
+                data.get("frames") or (),
             )
         return _CACHE[stamp]
 
     @classmethod
     def of(
-        cls, words: Iterable[str], phrases: Iterable[str] = (), keep: Iterable[str] = ()
+        cls,
+        words: Iterable[str],
+        phrases: Iterable[str] = (),
+        keep: Iterable[str] = (),
+        frames: Iterable[str] = (),
     ) -> Generic:
         ps = {tuple(fold(str(p)).lower().split()) for p in phrases}
         ks = {tuple(fold(str(p)).lower().split()) for p in keep}
@@ -88,6 +98,7 @@ class Generic:
             frozenset(fold(str(w)).lower() for w in words),
             tuple(sorted((p for p in ps if p), key=len, reverse=True)),
             tuple(k for k in ks if k),
+            frozenset(fold(str(w)).lower() for w in frames),
         )
 
     def content_positions(
@@ -214,9 +225,12 @@ class Grounder:
         # The question clause counts only when the message is longer than it.
         share = max(whole, last) if tail and len(tail) < len(words) else whole
         # The head: the first word naming something, in the message or in its question clause,
-        # is what is asked for ("giá heo hơi ở Ba Tơ", "người già trên 80 tuổi", "mua điện
-        # thoại"): the item must have it, beside the same neighbours.
-        heads = {0, *tail[:1]}
+        # is what is asked for ("người già trên 80 tuổi", "mua điện thoại"): the item must have
+        # it, beside the same neighbours. A frame word ("giá heo hơi ở Ba Tơ": the price of
+        # what) passes the head to the word after it.
+        heads = {self._head(words, range(len(words)))}
+        if tail:
+            heads.add(self._head(words, tail))
         head = any(covered[j] >= HEAD_CREDIT for j in heads)
         return Coverage(
             round(share, 4),
@@ -224,6 +238,13 @@ class Grounder:
             tuple(w for w, c in zip(words, covered, strict=True) if c < 1.0),
             head,
         )
+
+    def _head(self, words: Sequence[str], span: Iterable[int]) -> int:
+        """The first position of `span` (indexes into `words`) that is not a frame word, or the
+        span's first when all are."""
+        span = list(span)
+        frames = self.generic.frames
+        return next((j for j in span if words[j] not in frames), span[0])
 
 
 def _number_in(word: str, vocab: set[str]) -> bool:
