@@ -58,6 +58,8 @@ FOLLOW_UP_MAX_TOKENS = 8
 _CLAUSE_RE = re.compile(r"[,.;:!?\n]")
 # Intents a short message is still read as a follow-up from ("ai được" is no help request).
 FOLLOW_UP_OVER = ("help", "out_of_scope")
+# How sure a request must be to stand against a follow-up whose words are all the previous item's.
+FOLLOW_UP_REQUEST_SURE = 0.9
 # Share of `answer_threshold` an item that covers nearly all of the question may score.
 LOOSE_ANSWER = 0.6
 LOOSE_COVERAGE = 0.7  # ... when it covers this much of what is asked
@@ -353,11 +355,20 @@ class Combiner:
         if len(norm.folded) > FOLLOW_UP_MAX_TOKENS:
             return None
         prev = self._index[previous]
+        cov = self.grounder.coverage(norm.folded, prev)
         if result.intent not in (*QUESTION_INTENTS, *FOLLOW_UP_OVER):
-            if not result.low_confidence and result.confidence >= self.strong_threshold:
-                return None  # thanks, a person, a form: a request of its own
+            # A clear request of its own (thanks, a person, a form) stands, unless everything
+            # it names is the previous item's and it is not sure: "đăng ký thế nào" after the
+            # OCOP answer registers a product, not for notices.
+            about_previous = bool(cov.content) and not cov.uncovered
+            if (
+                not result.low_confidence
+                and result.confidence >= self.strong_threshold
+                and (not about_previous or result.confidence >= FOLLOW_UP_REQUEST_SURE)
+            ):
+                return None
         # Words of its own: what the previous item does not cover ("còn nước sạch thì sao").
-        own = self.grounder.coverage(norm.folded, prev).uncovered
+        own = cov.uncovered
         vocab = self.retriever.vocab[prev]
         foreign = [w for w in own if w not in vocab]  # words the previous item never uses
         if own and result.answer_id is not None:

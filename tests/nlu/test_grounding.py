@@ -261,3 +261,33 @@ def test_an_unsure_question_gets_no_information_rather_than_not_understood(
     # Not in question form: still "not understood".
     said = unsure.parse_sync("trợ cấp cho người khiếm thị")
     assert said.low_confidence and not said.gap
+
+
+class _Sure:
+    """A classifier that reads every message as `intent` with `confidence`."""
+
+    def __init__(self, model, intent: str, confidence: float) -> None:
+        self.model, self.normalizer = model, model.normalizer
+        self.intent, self.confidence = intent, confidence
+
+    def predict_norm(self, norm):
+        pred = self.model.predict_norm(norm)
+        rest = (1.0 - self.confidence) / (len(pred.ranking) - 1)
+        ranking = ((self.intent, self.confidence),) + tuple(
+            (n, rest) for n, _ in pred.ranking if n != self.intent
+        )
+        return dataclasses.replace(
+            pred, intent=self.intent, confidence=self.confidence, ranking=ranking
+        )
+
+
+def test_a_request_made_of_the_previous_items_words_is_a_follow_up(real: BuiltinEngine) -> None:
+    # "đăng ký thế nào" after the OCOP answer: registering a product, not for notices.
+    fairly = BuiltinEngine(_Sure(real.model, "subscribe", 0.75), real.retriever)  # type: ignore[arg-type]
+    r = fairly.parse_sync("dang ky the nao", previous="product.ocop")
+    assert r.followup and r.answer_id in ("product.ocop", "product.ocop_register")
+    # Words of its own ("thông báo"): the request stands.
+    assert not fairly.parse_sync("dang ky nhan thong bao", previous="product.ocop").followup
+    # Sure of the request: it stands.
+    sure = BuiltinEngine(_Sure(real.model, "subscribe", 0.95), real.retriever)  # type: ignore[arg-type]
+    assert sure.parse_sync("dang ky the nao", previous="product.ocop").intent == "subscribe"
