@@ -180,3 +180,15 @@ def test_bad_table_names_the_file(tmp_path) -> None:
 )
 def test_shipped_tables_cover_the_common_words(raw: str, expected: str) -> None:
     assert Normalizer.from_tables()(raw).text == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("nn co giup ko", "nhà nước co giup không"),  # "nn" collapses to "n" before the table
+        ("dang ki o dau", "đăng ký o dau"),  # "kí" and "ký" are both right
+        ("Đăng kí nhận tin", "đăng ký nhận tin"),
+    ],
+)
+def test_the_shipped_tables(raw: str, expected: str) -> None:
+    assert Normalizer.from_tables()(raw).text == expected
