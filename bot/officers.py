@@ -52,6 +52,16 @@ WRONG_TRY_WINDOW = timedelta(hours=1)
 MAX_EXPIRY = timedelta(days=90)
 TRANSLATED_LANGUAGES = ("hre", "cua", "sed")  # a translator invite is bound to one
 _SEPARATORS = re.compile(r"[\s\-_.·–—]+")
+# A code as typed: two groups of four, with or without a separator between them ("k7qf 9xpa",
+# "K7QF-9XPA"); not eight letters spread over words ("the du an 7" is a question).
+CODE_RE = re.compile(r"\A\s*([0-9A-Za-z]{4})[\s\-_.·–—]*([0-9A-Za-z]{4})\s*\Z")
+
+
+def typed_code(text: str) -> str | None:
+    """The eight characters of a code as typed, upper case, or None when it is not shaped as
+    one (`CODE_RE`); whether they are of the alphabet is the caller's test."""
+    m = CODE_RE.match(text or "")
+    return (m.group(1) + m.group(2)).upper() if m else None
 
 
 def new_code() -> str:
@@ -65,16 +75,24 @@ def show(code: str) -> str:
 
 def normalize(text: str) -> str | None:
     """The code typed ("k7qf 9xpa", "K7QF-9XPA"), or None when it cannot be one."""
-    code = _SEPARATORS.sub("", text or "").upper()
-    if len(code) != LENGTH or any(c not in ALPHABET for c in code):
+    code = typed_code(text)
+    if code is None or len(code) != LENGTH or any(c not in ALPHABET for c in code):
         return None
     return code
 
 
 def looks_like_a_try(text: str) -> bool:
-    """Text that is meant as a code but is mistyped (a letter O, one character short)."""
-    code = _SEPARATORS.sub("", text or "")
-    return 6 <= len(code) <= 10 and code.isascii() and code.isalnum() and len(text) <= 14
+    """Text that is meant as a code but is mistyped (a letter O, one character short): one or two
+    groups of letters and digits, not a sentence."""
+    groups = _SEPARATORS.split((text or "").strip())
+    code = "".join(groups)
+    return (
+        len(groups) <= 2
+        and 6 <= len(code) <= 10
+        and code.isascii()
+        and code.isalnum()
+        and len(text) <= 14
+    )
 
 
 def parse_expiry(text: str) -> timedelta:

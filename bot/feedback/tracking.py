@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -33,7 +32,6 @@ ALPHABET = officers.ALPHABET
 LENGTH = 8
 MAX_WRONG_TRIES = 10
 WRONG_TRY_WINDOW = officers.WRONG_TRY_WINDOW
-_SEPARATORS = re.compile(r"[\s\-_.·–—]+")
 _DIGITS = set("23456789")
 
 STATUS_LABELS = {
@@ -60,8 +58,8 @@ def normalize(text: str) -> str | None:
     """The code typed ("k7qf 9xpa", "K7QF-9XPA"), or None when it cannot be one."""
     if len(text or "") > 14:
         return None
-    code = _SEPARATORS.sub("", text or "").upper()
-    if len(code) != LENGTH or any(c not in ALPHABET for c in code):
+    code = officers.typed_code(text)  # two groups of four: "the du an 7" is not a code
+    if code is None or any(c not in ALPHABET for c in code):
         return None
     if not (any(c in _DIGITS for c in code) and any(c not in _DIGITS for c in code)):
         return None

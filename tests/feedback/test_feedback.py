@@ -51,6 +51,10 @@ def test_codes_are_short_unambiguous_and_never_a_word():
         assert tracking.normalize(tracking.show(c).lower()) == c
     for text in ("XINCHAOB", "23456789", "K7QF-9XP0", "K7QF-9XPAA", "hello", "", "K7QF 9XPA extra"):
         assert tracking.normalize(text) is None
+    # Eight letters over several words are a message, not a code ("thế dự án 7 thì sao").
+    for text in ("the du an 7", "ba to 2 ha", "k7 qf 9x pa"):
+        assert tracking.normalize(text) is None
+    assert tracking.normalize(" k7qf - 9xpa ") == "K7QF9XPA"
 
 
 async def test_a_taken_code_is_drawn_again(services):

@@ -52,6 +52,10 @@ def test_codes_are_short_unambiguous_and_typed_loosely():
         assert officers.normalize(typed) == code
     for typed in ("K7QF-9XP", "K7QF-9XPAA", "K7QF-9XP0", "K7QF-9XPO", "K7QF-9XPI", "K7QF-9XPL"):
         assert officers.normalize(typed) is None
+    # Eight letters over several words are a sentence: not a code, nor a wrong try at one.
+    for typed in ("the du an 7", "xa ba to 2", "k7 qf 9x pa"):
+        assert officers.normalize(typed) is None and not officers.looks_like_a_try(typed)
+    assert officers.looks_like_a_try("K7QF-9XP0")
     assert officers.show(code) == "K7QF-9XPA"
     assert officers.parse_expiry("7d") == timedelta(days=7)
     assert officers.parse_expiry("12h") == timedelta(hours=12)
