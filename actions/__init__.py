@@ -7,6 +7,7 @@ Actions register with `@action("intent")` in the one registry of actions and flo
 
 from actions import (  # noqa: F401
     answers,
+    areas,
     conversation,
     feedback,
     notices,

@@ -96,6 +96,43 @@ class AreaTree:
             (a, [(words(a.name), None)] + [(words(al), al) for al in a.aliases]) for a in self.areas
         ]
 
+    def mentions(self, text: str, levels: tuple[str, ...] = ("commune",)) -> list[Match]:
+        """The areas a free text names by a whole name, current or former ("xã Ba Thành giờ
+        thuộc xã nào" -> xã Ba Động by "xã Ba Thành"), left to right, longest name first. A
+        name without its type word counts when it has two words or more ("ba thanh"), so a
+        lone word ("Tây") is never taken for a place; every area of a shared name is kept."""
+        ws = words(text)
+        index = self._name_index(levels)
+        out: list[Match] = []
+        i = 0
+        while i < len(ws):
+            for size in range(min(_LONGEST, len(ws) - i), 0, -1):
+                found = index.get(" ".join(ws[i : i + size]))
+                if found and i > 0 and ws[i - 1] in _OTHER_LEVELS:
+                    found = None  # "huyện Sơn Tây" (a district, gone) is not xã Sơn Tây
+                if found:
+                    out += [m for m in found if m not in out]
+                    i += size
+                    break
+            else:
+                i += 1
+        return out
+
+    def _name_index(self, levels: tuple[str, ...]) -> dict[str, list[Match]]:
+        cached = self.__dict__.setdefault("_indexes", {}).get(levels)
+        if cached is not None:
+            return cached
+        index: dict[str, list[Match]] = {}
+        for area, names in self._names:
+            if levels and area.level not in levels:
+                continue
+            for name, alias in names:
+                bare = _bare(name).split()
+                for key in {" ".join(name), " ".join(bare) if len(bare) >= 2 else ""} - {""}:
+                    index.setdefault(key, []).append(Match(area, alias, exact=True))
+        self.__dict__["_indexes"][levels] = index
+        return index
+
     def get(self, code: str) -> Area | None:
         """By dotted code ("qng.ba_dong"), its last part when unique ("ba_dong"), or official
         code ("21496")."""
@@ -166,6 +203,9 @@ class AreaTree:
         found = [m for _, _, m in sorted(ranked, key=lambda r: (r[0], r[1]))]
         return found[:limit] if limit else found
 
+
+_OTHER_LEVELS = frozenset(("huyen", "tinh", "quan", "thanh pho"))
+_LONGEST = 5  # words in the longest area name with its type word ("thị trấn Ba Tơ": 4)
 
 _trees: dict[int, tuple[object, AreaTree]] = {}
 

@@ -36,6 +36,7 @@ PARTS = {"một phần": "một phần", "phần còn lại của": "phần còn
 IGNORED = ("Bỏ cấp huyện", "Thay đổi loại hình", "Số:")
 KEPT = "Giữ nguyên, không thực hiện sắp xếp"
 CODE_RE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
+_RESOLUTION = re.compile(r"Số:\s*([^;]+?)\s*;\s*Ngày:\s*(\d{1,2}/\d{1,2}/\d{4})")
 
 _RENAME = re.compile(
     r"^Đổi tên từ (?P<old>.+?) thành (?P<new>.+?) và hợp nhất (?P<list>.+?)"
@@ -202,6 +203,9 @@ def build_tree(source: Path, current: Path | None = None) -> Built:
             "level": "commune",
             "official_code": str(e["code"]),
         }
+        decided = _RESOLUTION.search(e.get("note") or "")
+        if decided:  # what the bot cites when it says what a former commune is now
+            node["source"] = f"Nghị quyết {decided.group(1)} ngày {decided.group(2)}"
         aliases = [f for f in parsed.former if folded(f.full) != folded(name)]
         if aliases:
             node["aliases"] = [f.full for f in aliases]
@@ -318,7 +322,8 @@ def build_header(source: Path, built: Built) -> str:
         "# Mỗi nút: code (chữ thường không dấu, duy nhất trong cùng cấp; mã đầy đủ ghép bằng dấu",
         "#   chấm: qng.ba_dong.lang_teng), name, level (province, commune, village), official_code",
         "#   (mã đơn vị hành chính), aliases (tên các đơn vị cũ đã nhập vào, đọc từ `note`),",
-        "#   alias_parts (đơn vị cũ chỉ nhập một phần), source (nguồn của thôn, làng).",
+        "#   alias_parts (đơn vị cũ chỉ nhập một phần), source (văn bản sắp xếp xã, đọc từ `note`;",
+        "#   nguồn tên thôn, làng).",
         "# Hai xã có tên bỏ dấu trùng nhau mang thêm mã đơn vị hành chính: ba_to_21484 (Ba Tơ),",
         "#   ba_to_21523 (Ba Tô), son_ha_21289 (Sơn Hà), son_ha_21292 (Sơn Hạ).",
     ]

@@ -234,3 +234,20 @@ def test_every_commune_comes_first_by_its_own_name(tree):
             if typed:
                 assert tree.search(typed)[0].area is area, typed
                 assert tree.search(typed)[0].alias is None
+
+
+def test_mentions_finds_whole_names_in_a_sentence() -> None:
+    from bot.areas import areas_of
+    from bot.content import load_content
+
+    tree = areas_of(load_content(Path(__file__).resolve().parents[2] / "content"))
+
+    def said(text: str) -> list[str]:
+        return [m.describe() for m in tree.mentions(text)]
+
+    assert said("xã Ba Thành giờ thuộc xã nào") == ["xã Ba Thành cũ, nay là xã Ba Động"]
+    assert said("ba thanh gio la xa nao") == ["xã Ba Thành cũ, nay là xã Ba Động"]
+    assert len(said("xa tra bui sap nhap vao dau")) == 2  # merged in two parts
+    assert said("huyện Sơn Tây giờ ở đâu") == []  # a district, not xã Sơn Tây
+    assert said("xã Sơn Tây") == ["xã Sơn Tây"]
+    assert said("Tây") == [] and said("ba") == []  # one word alone is no place
