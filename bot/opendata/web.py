@@ -37,10 +37,11 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
@@ -172,6 +173,7 @@ class State:
         self.services = services
         s = services.settings
         self.settings = s.open_data
+        self.timezone = s.timezone  # the province's: the page's "updated" time is read there
         self.tree = areas_of(services.content)
         self.indicators = aggregate.indicators_of(load_lists(s.path(s.content_dir)))
         self.by_indicator = {i.code: i for i in self.indicators}
@@ -606,9 +608,7 @@ def page_context(state: State, ds: Dataset, area: str | None, period: str | None
         "online_available": ds.online_available,
         "online_source": aggregate.ONLINE_TARGET_SOURCE,
         "target_pct": int(aggregate.ONLINE_TARGET * 100),
-        "last_updated": ds.last_updated.astimezone(UTC).strftime("%d/%m/%Y %H:%M UTC")
-        if ds.last_updated
-        else None,
+        "last_updated": _local_time(ds.last_updated, state.timezone) if ds.last_updated else None,
         "licence": state.settings.licence,
         "licence_info": LICENCES[state.settings.licence],
         "publisher": state.settings.publisher,
@@ -638,6 +638,17 @@ async def to_page(request: web.Request) -> web.Response:
     raise web.HTTPMovedPermanently(
         "/open-data/" + (f"?{request.query_string}" if request.query_string else "")
     )
+
+
+def _local_time(value: datetime, zone: str) -> str:
+    """ "20/11/2026 15:00 (GMT+7)": in the province's time zone, with its offset said, since
+    readers of open data may be anywhere."""
+    local = value.astimezone(ZoneInfo(zone))
+    offset = local.utcoffset() or timedelta(0)
+    hours, rest = divmod(int(offset.total_seconds()), 3600)
+    minutes = abs(rest) // 60
+    label = f"GMT{hours:+d}" + (f":{minutes:02d}" if minutes else "")
+    return local.strftime("%d/%m/%Y %H:%M") + f" ({label})"
 
 
 def build_open_data_app(services: Services) -> web.Application:

@@ -133,6 +133,8 @@ async def test_the_page_shows_charts_tables_and_the_online_target(server, servic
     assert "Mục tiêu 30%" in html and "Kế hoạch 168/KH-UBND" in html
     assert "50%" in html and "Đạt" in html
     assert '<td class="num">9</td>' in html  # 2026-10 at province level
+    # the last change (08:00 UTC) in the province's time zone, its offset said
+    assert "Cập nhật: 20/11/2026 15:00 (GMT+7)." in html
     # filters: one period, the whole province -> a bar per commune, the suppressed one marked
     status, _, body = await fetch(server, "/open-data/?period=2026-11")
     html = body.decode()
