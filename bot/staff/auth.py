@@ -242,15 +242,30 @@ async def authenticate(
     st = services.settings.staff
     key = repo.normalise_name(name)[:100]
     window = timedelta(minutes=st.lockout_minutes)
-    async with services.sessionmaker() as db:
+    counters = [(repo.ADDRESS, address)] + ([(repo.ACCOUNT, key)] if key else [])
+    async with services.writing() as db:
+        # The try is counted before its password is checked (argon2 takes a tenth of a second):
+        # tries sent at once cannot each read "under the limit" and all be checked. A failure
+        # keeps its row; a success drops it.
+        await repo.lock_attempts(db, counters)
         by_name = await repo.failures(db, repo.ACCOUNT, key, window) if key else 0
         by_address = await repo.failures(db, repo.ADDRESS, address, window)
+        locked = by_name >= st.lockout_failures or by_address >= st.lockout_address_failures
+        reserved: list[int] = []
+        if not locked:
+            rows = [repo.add_failure(db, kind, k) for kind, k in counters]
+            await db.flush()
+            reserved = [r.id for r in rows]
         account = await repo.account_by_name(db, key) if key else None
-    known = account.id if account is not None else None
-    if by_name >= st.lockout_failures or by_address >= st.lockout_address_failures:
+        known = account.id if account is not None else None
+        stored = account.password_hash if account is not None else None
+        active = account.active if account is not None else False
+        account_name = account.name if account is not None else None
+        await db.commit()
+    if locked:
         # One entry per window, address and account: a locked-out guesser who keeps trying
         # must not fill the audit log.
-        target = account.name if account else None
+        target = account_name
         async with services.writing() as db:
             since = repo.now() - window
             if not await repo.audit_seen(db, "login.locked", since, address, target):
@@ -266,34 +281,32 @@ async def authenticate(
                 )
                 await db.commit()
         return LoginResult(error=LOCKED.format(minutes=round(st.lockout_minutes)), status=429)
-    stored = account.password_hash if account is not None else None
     if len(password) > MAX_PASSWORD or not key:
         stored = None
         password = password[:MAX_PASSWORD]
     ok, rehash = await asyncio.to_thread(_verify, st, stored, password)
-    if ok and not account.active:  # type: ignore[union-attr]
+    if ok and not active:
         ok = False
     if not ok:
-        async with services.writing() as db:
-            if key:
-                repo.add_failure(db, repo.ACCOUNT, key)
-            repo.add_failure(db, repo.ADDRESS, address)
+        async with services.writing() as db:  # the failure was counted before the check
             await audit.record(
                 db,
                 None,
                 "login.failed",
-                target=account.name if account else None,
+                target=account_name,
                 address=address,
                 staff_id=known,
-                staff_name=account.name if account else None,
+                staff_name=account_name,
             )
             await db.commit()
         return LoginResult(error=WRONG, status=401)
     new_hash = await hash_password(password, st) if rehash else None
     token = secrets.token_urlsafe(32)
     async with services.writing() as db:
+        await repo.drop_attempts(db, reserved)
         account = await repo.account_by_id(db, known)  # type: ignore[arg-type]
         if account is None or not account.active or account.password_hash != stored:
+            await db.commit()
             return LoginResult(error=WRONG, status=401)  # changed meanwhile: try again
         if old_token:
             await repo.end_session(db, token_hash(old_token))

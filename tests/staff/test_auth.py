@@ -245,6 +245,25 @@ async def test_lockout_per_account_whether_or_not_it_exists(staff_client, make_s
     assert audit.count("login.locked") == 2
 
 
+async def test_tries_sent_at_once_are_each_counted_before_the_check(services, make_staff):
+    """Each try is counted before its password is checked: a burst of guesses cannot all read
+    "under the limit" while the others are being checked (SQLite and PostgreSQL)."""
+    import asyncio
+
+    admin = await make_staff("admin")
+    limit = services.settings.staff.lockout_failures
+    got = await asyncio.gather(
+        *(
+            auth.authenticate(services, admin.name, f"wrong guess {n}!!", f"10.9.0.{n}")
+            for n in range(3 * limit)
+        )
+    )
+    statuses = [r.status for r in got]
+    assert statuses.count(401) == limit and statuses.count(429) == 2 * limit
+    # The right password afterwards is refused too, and a success drops only its own count.
+    assert (await auth.authenticate(services, admin.name, admin.password, "10.9.1.1")).status == 429
+
+
 @SQLITE
 async def test_lockout_per_address(new_client, make_staff, services, settings):
     _staff_settings(services, lockout_address_failures=3)

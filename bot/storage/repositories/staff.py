@@ -7,13 +7,14 @@ that decides what a name is.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import AuditEntry, StaffAccount, StaffLoginAttempt, StaffSession
@@ -169,8 +170,27 @@ async def purge_sessions(session: AsyncSession, idle: timedelta, absolute: timed
 # Failed logins
 
 
-def add_failure(session: AsyncSession, kind: str, key: str) -> None:
-    session.add(StaffLoginAttempt(kind=kind, key=key[:100], at=now()))
+def add_failure(session: AsyncSession, kind: str, key: str) -> StaffLoginAttempt:
+    row = StaffLoginAttempt(kind=kind, key=key[:100], at=now())
+    session.add(row)
+    return row
+
+
+async def lock_attempts(session: AsyncSession, keys: list[tuple[str, str]]) -> None:
+    """On PostgreSQL, hold these (kind, key) counters until the transaction ends, so a count
+    and the try it admits are one step across processes (SQLite: the write gate already
+    serialises writers). Taken in one order: two logins never wait on each other in a ring."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    for kind, key in sorted(set(keys)):
+        digest = hashlib.blake2b(f"staff-login\x00{kind}\x00{key[:100]}".encode(), digest_size=8)
+        lock_id = int.from_bytes(digest.digest(), "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+
+
+async def drop_attempts(session: AsyncSession, ids: list[int]) -> None:
+    if ids:
+        await session.execute(delete(StaffLoginAttempt).where(StaffLoginAttempt.id.in_(ids)))
 
 
 async def failures(session: AsyncSession, kind: str, key: str, window: timedelta) -> int:
