@@ -298,6 +298,10 @@ def test_nginx_example_passes_the_client_to_two_processes():
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in text
     assert "$proxy_add_x_forwarded_for" not in text
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in text
+    # The web chat's per-address limit is kept at the proxy too, across both processes.
+    chat = re.search(r"location = /api/messages \{(.*?)\}", text, re.S).group(1)
+    assert "limit_req zone=langso_chat" in chat and "limit_req_status 429;" in chat
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in chat
     assert re.search(r"listen 443 ssl", text) and "ssl_certificate " in text
     assert "return 301 https://" in text
     assert "Strict-Transport-Security" in text and "server_tokens off;" in text
