@@ -187,11 +187,13 @@ async def context(request: web.Request) -> dict[str, Any]:
     staff: StaffUser | None = request.get(REQUEST_KEY)
     nav = []
     if staff is not None:
-        nav = [
-            {"label": label, "path": path, "here": _here(request.path, path)}
-            for label, path, _order, roles in request.app[NAV_KEY]
-            if not roles or staff.role in roles
-        ]
+        for label, path, _order, roles, counter in request.app[NAV_KEY]:
+            if roles and staff.role not in roles:
+                continue
+            count = await counter(request, staff) if counter is not None else 0
+            nav.append(
+                {"label": label, "path": path, "here": _here(request.path, path), "count": count}
+            )
     return {
         "staff": staff,
         "nav": nav,
@@ -302,7 +304,9 @@ def add_page(app: web.Application, module: Any, nav: list) -> None:
         label, link, order, roles = entry
         if isinstance(roles, str):
             roles = (roles,)
-        nav.append((label, link, order, tuple(roles) if roles else None))
+        # nav_count(request, staff) -> int: a number shown beside the link (what waits there).
+        counter = getattr(module, "nav_count", None)
+        nav.append((label, link, order, tuple(roles) if roles else None, counter))
 
 
 def when_filter(timezone: str) -> Callable[..., str]:

@@ -129,3 +129,31 @@ async def test_bad_ids_and_paging_input_are_short_answers(
         assert r.status == 404, path
     r = await client.get("/staff/handoff?before=garbage&status=<x>")
     assert r.status == 200
+
+
+def _waiting(page: str) -> str | None:
+    import re
+
+    m = re.search(r'Gặp cán bộ <span class="count"[^>]*>(\d+)</span>', page)
+    return m.group(1) if m else None
+
+
+async def test_every_page_shows_how_many_wait_for_a_person(
+    pipeline, services, new_client, make_staff, login, post_form
+):
+    province = await login(await new_client(), await make_staff("province"))
+    assert _waiting(await (await province.get("/staff/")).text()) is None
+    await villager_asks(pipeline, "777101")
+    await villager_asks(pipeline, "777102")
+    [h, _] = await rows(services, select(Handoff).order_by(Handoff.id))
+    assert _waiting(await (await province.get("/staff/reports")).text()) == "2"
+    # Answered: no longer waiting, until the villager writes again.
+    await post_form(
+        province, f"/staff/handoff/{h.id}/reply", {"text": "Dạ."}, page=f"/staff/handoff/{h.id}"
+    )
+    assert _waiting(await (await province.get("/staff/")).text()) == "1"
+    await pipeline.handle(message("cảm ơn, khi nào xã xuống?", sender="777101", channel="telegram"))
+    assert _waiting(await (await province.get("/staff/")).text()) == "2"
+    # A commune account counts only its area's (these two have none known).
+    commune = await login(await new_client(), await make_staff("commune", "qng.ba_dong"))
+    assert _waiting(await (await commune.get("/staff/")).text()) is None

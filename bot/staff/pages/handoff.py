@@ -25,6 +25,14 @@ from bot.storage.repositories import handoff as repo
 
 routes = web.RouteTableDef()
 NAV = ("Gặp cán bộ", "/staff/handoff", 30, None)
+
+
+async def nav_count(request: web.Request, staff) -> int:
+    """Conversations in this account's area waiting for a person, beside the link on every page."""
+    async with services_of(request).sessionmaker() as session:
+        return await repo.count_waiting(session, staff.area_clause(Handoff.area_code))
+
+
 PAGE = 20
 CHANNELS = {"telegram": "Telegram", "zalo": "Zalo", "web": "Web", "console": "Dòng lệnh"}
 LANGS = {"vi": "Tiếng Việt", "hre": "Hrê", "cua": "Cor", "sed": "Ca Dong"}

@@ -271,6 +271,24 @@ async def count_open(session: AsyncSession, area_clause: ColumnElement[bool] | N
     return (await session.execute(query)).scalar_one()
 
 
+async def count_waiting(
+    session: AsyncSession, area_clause: ColumnElement[bool] | bool | None = None
+) -> int:
+    """Open conversations waiting for a person: none has answered yet, or the villager wrote
+    after the last reply."""
+    query = (
+        select(func.count())
+        .select_from(Handoff)
+        .where(
+            Handoff.status == OPEN,
+            or_(Handoff.answered_at.is_(None), Handoff.last_villager_at >= Handoff.last_message_at),
+        )
+    )
+    if area_clause is not None and area_clause is not True:
+        query = query.where(area_clause)
+    return (await session.execute(query)).scalar_one()
+
+
 async def conversation(session: AsyncSession, handoff_id: int) -> Conversation | None:
     """One conversation with all its messages."""
     h = await session.get(Handoff, handoff_id)
