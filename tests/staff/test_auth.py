@@ -585,7 +585,7 @@ async def test_a_page_that_forgets_to_ask_is_still_refused(app_parts):
     staff_app = staff_web.build_staff_app(services)
     nav: list = []
     staff_web.add_page(staff_app, module, nav)
-    assert nav == [("X", "/staff/x", 50, None)]
+    assert nav == [("X", "/staff/x", 50, None, None)]  # no nav_count
     app = web.Application()
     install(app, services.settings)
     app.add_subapp("/staff/", staff_app)
