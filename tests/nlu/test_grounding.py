@@ -135,6 +135,8 @@ def test_a_policy_question_no_item_covers_is_a_gap(real: BuiltinEngine) -> None:
         ("thiếu nước uống", "support.water"),
         ("How much is the housing support?", "support.housing"),
         ("nha em bi lu cuon troi mat, nha nuoc co giup lam lai cai nha k", "support.housing"),
+        # "cấp" is the granting ("được cấp gạo"): the rice is what is asked for
+        ("con o noi tru, hoc lop 4, co duoc cap gao khong", "education.boarding_pupils"),
     ],
 )
 def test_what_villagers_ask_is_answered_by_its_item(
