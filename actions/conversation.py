@@ -10,6 +10,7 @@ from bot.core.registry import action
 from bot.handoff.chat import PURPOSE, ask_for_person, end_button, pass_voice_on, voice_ref
 from bot.i18n import LANGUAGES
 from bot.messages import Button
+from bot.notices import manage
 from bot.storage.repositories import gaps
 from bot.voice import publish
 from nlu.normalize import fold
@@ -54,7 +55,14 @@ async def set_language(ctx: Context, lang: str) -> None:
     memory = ctx.services.memory.get(ctx.msg.channel, ctx.msg.sender_id)
     memory["lang"] = lang
     if await ctx.load_consents():
+        changed = ctx.user.locale != lang
         ctx.user.locale = lang
+        if changed and ctx.user.id is not None:
+            # Notices still queued for them are written again in the language chosen now (or
+            # dropped, when the notice was only for the other languages).
+            await manage.refresh_user(
+                ctx.session, ctx.user.id, ctx.settings, ctx.services.catalogs.for_lang
+            )
     ctx.lang, ctx.lang_known = lang, True
     ctx.t = ctx.services.catalogs.for_lang(lang)
     await publish.overlay(ctx)  # a translator's approved texts where the catalog has none

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.storage.models import Subscription
+from bot.storage.models import OutboxEntry, Subscription
 from tests.conftest import all_text, message
 
 
@@ -39,3 +39,47 @@ async def test_my_data_shows_the_consent_language_and_subscription(pipeline):
     await pipeline.handle(message("/stop", sender="s3", lang="sed"))
     stopped = all_text(await pipeline.handle(message("/dulieu", sender="s3", lang="sed")))
     assert "Nhận thông báo: không" in stopped
+
+
+async def test_a_new_language_rewrites_the_notices_still_queued(pipeline, services):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select, update
+
+    from bot.messages import Reply
+    from bot.notices import compose as composing
+    from bot.notices.model import Draft
+
+    await pipeline.handle(message("/subscribe", sender="s4", channel="telegram", lang="vi"))
+    await pipeline.handle(
+        message(payload="/consent yes", sender="s4", channel="telegram", lang="vi")
+    )
+    async with services.writing() as s:
+        await s.execute(update(Subscription).values(area_code="qng.ba_dong"))
+        made = await composing.compose(
+            s,
+            Draft(
+                title={"vi": "Lớp tập huấn trồng quế", "hre": "HRE-TITLE"},
+                body={"vi": "Mời bà con đến học.", "hre": "HRE-BODY"},
+                areas=["qng.ba_dong"],
+                langs=["vi", "hre"],
+                send_at=datetime.now(UTC) + timedelta(days=1),
+            ),
+            settings=services.settings,
+            translators=services.catalogs.for_lang,
+        )
+        await s.commit()
+
+    async def row():
+        async with services.sessionmaker() as s:
+            return (
+                await s.execute(select(OutboxEntry).where(OutboxEntry.notice_id == made.notice.id))
+            ).scalar_one()
+
+    assert "Lớp tập huấn trồng quế" in Reply.from_dict((await row()).payload).text
+    await pipeline.handle(message("/lang hre", sender="s4", channel="telegram"))
+    queued = await row()
+    assert queued.status == "queued" and "HRE-TITLE" in Reply.from_dict(queued.payload).text
+    # A language the notice is not for: it is not sent to them.
+    await pipeline.handle(message("/lang sed", sender="s4", channel="telegram"))
+    assert ((await row()).status, (await row()).reason) == ("failed", "unsubscribed")
