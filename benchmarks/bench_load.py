@@ -599,10 +599,11 @@ def markdown(results: dict[str, dict], args: argparse.Namespace) -> str:
         "row is the steadier comparison: CPU seconds the bot spent per message answered at "
         "saturation against those of `pipeline.handle` alone on the same messages (the share is "
         "what the throughput ratio would be with a core to itself). What the bot does beyond "
-        "`pipeline.handle` per message: the webhook's own transaction recording the message "
-        "before its 200 (`inbox.record_many`), the send (an HTTP call to the platform) and a "
-        "second transaction marking the reply sent (`outbox.mark_sent_many`); the web chat's "
-        'HTTP request and its "sent" mark.'
+        "`pipeline.handle` per message: the webhook's transaction recording the message "
+        "before its 200 (`inbox.record_batch`, shared by the requests that wait for the write "
+        "together), the send (an HTTP call to the platform) and a transaction marking the reply "
+        "sent (`outbox.mark_sent_many`, shared by the sends that finish together); the web "
+        'chat\'s HTTP request and its "sent" mark (shared likewise).'
     )
     return intro + "\n\n" + "\n".join(rows) + "\n\n" + notes
 

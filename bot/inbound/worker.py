@@ -118,6 +118,9 @@ class InboundWorker:
         # Web chat turns answered together share one transaction for their "handed over" marks
         # (each caller waits for its own commit; an outage error reaches each, a 503).
         self._handed_over = GroupCommit(self.services.sessionmaker, _mark_batch)
+        # Webhook requests that come together record their payloads in one transaction: under
+        # load they queue for the write gate behind a turn, and then each was a transaction.
+        self._records = GroupCommit(self.services.sessionmaker, _record_batch)
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -201,8 +204,8 @@ class InboundWorker:
         if not records and not rejected:
             return 0
         erased = self._erased_keys(channel, records)
-        async with self.services.writing() as session:
-            new = await inbox.record_many(session, channel, records, rejected, erased)
+        # With the other requests' records that came meanwhile, in one transaction.
+        new = await self._records.submit((channel, records, rejected, erased))
         for _key, _payload, reason in rejected:  # the field's path only: no personal data
             log.warning("%s: a malformed payload was recorded as rejected (%s)", channel, reason)
         for event, (_id, _sender, payload), is_new in zip(events, records, new, strict=True):
@@ -478,6 +481,11 @@ class InboundWorker:
         if ids:
             await self._handed_over.submit(ids)
         return turn
+
+
+async def _record_batch(session: AsyncSession, batch: Sequence[inbox.Batch]) -> list[list[bool]]:
+    """Record several requests' payloads, each with its own answer (`inbox.record_batch`)."""
+    return await inbox.record_batch(session, batch)
 
 
 async def _mark_batch(session: AsyncSession, batch: Sequence[list[int]]) -> list[None]:

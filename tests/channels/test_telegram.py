@@ -315,15 +315,15 @@ async def test_polling_does_not_confirm_what_it_could_not_record(
     telegram: TelegramHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api, chat = telegram.api, new_chat()
-    real_record, failures = inbox.record_many, []
+    real_record, failures = inbox.record_batch, []
 
-    async def flaky_record(session: Any, channel: str, items: list, *args: Any) -> list[bool]:
+    async def flaky_record(session: Any, batches: list) -> list[list[bool]]:
         if not failures:
-            failures.append(str(items[0][0]))
+            failures.append(str(batches[0][1][0][0]))
             raise ConnectionError("database went away")
-        return await real_record(session, channel, items, *args)
+        return await real_record(session, batches)
 
-    monkeypatch.setattr(inbox, "record_many", flaky_record)
+    monkeypatch.setattr(inbox, "record_batch", flaky_record)
     update = api.enqueue(api.text_update(chat, "/help"))
     async with asyncio.timeout(5):
         while not failures:

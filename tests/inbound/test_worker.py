@@ -107,6 +107,31 @@ async def test_a_payload_accepted_twice_is_answered_once(pipeline: Any) -> None:
     assert len(channel.texts("u2")) == 1
 
 
+async def test_requests_that_come_together_are_recorded_in_one_transaction(
+    pipeline: Any, services: Any
+) -> None:
+    """Webhook requests waiting for the write gate (behind a turn, on SQLite) record their
+    payloads together; each gets its own answer, a key in two of them is new once, and each
+    returns only once its rows are committed."""
+    worker, _channel = make(pipeline)
+    worker._schedule = lambda *_a: False  # type: ignore[method-assign] - recording only
+    before = worker._records.batches
+    payloads = [[{"id": f"g{i}", "from": f"ug{i}", "text": "/help"}] for i in range(6)]
+    payloads.append([{"id": "g0", "from": "ug0", "text": "/help"}])  # a redelivery of the first
+    gated = services.writes.sqlite  # PostgreSQL has no write gate: nothing to queue behind
+    async with services.writing():  # a writer holds the gate meanwhile: the requests queue
+        pending = [asyncio.ensure_future(worker.accept("fake", p)) for p in payloads]
+        await asyncio.sleep(0.05)
+        if gated:
+            assert not any(task.done() for task in pending)  # none answered before written
+    new = await asyncio.gather(*pending)
+    assert new == [1, 1, 1, 1, 1, 1, 0]
+    if gated:
+        assert worker._records.batches - before == 1
+    for i in range(6):
+        assert (await inbox_row(services, f"g{i}")).status == "received"
+
+
 async def test_messages_a_dead_process_recorded_are_resumed_at_start(
     pipeline: Any, services: Any
 ) -> None:

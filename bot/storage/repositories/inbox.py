@@ -87,55 +87,74 @@ async def record_many(
     (not unfinished), and a redelivery of one is a conflict like any other. Their payload is
     kept like any recorded payload (the retention job removes it).
     """
-    if not items and not rejected:
-        return []
+    return (await record_batch(session, [(channel, items, rejected, erased)]))[0]
+
+
+# What one caller records (`record_batch`): channel, items, rejected payloads, erased twins.
+Batch = tuple[str, Sequence[Record], Sequence[Rejected], Mapping[str, str] | None]
+
+
+async def record_batch(session: AsyncSession, batches: Sequence[Batch]) -> list[list[bool]]:
+    """`record_many` for several callers at once (webhook requests that came together, of any
+    channels): one INSERT for all their rows, one commit; for each batch, its `record_many`
+    answer. A key in two batches is new for the first only, as if they had been recorded one
+    after the other."""
+    if not any(items or rejected for _c, items, rejected, _e in batches):
+        return [[] for _b in batches]
     now = datetime.now(UTC)
-    rows: dict[str, dict[str, Any]] = {}
-    gone = await _erased_twins(session, channel, erased) if erased else set()
-    for message_id, sender, payload in items:
-        if message_id in gone:
-            continue
-        rows.setdefault(
-            message_id,
-            {
-                "channel": channel,
-                "message_id": message_id,
-                "sender": sender,
-                "payload": payload,
-                "status": "received",
-                "attempts": 0,
-                "error": None,
-                "received_at": now,
-                "processed_at": None,
-            },
-        )
-    for key, payload, reason in rejected:
-        rows.setdefault(
-            key,
-            {
-                "channel": channel,
-                "message_id": key,
-                "sender": None,
-                "payload": payload,
-                "status": REJECTED,
-                "attempts": 0,
-                "error": reason[:MAX_ERROR],
-                "received_at": now,
-                "processed_at": now,
-            },
-        )
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    gone: set[tuple[str, str]] = set()
+    for channel, _items, _rejected, erased in batches:
+        if erased:
+            gone.update((channel, k) for k in await _erased_twins(session, channel, erased))
+    for channel, items, rejected, _erased in batches:
+        for message_id, sender, payload in items:
+            if (channel, message_id) in gone:
+                continue
+            rows.setdefault(
+                (channel, message_id),
+                {
+                    "channel": channel,
+                    "message_id": message_id,
+                    "sender": sender,
+                    "payload": payload,
+                    "status": "received",
+                    "attempts": 0,
+                    "error": None,
+                    "received_at": now,
+                    "processed_at": None,
+                },
+            )
+        for key, payload, reason in rejected:
+            rows.setdefault(
+                (channel, key),
+                {
+                    "channel": channel,
+                    "message_id": key,
+                    "sender": None,
+                    "payload": payload,
+                    "status": REJECTED,
+                    "attempts": 0,
+                    "error": reason[:MAX_ERROR],
+                    "received_at": now,
+                    "processed_at": now,
+                },
+            )
+    inserted: set[tuple[str, str]] = set()
     # One cached statement with a list of parameters: SQLAlchemy sends it as one multi-row INSERT
     # ("insertmanyvalues"); building a VALUES list per call is several times slower.
-    if not rows:  # all of them redeliveries of erased keys
-        return [False] * len(items)
-    stmt = _record_statement(dialect_name(session))
-    inserted = set((await session.execute(stmt, list(rows.values()))).scalars())
+    if rows:  # else all of them redeliveries of erased keys
+        stmt = _record_statement(dialect_name(session))
+        inserted = {(r[0], r[1]) for r in await session.execute(stmt, list(rows.values()))}
     await session.commit()
-    new = []
-    for message_id, _sender, _payload in items:
-        new.append(message_id in inserted)
-        inserted.discard(message_id)
-    return new
+    out = []
+    for channel, items, _rejected, _erased in batches:
+        new = []
+        for message_id, _sender, _payload in items:
+            new.append((channel, message_id) in inserted)
+            inserted.discard((channel, message_id))
+        out.append(new)
+    return out
 
 
 async def claim(session: AsyncSession, channel: str, message_id: str) -> bool:
@@ -180,7 +199,7 @@ def _record_statement(dialect: str) -> Any:
     return (
         _insert(dialect)
         .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-        .returning(_table.c.message_id)
+        .returning(_table.c.channel, _table.c.message_id)
     )
 
 
