@@ -20,6 +20,7 @@ from bot.channels.telegram import (
     classify,
     file_base_url,
     keyboard,
+    keyboard_json,
     reply_parts,
     to_incoming,
     utf16_len,
@@ -224,6 +225,17 @@ def test_keyboard_one_button_per_row_with_payload_as_callback_data() -> None:
         ["/lang hre"],
     ]
     assert keyboard(Reply("no buttons")) is None
+
+
+def test_the_keyboards_json_is_what_ptbs_markup_sends() -> None:
+    buttons = (
+        Button("Tiếng Việt", "/lang vi"),
+        Button("", "/help"),  # no label: the payload shows
+        Button("x" * 80, "/long"),  # cut at 64
+        Button("no payload", ""),  # not a button
+    )
+    assert keyboard_json(buttons) == keyboard(buttons).to_dict()
+    assert keyboard_json(()) is None and keyboard_json((Button("a", ""),)) is None
 
 
 def test_button_payload_limit() -> None:
