@@ -235,6 +235,27 @@ class ZaloSettings:
     oauth_base_url: str = "https://oauth.zaloapp.com"
     timestamp_window_seconds: int = 300
     rate_per_second: float = 10.0
+    # Hosts users' attachments are fetched from (the host or a subdomain of it): Zalo's file
+    # hosts. A signed event naming another host is not fetched (the bot never downloads from
+    # wherever a payload points).
+    media_hosts: str = "zadn.vn,zdn.vn,zalo.me,zaloapp.com"
+
+    @property
+    def media_host_list(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower().strip(".") for h in self.media_hosts.split(",") if h.strip())
+
+    def media_host_allowed(self, url: str) -> bool:
+        """Whether `url` is https or http on one of `media_hosts` (or a subdomain of one)."""
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            return False
+        if parts.scheme not in ("https", "http") or not host:
+            return False
+        return any(host == h or host.endswith("." + h) for h in self.media_host_list)
 
 
 @dataclass(frozen=True)

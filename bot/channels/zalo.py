@@ -391,6 +391,9 @@ class ZaloChannel:
 
         if not _is_url(media.ref):
             raise DownloadFailed("not an http(s) attachment URL", retryable=False)
+        if not self.settings.media_host_allowed(media.ref):
+            # Signed by Zalo or not, a URL off Zalo's file hosts is not fetched (zalo.media_hosts).
+            raise DownloadFailed("attachment URL not on Zalo's file hosts", retryable=False)
         return await fetch_url(self._client(), media.ref, max_bytes)
 
     async def webhook(self, request: web.Request) -> web.Response:

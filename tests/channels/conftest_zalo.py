@@ -50,6 +50,7 @@ def zalo_settings(fake: FakeZaloApi, **changes: Any) -> ZaloSettings:
         oauth_base_url=fake.url,
         timestamp_window_seconds=300,
         rate_per_second=1000.0,
+        media_hosts="127.0.0.1",  # the fake serves users' attachments too
     )
     values.update(changes)
     return ZaloSettings(**values)

@@ -160,6 +160,38 @@ async def test_a_zalo_photo_with_gps_is_fetched_and_cleaned(zalo_api, app_parts,
         await bot.close()
 
 
+async def test_a_zalo_attachment_off_zalos_hosts_is_not_fetched(zalo_api, app_parts, seen):
+    """The attachment URL comes in the (signed) event: only Zalo's file hosts are fetched
+    (`zalo.media_hosts`; here the fake's 127.0.0.1), never wherever a payload points."""
+    services, _engine, pipeline = app_parts
+    bot = await start_bot(zalo_api, pipeline, services.sessionmaker)
+    try:
+        tune(bot.worker)
+        event = zalo_api.media_event("u-media-2", jpeg_with_gps())
+        attachment = event["message"]["attachments"][0]["payload"]
+        attachment["url"] = attachment["url"].replace("127.0.0.1", "localhost")  # same server
+        status, _ = await bot.post(event)
+        assert status == 200
+        await bot.settle()
+        assert seen.last.media_problem == "Chưa nhận được ảnh, xin gửi lại."
+        assert zalo_api.calls.get(MEDIA, 0) == 0
+    finally:
+        await bot.close()
+
+
+def test_zalo_media_hosts_match_the_host_or_its_subdomains() -> None:
+    from bot.config import ZaloSettings
+
+    zs = ZaloSettings()
+    assert zs.media_host_allowed("https://photo-stal-9.zadn.vn/a/b.jpg")
+    assert zs.media_host_allowed("https://zadn.vn/x")
+    assert not zs.media_host_allowed("https://evilzadn.vn/x")  # not a subdomain
+    assert not zs.media_host_allowed("https://zadn.vn.evil.example/x")
+    assert not zs.media_host_allowed("https://zadn.vn@evil.example/x")  # the host is evil.example
+    assert not zs.media_host_allowed("ftp://zadn.vn/x")
+    assert not zs.media_host_allowed("http://[::1/x")  # not a URL
+
+
 async def test_a_download_that_hangs_is_cut_and_tried_again(telegram, seen):
     slept = tune(telegram.worker, download_timeout_seconds=0.3)
     telegram.api.slow("download", delay=3.0)
