@@ -166,7 +166,8 @@ class InboundWorker:
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until no recorded message is being handled here (tests, benchmarks, shutdown)."""
-        await asyncio.wait_for(self._idle.wait(), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: see Dispatcher._run
+            await self._idle.wait()
 
     async def wait_for_room(self) -> None:
         """Block while `max_in_flight` messages are being handled (a poller's back-pressure),

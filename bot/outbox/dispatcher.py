@@ -178,7 +178,10 @@ class Dispatcher:
             if self._next is not None:
                 wait = (self._next - datetime.now(UTC)).total_seconds()
                 timeout = max(0.0, min(timeout, wait))
+            # asyncio.timeout, not wait_for: on Python 3.11 a cancel (stop) that lands while
+            # wait_for is cancelling its inner wait can be lost, and stop() then waits forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             if self._next is not None and self._next <= datetime.now(UTC):
                 self._next = None

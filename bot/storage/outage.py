@@ -319,7 +319,8 @@ class Outage:
     async def wait_up(self, timeout: float | None = None) -> bool:
         """Wait until the database is up (at once when it is); False on timeout."""
         try:
-            await asyncio.wait_for(self._up.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see Dispatcher._run
+                await self._up.wait()
         except TimeoutError:
             return False
         return True
