@@ -160,7 +160,14 @@ async def test_a_pool_too_small_for_a_burst_answers_503_never_500_and_loses_noth
             await held.start()
             await lock.execute("LOCK TABLE users IN EXCLUSIVE MODE")
             first, _health = await burst(platforms, 1)  # recorded; its turn takes the connection
-            await asyncio.sleep(0.3)
+            # Wait until that turn is really waiting on the lock (under load it may start late,
+            # and a burst into a free connection never meets the exhausted pool).
+            async with asyncio.timeout(30):
+                while not await lock.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database() AND pid <> pg_backend_pid()"
+                ):
+                    await asyncio.sleep(0.05)
             arriving = asyncio.ensure_future(burst(platforms, 200))
             await asyncio.sleep(0.4)  # longer than the pool's 0.2 s wait, shorter than the burst
             await held.rollback()
