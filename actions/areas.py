@@ -16,10 +16,9 @@ from __future__ import annotations
 import re
 
 from actions.answers import answer_by_id
-from bot.areas import Match, areas_of
+from bot.areas import Match, areas_of, words
 from bot.core.context import Context
 from bot.core.registry import action, shortcut
-from nlu.normalize import fold
 
 ADMIN_CHANGES = "programme.admin_changes"  # the content item on the 2025 reorganisation
 
@@ -42,7 +41,7 @@ _MADE_OF = re.compile(
 
 
 def _folded(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", fold(text).lower()))
+    return " ".join(words(text))  # the area tree's own folding (bot/areas.py)
 
 
 @shortcut
