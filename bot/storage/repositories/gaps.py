@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.dialect import counter_params, counter_upsert, dialect_name
 from bot.storage.models import ContentGap, utcnow
 from nlu.grounding import Generic
 from nlu.normalize import fold
@@ -79,18 +78,15 @@ async def record(
         "first_seen": now,
         "last_seen": now,
     }
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(ContentGap).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["question", "lang", "channel"],
-        set_={
-            "count": ContentGap.count + 1,
-            "last_seen": stmt.excluded.last_seen,
-            "closest": stmt.excluded.closest,
-        },
+    stmt = counter_upsert(
+        dialect_name(session),
+        ContentGap.__table__,
+        "count",
+        ("question", "lang", "channel"),
+        ("last_seen", "closest"),
+        ("first_seen",),
     )
-    await session.execute(stmt)
+    await session.execute(stmt, counter_params(values))
 
 
 async def top(session: AsyncSession, limit: int = 50) -> list[Gap]:

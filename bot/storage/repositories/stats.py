@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.dialect import dialect_insert, dialect_name
+from bot.storage.dialect import counter_params, counter_upsert, dialect_insert, dialect_name
 from bot.storage.models import Feedback, Report, Subscription, TurnCount, User
 
 ANSWERED, NOT_ANSWERED, OTHER = "answered", "not_answered", "other"
@@ -47,21 +47,21 @@ async def count_turn(
     sender: str,
 ) -> None:
     """One handled message, in the turn's transaction (no commit)."""
-    day = at.astimezone(ZoneInfo(timezone)).date().isoformat()
-    insert = dialect_insert(session, TurnCount)
-    stmt = insert.values(
-        day=day,
-        channel=channel[:16],
-        lang=(lang or "?")[:8],
-        outcome=outcome,
-        shard=shard_of(sender),
-        n=1,
+    values = {
+        "day": at.astimezone(ZoneInfo(timezone)).date().isoformat(),
+        "channel": channel[:16],
+        "lang": (lang or "?")[:8],
+        "outcome": outcome,
+        "shard": shard_of(sender),
+        "n": 1,
+    }
+    stmt = counter_upsert(
+        dialect_name(session),
+        TurnCount.__table__,
+        "n",
+        ("day", "channel", "lang", "outcome", "shard"),
     )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["day", "channel", "lang", "outcome", "shard"],
-        set_={"n": TurnCount.n + 1},
-    )
-    await session.execute(stmt)
+    await session.execute(stmt, counter_params(values))
 
 
 async def compact(session: AsyncSession, before: str, *, days: int = 31) -> int:

@@ -14,10 +14,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.dialect import counter_params, counter_upsert, dialect_name
 from bot.storage.models import AnswerCount, Recording, Translator, utcnow
 
 STATUSES = ("draft", "approved", "sent_back", "replaced")
@@ -287,15 +286,11 @@ async def exported(session: AsyncSession, user_id: int) -> dict:
 
 async def count_answer(session: AsyncSession, item_id: str, lang: str) -> None:
     """One more answer of `item_id` in `lang`, in the turn's transaction."""
-    now = utcnow()
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(AnswerCount).values(item_id=item_id[:100], lang=lang[:8], count=1, last_at=now)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["item_id", "lang"],
-        set_={"count": AnswerCount.count + 1, "last_at": stmt.excluded.last_at},
+    values = {"item_id": item_id[:100], "lang": lang[:8], "count": 1, "last_at": utcnow()}
+    stmt = counter_upsert(
+        dialect_name(session), AnswerCount.__table__, "count", ("item_id", "lang"), ("last_at",)
     )
-    await session.execute(stmt)
+    await session.execute(stmt, counter_params(values))
 
 
 async def answer_counts(session: AsyncSession, lang: str | None = None) -> dict[str, int]:
