@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
 
@@ -86,13 +87,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _check_schema(settings: Settings) -> None:
     """Refuse to start on a database that is behind the code's migrations."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect, text
 
-    from bot.storage.db import alembic_config, resolve_url
+    from bot.storage.db import head_revision, resolve_url
 
     url = resolve_url(settings.database_url, settings.base_dir)
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    head = head_revision()
+
+    def revision(conn: Any) -> str | None:
+        if not inspect(conn).has_table("alembic_version"):
+            return None  # an empty database
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     async def current() -> str | None:
         from bot.storage.db import create_engine
@@ -100,9 +105,7 @@ def _check_schema(settings: Settings) -> None:
         engine = create_engine(url)
         try:
             async with engine.connect() as conn:
-                return await conn.run_sync(
-                    lambda c: MigrationContext.configure(c).get_current_revision()
-                )
+                return await conn.run_sync(revision)
         finally:
             await engine.dispose()
 
