@@ -373,7 +373,11 @@ def expand_env(value: Any, env: dict[str, str], key: str, errors: list[str]) -> 
         )
         return ""
 
-    return ENV_RE.sub(sub, value)
+    value = ENV_RE.sub(sub, value)
+    if "\x00" in value:  # a path with one cannot be opened; nothing else needs one
+        errors.append(f"{key}: contains a NUL character (\\0); remove it")
+        value = value.replace("\x00", "")  # so the other checks run (the start still stops)
+    return value
 
 
 _SECTIONS: dict[str, type] = {

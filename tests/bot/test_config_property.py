@@ -205,3 +205,11 @@ def test_dates_nan_and_deep_nesting_are_config_errors() -> None:
         assert "not UTF-8" in str(exc)
     else:
         raise AssertionError("loaded")
+
+
+def test_a_nul_character_in_a_value_is_a_config_error_naming_the_key() -> None:
+    # Found by test_any_values_in_the_file: `content: {dir: "\0"}` crashed the path checks.
+    for section, key in (("content", "dir"), ("media", "dir")):
+        text = f'database: {{url: sqlite+aiosqlite:///x.db}}\n{section}: {{{key}: "a\\0b"}}\n'
+        message = _error(text)
+        assert f"{section}.{key}: contains a NUL character" in message
