@@ -458,10 +458,8 @@ async def run_database(name: str, bot_url: str, ref_url: str, args: argparse.Nam
 
 
 def run_sqlite(args: argparse.Namespace) -> dict:
-    from bot import loop
-
     with tempfile.TemporaryDirectory(prefix="bench-load-db-") as d:
-        return loop.run(
+        return asyncio.run(
             run_database(
                 "sqlite", f"sqlite+aiosqlite:///{d}/bot.db", f"sqlite+aiosqlite:///{d}/ref.db", args
             )
@@ -469,14 +467,13 @@ def run_sqlite(args: argparse.Namespace) -> dict:
 
 
 def run_postgres(args: argparse.Namespace) -> dict:
-    from bot import loop
     from tests.postgres import PostgresServer, drop_database, fresh_database
 
     server = PostgresServer().start()
     try:
         bot_url, ref_url = fresh_database(server.url()), fresh_database(server.url())
         try:
-            return loop.run(run_database("postgresql", bot_url, ref_url, args))
+            return asyncio.run(run_database("postgresql", bot_url, ref_url, args))
         finally:
             drop_database(bot_url)
             drop_database(ref_url)
@@ -583,8 +580,6 @@ def markdown(results: dict[str, dict], args: argparse.Namespace) -> str:
         ),
         f"< {TARGET_RSS_MB:.0f} MB",
     )
-    from bot import loop
-
     first = dbs[0]
     intro = (
         f"{first['users']} simulated users, a third each on the Telegram webhook, the Zalo "
@@ -596,9 +591,8 @@ def markdown(results: dict[str, dict], args: argparse.Namespace) -> str:
         f"s, no think time, {args.in_flight} messages outstanding at once, throughput over its "
         "last 80%. Questions from the content items and "
         f"nlu/data ({first['question_pool']} distinct), one user in four through the consent "
-        "flow. Sending rate limits and the flood limit lifted. The bot and the in-process "
-        f"baseline run on the same event loop ({loop.name()}, bot/loop.py). The CPU is shared "
-        "(2 cores; other work ran meanwhile), so the figures are noisy."
+        "flow. Sending rate limits and the flood limit lifted. The CPU is shared (2 cores; other "
+        "work ran meanwhile), so the figures are noisy."
     )
     notes = (
         "Latency and throughput depend on how much CPU the bot got; on a shared machine the CPU "

@@ -77,9 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     check_stored_tokens(settings)  # every stored channel token decrypts with the keys set
     try:
-        from bot import loop
-
-        loop.run(serve(settings, console=console, role=args.role))
+        asyncio.run(serve(settings, console=console, role=args.role))
     except KeyboardInterrupt:
         pass
     return 0
