@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
 
@@ -85,25 +84,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _check_schema(settings: Settings) -> None:
     """Refuse to start on a database that is behind the code's migrations."""
-    from sqlalchemy import inspect, text
-
-    from bot.storage.db import head_revision, resolve_url
+    from bot.storage.db import create_engine, head_revision, resolve_url, schema_revision
 
     url = resolve_url(settings.database_url, settings.base_dir)
     head = head_revision()
 
-    def revision(conn: Any) -> str | None:
-        if not inspect(conn).has_table("alembic_version"):
-            return None  # an empty database
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
     async def current() -> str | None:
-        from bot.storage.db import create_engine
-
         engine = create_engine(url)
         try:
             async with engine.connect() as conn:
-                return await conn.run_sync(revision)
+                return await schema_revision(conn)
         finally:
             await engine.dispose()
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -304,13 +305,7 @@ class _Probe:
         """The schema's Alembic revision (None: not migrated at all); raises when away."""
         try:
             async with asyncio.timeout(timeout), self._connect() as conn:
-                try:
-                    result = await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
-                except Exception as exc:
-                    if outage.is_outage(exc):
-                        raise
-                    return None  # no alembic_version table: an empty database
-                return result.scalar()
+                return await schema_revision(conn)
         except TimeoutError as exc:
             raise outage.DatabaseUnreachable("the database did not answer in time") from exc
 
@@ -340,6 +335,17 @@ def _watch(engine: AsyncEngine, url: str, **probe_kw: Any) -> None:
 
     event.listen(engine.sync_engine, "after_cursor_execute", answered)
     event.listen(engine.sync_engine, "connect", connected)
+
+
+async def schema_revision(conn: AsyncConnection) -> str | None:
+    """The database's Alembic revision (None: not migrated at all); raises when it is away."""
+    try:
+        result = await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+    except Exception as exc:
+        if outage.is_outage(exc):
+            raise
+        return None  # no alembic_version table: an empty database
+    return result.scalar()
 
 
 def head_revision(versions: Path | None = None) -> str | None:
