@@ -75,9 +75,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.secrets_cli import check_stored_tokens
 
     check_stored_tokens(settings)  # every stored channel token decrypts with the keys set
-    from bot.allocator import fix_mmap_threshold
+    from bot.allocator import tune_malloc
 
-    fix_mmap_threshold()  # a C heap that stops creeping under load (bot/allocator.py)
+    tune_malloc()  # a C heap that stops creeping under load (bot/allocator.py)
     try:
         asyncio.run(serve(settings, console=console, role=args.role))
     except KeyboardInterrupt:
