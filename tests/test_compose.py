@@ -68,8 +68,9 @@ FIXED = {
     "DISPATCHER_PORT": "8090",
     "RASA_URL": "http://rasa:5005",
 }
-# Variables read with os.environ in bot/ that are not deployment settings.
-NOT_SETTINGS = {"LANGSO_CONFIG"}
+# Variables read with os.environ in bot/ that are not deployment settings. GLIBC_TUNABLES is
+# glibc's own (bot/allocator.py only looks whether the operator set a malloc threshold in it).
+NOT_SETTINGS = {"LANGSO_CONFIG", "GLIBC_TUNABLES"}
 
 
 # --------------------------------------------------------------------------- helpers
